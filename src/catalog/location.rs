@@ -1,0 +1,276 @@
+//! Locations: stores, warehouses and dark stores, with where they are, when
+//! they open in their own time zone, and what they can do.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{NaiveDateTime, NaiveTime, Weekday};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::text_enum;
+use crate::types::{Code, GeoPoint, LocationId};
+
+text_enum! {
+    pub enum LocationKind {
+        Store => "store",
+        Warehouse => "warehouse",
+        DarkStore => "dark_store",
+    }
+}
+
+text_enum! {
+    /// Days of the week as they appear in opening hours.
+    pub enum Day {
+        Mon => "mon",
+        Tue => "tue",
+        Wed => "wed",
+        Thu => "thu",
+        Fri => "fri",
+        Sat => "sat",
+        Sun => "sun",
+    }
+}
+
+impl From<Weekday> for Day {
+    fn from(day: Weekday) -> Self {
+        match day {
+            Weekday::Mon => Day::Mon,
+            Weekday::Tue => Day::Tue,
+            Weekday::Wed => Day::Wed,
+            Weekday::Thu => Day::Thu,
+            Weekday::Fri => Day::Fri,
+            Weekday::Sat => Day::Sat,
+            Weekday::Sun => Day::Sun,
+        }
+    }
+}
+
+/// A wall-clock time of day, written `"HH:MM"`, in the location's own zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, example = "09:00")]
+pub struct LocalTime(pub NaiveTime);
+
+impl TryFrom<String> for LocalTime {
+    type Error = String;
+    fn try_from(raw: String) -> Result<Self, String> {
+        NaiveTime::parse_from_str(&raw, "%H:%M")
+            .map(LocalTime)
+            .map_err(|_| format!("'{raw}' is not a time of day as HH:MM"))
+    }
+}
+
+impl From<LocalTime> for String {
+    fn from(time: LocalTime) -> String {
+        time.0.format("%H:%M").to_string()
+    }
+}
+
+/// An IANA time zone name such as `Europe/Berlin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, example = "Europe/Berlin")]
+pub struct TimeZone(pub Tz);
+
+impl TryFrom<String> for TimeZone {
+    type Error = String;
+    fn try_from(raw: String) -> Result<Self, String> {
+        raw.parse::<Tz>().map(TimeZone).map_err(|_| format!("'{raw}' is not an IANA time zone"))
+    }
+}
+
+impl From<TimeZone> for String {
+    fn from(zone: TimeZone) -> String {
+        zone.0.name().to_owned()
+    }
+}
+
+impl fmt::Display for TimeZone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    pub line1: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    pub city: String,
+    pub postal_code: String,
+    /// Subdivision code (ISO 3166-2, e.g. `DE-BE`); also the tax region when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: String,
+}
+
+impl Address {
+    /// Checks what serde cannot: non-empty lines and a two-letter country.
+    pub fn validate(&self) -> Vec<(&'static str, String)> {
+        let mut errors = Vec::new();
+        for (field, value) in [("line1", &self.line1), ("city", &self.city), ("postal_code", &self.postal_code)] {
+            if value.trim().is_empty() || value.len() > 200 {
+                errors.push((field, "must be 1 to 200 characters".to_owned()));
+            }
+        }
+        if self.country.len() != 2 || !self.country.bytes().all(|b| b.is_ascii_uppercase()) {
+            errors.push(("country", "must be an ISO 3166-1 alpha-2 code such as DE".to_owned()));
+        }
+        errors
+    }
+
+    /// The region whose tax rate applies to sales here.
+    pub fn tax_region(&self) -> String {
+        self.region.clone().unwrap_or_else(|| self.country.clone())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenInterval {
+    pub open: LocalTime,
+    pub close: LocalTime,
+}
+
+/// Opening hours per weekday; a day that is absent or empty is closed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+pub struct OpeningHours(pub BTreeMap<Day, Vec<OpenInterval>>);
+
+impl OpeningHours {
+    pub fn on(&self, day: Weekday) -> &[OpenInterval] {
+        self.0.get(&Day::from(day)).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Each interval must close after it opens and not overlap the next.
+    pub fn validate(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        for (day, intervals) in &self.0 {
+            let mut sorted = intervals.clone();
+            sorted.sort_by_key(|i| i.open);
+            for interval in &sorted {
+                if interval.close <= interval.open {
+                    errors.push(format!("{day}: closes before it opens"));
+                }
+            }
+            if sorted.windows(2).any(|w| w[1].open < w[0].close) {
+                errors.push(format!("{day}: intervals overlap"));
+            }
+        }
+        errors
+    }
+}
+
+/// Same-day delivery from this location.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SameDayConfig {
+    /// Addresses within this great-circle distance are covered.
+    pub radius_km: f64,
+    /// Orders for today's slots are taken until this local time.
+    pub cutoff: LocalTime,
+    /// Length of one delivery slot.
+    pub slot_minutes: u32,
+    /// Deliveries one slot can take.
+    pub slot_capacity: u32,
+    /// First slot starts at this local time; the last ends by `window_end`.
+    pub window_start: LocalTime,
+    pub window_end: LocalTime,
+}
+
+impl SameDayConfig {
+    pub fn validate(&self) -> Vec<(&'static str, String)> {
+        let mut errors = Vec::new();
+        if !(self.radius_km > 0.0 && self.radius_km <= 500.0) {
+            errors.push(("radius_km", "must be above 0 and at most 500".to_owned()));
+        }
+        if !(15..=720).contains(&self.slot_minutes) {
+            errors.push(("slot_minutes", "must be 15 to 720".to_owned()));
+        }
+        if !(1..=10_000).contains(&self.slot_capacity) {
+            errors.push(("slot_capacity", "must be 1 to 10000".to_owned()));
+        }
+        if self.window_end <= self.window_start {
+            errors.push(("window_end", "must be after window_start".to_owned()));
+        }
+        errors
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Capabilities {
+    pub ships: bool,
+    pub pickup: bool,
+    #[serde(default)]
+    pub curbside: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_day: Option<SameDayConfig>,
+    /// Minutes of opening time a pickup order takes to prepare.
+    #[serde(default = "default_prep_minutes")]
+    pub pickup_preparation_minutes: u32,
+    /// Days a ready pickup waits before it expires and its stock returns to the shelf.
+    #[serde(default = "default_hold_days")]
+    pub pickup_hold_days: u32,
+}
+
+fn default_prep_minutes() -> u32 {
+    60
+}
+
+fn default_hold_days() -> u32 {
+    3
+}
+
+impl Capabilities {
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut errors: Vec<(String, String)> = Vec::new();
+        if self.curbside && !self.pickup {
+            errors.push(("curbside".into(), "needs pickup".into()));
+        }
+        if self.pickup_preparation_minutes > 7 * 24 * 60 {
+            errors.push(("pickup_preparation_minutes".into(), "must be at most a week".into()));
+        }
+        if !(1..=60).contains(&self.pickup_hold_days) {
+            errors.push(("pickup_hold_days".into(), "must be 1 to 60".into()));
+        }
+        if let Some(same_day) = &self.same_day {
+            errors.extend(same_day.validate().into_iter().map(|(f, m)| (format!("same_day/{f}"), m)));
+        }
+        errors
+    }
+}
+
+/// Everything a location is, as created or replaced by operators.
+#[derive(Debug, Clone)]
+pub struct LocationInput {
+    pub code: Code,
+    pub name: String,
+    pub kind: LocationKind,
+    pub address: Address,
+    pub point: GeoPoint,
+    pub time_zone: TimeZone,
+    pub opening_hours: OpeningHours,
+    pub capabilities: Capabilities,
+}
+
+#[derive(Debug, Clone)]
+pub struct Location {
+    pub id: LocationId,
+    pub code: Code,
+    pub name: String,
+    pub kind: LocationKind,
+    pub address: Address,
+    pub point: GeoPoint,
+    pub time_zone: TimeZone,
+    pub opening_hours: OpeningHours,
+    pub capabilities: Capabilities,
+    pub active: bool,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}

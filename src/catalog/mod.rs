@@ -1,0 +1,269 @@
+//! The catalog: locations and SKUs, the master data every other domain names.
+
+pub mod location;
+mod repo;
+pub mod sku;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+pub use location::{Location, LocationInput};
+pub use sku::{Sku, SkuInput, normalize_words};
+
+use crate::db::schema::{locations, skus};
+use crate::db::{AnyConnection, DbError, timestamp};
+use crate::types::{Code, LocationId, Page, PageRequest, SkuId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("no location with code '{0}'")]
+    LocationNotFound(String),
+    #[error("no SKU with code or GTIN '{0}'")]
+    SkuNotFound(String),
+    #[error("location code '{0}' is already taken")]
+    LocationCodeTaken(String),
+    #[error("SKU code '{0}' is already taken")]
+    SkuCodeTaken(String),
+    #[error("GTIN '{0}' already belongs to another SKU")]
+    GtinTaken(String),
+    #[error("location '{}' has changed since version {seen}", .current.code)]
+    LocationStale { seen: i32, current: Box<Location> },
+    #[error("SKU '{}' has changed since version {seen}", .current.code)]
+    SkuStale { seen: i32, current: Box<Sku> },
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+crate::db_error_conversions!(CatalogError);
+
+pub fn create_location(
+    conn: &mut AnyConnection,
+    input: LocationInput,
+    now: DateTime<Utc>,
+) -> Result<Location, CatalogError> {
+    let row = repo::LocationRow::new(LocationId::generate(), &input, timestamp(now));
+    diesel::insert_into(locations::table).values(&row).execute(conn).map_err(|e| match DbError::from(e) {
+        DbError::Unique(_) => CatalogError::LocationCodeTaken(input.code.to_string()),
+        other => other.into(),
+    })?;
+    Ok(row.into_location()?)
+}
+
+pub fn get_location(conn: &mut AnyConnection, code: &str) -> Result<Location, CatalogError> {
+    repo::find_location(conn, code)?.ok_or_else(|| CatalogError::LocationNotFound(code.to_owned()))
+}
+
+pub fn location_id_by_code(conn: &mut AnyConnection, code: &Code) -> Result<Option<LocationId>, CatalogError> {
+    Ok(locations::table.filter(locations::code.eq(code.as_str())).select(locations::id).first(conn).optional()?)
+}
+
+pub fn locations_by_ids(conn: &mut AnyConnection, ids: &[LocationId]) -> Result<Vec<Location>, CatalogError> {
+    Ok(repo::locations_by_ids(conn, ids)?)
+}
+
+/// Every active location (a retailer has tens or hundreds, not millions).
+pub fn active_locations(conn: &mut AnyConnection) -> Result<Vec<Location>, CatalogError> {
+    locations::table
+        .filter(locations::active.eq(true))
+        .order(locations::code)
+        .select(repo::LocationRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|row| row.into_location().map_err(CatalogError::from))
+        .collect()
+}
+
+pub fn list_locations(conn: &mut AnyConnection, page: &PageRequest) -> Result<Page<Location>, CatalogError> {
+    let mut query = locations::table.select(repo::LocationRow::as_select()).order(locations::id).into_boxed();
+    if let Some(after) = &page.after {
+        query = query.filter(locations::id.gt(after.clone()));
+    }
+    let rows = query
+        .limit(page.limit + 1)
+        .load(conn)?
+        .into_iter()
+        .map(repo::LocationRow::into_location)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_rows(rows, page.limit, |l| l.id.to_string()))
+}
+
+/// Replaces a location's fields. With `expected_version`, a location changed
+/// since then is refused with its current state.
+pub fn update_location(
+    conn: &mut AnyConnection,
+    input: LocationInput,
+    expected_version: Option<i32>,
+    now: DateTime<Utc>,
+) -> Result<Location, CatalogError> {
+    let code = input.code.to_string();
+    let changes = repo::LocationChanges::from_input(&input, timestamp(now));
+    let target = locations::table.filter(locations::code.eq(&code));
+    let changed = match expected_version {
+        Some(seen) => diesel::update(target.filter(locations::version.eq(seen)))
+            .set((&changes, locations::version.eq(locations::version + 1)))
+            .execute(conn)?,
+        None => diesel::update(target).set((&changes, locations::version.eq(locations::version + 1))).execute(conn)?,
+    };
+    let current = get_location(conn, &code)?;
+    match (changed, expected_version) {
+        (0, Some(seen)) => Err(CatalogError::LocationStale { seen, current: Box::new(current) }),
+        _ => Ok(current),
+    }
+}
+
+pub fn set_location_active(
+    conn: &mut AnyConnection,
+    code: &str,
+    active: bool,
+    expected_version: Option<i32>,
+    now: DateTime<Utc>,
+) -> Result<Location, CatalogError> {
+    let current = get_location(conn, code)?;
+    if let Some(seen) = expected_version.filter(|seen| *seen != current.version) {
+        return Err(CatalogError::LocationStale { seen, current: Box::new(current) });
+    }
+    diesel::update(locations::table.find(&current.id).filter(locations::version.eq(current.version)))
+        .set((
+            locations::active.eq(active),
+            locations::version.eq(locations::version + 1),
+            locations::updated_at.eq(timestamp(now)),
+        ))
+        .execute(conn)?;
+    get_location(conn, code)
+}
+
+fn sku_write_error(input: &SkuInput, error: diesel::result::Error) -> CatalogError {
+    match DbError::from(error) {
+        DbError::Unique(constraint) if constraint.contains("gtin") => {
+            CatalogError::GtinTaken(input.gtin.as_ref().map(|g| g.as_str().to_owned()).unwrap_or_default())
+        }
+        DbError::Unique(_) => CatalogError::SkuCodeTaken(input.code.to_string()),
+        other => other.into(),
+    }
+}
+
+pub fn create_sku(conn: &mut AnyConnection, input: SkuInput, now: DateTime<Utc>) -> Result<Sku, CatalogError> {
+    let row = repo::SkuRow::new(SkuId::generate(), &input, timestamp(now));
+    diesel::insert_into(skus::table).values(&row).execute(conn).map_err(|e| sku_write_error(&input, e))?;
+    Ok(row.into_sku()?)
+}
+
+/// Finds a SKU by code or GTIN.
+pub fn get_sku(conn: &mut AnyConnection, code_or_gtin: &str) -> Result<Sku, CatalogError> {
+    repo::find_sku(conn, code_or_gtin)?.ok_or_else(|| CatalogError::SkuNotFound(code_or_gtin.to_owned()))
+}
+
+pub fn skus_by_ids(conn: &mut AnyConnection, ids: &[SkuId]) -> Result<Vec<Sku>, CatalogError> {
+    Ok(repo::skus_by_ids(conn, ids)?)
+}
+
+/// SKUs by code, in one query; unknown codes are simply absent.
+pub fn skus_by_codes(conn: &mut AnyConnection, codes: &[&str]) -> Result<Vec<Sku>, CatalogError> {
+    skus::table
+        .filter(skus::code.eq_any(codes))
+        .select(repo::SkuRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|row| row.into_sku().map_err(CatalogError::from))
+        .collect()
+}
+
+/// Every active SKU, for matching spoken phrases.
+pub fn active_skus(conn: &mut AnyConnection) -> Result<Vec<Sku>, CatalogError> {
+    skus::table
+        .filter(skus::active.eq(true))
+        .select(repo::SkuRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|row| row.into_sku().map_err(CatalogError::from))
+        .collect()
+}
+
+/// Lists SKUs, optionally those whose name or spoken names contain `search`.
+pub fn list_skus(
+    conn: &mut AnyConnection,
+    search: Option<&str>,
+    page: &PageRequest,
+) -> Result<Page<Sku>, CatalogError> {
+    let mut query = skus::table.select(repo::SkuRow::as_select()).order(skus::id).into_boxed();
+    if let Some(after) = &page.after {
+        query = query.filter(skus::id.gt(after.clone()));
+    }
+    if let Some(words) = search.map(normalize_words).filter(|w| !w.is_empty()) {
+        // normalize_words leaves only letters, digits and spaces: no LIKE wildcards.
+        query = query.filter(skus::search_name.like(format!("%{words}%")));
+    }
+    let rows = query
+        .limit(page.limit + 1)
+        .load(conn)?
+        .into_iter()
+        .map(repo::SkuRow::into_sku)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_rows(rows, page.limit, |s| s.id.to_string()))
+}
+
+pub fn update_sku(
+    conn: &mut AnyConnection,
+    input: SkuInput,
+    expected_version: Option<i32>,
+    now: DateTime<Utc>,
+) -> Result<Sku, CatalogError> {
+    let code = input.code.to_string();
+    let changes = repo::SkuChanges::from_input(&input, timestamp(now));
+    let target = skus::table.filter(skus::code.eq(&code));
+    let result = match expected_version {
+        Some(seen) => diesel::update(target.filter(skus::version.eq(seen)))
+            .set((&changes, skus::version.eq(skus::version + 1)))
+            .execute(conn),
+        None => diesel::update(target).set((&changes, skus::version.eq(skus::version + 1))).execute(conn),
+    };
+    let changed = result.map_err(|e| sku_write_error(&input, e))?;
+    let current = get_sku(conn, &code)?;
+    match (changed, expected_version) {
+        (0, Some(seen)) => Err(CatalogError::SkuStale { seen, current: Box::new(current) }),
+        _ => Ok(current),
+    }
+}
+
+pub fn set_sku_active(
+    conn: &mut AnyConnection,
+    code: &str,
+    active: bool,
+    expected_version: Option<i32>,
+    now: DateTime<Utc>,
+) -> Result<Sku, CatalogError> {
+    let current = get_sku(conn, code)?;
+    let input = SkuInput {
+        code: current.code.clone(),
+        name: current.name.clone(),
+        gtin: current.gtin.clone(),
+        price: current.price,
+        spoken_names: current.spoken_names.clone(),
+        active,
+    };
+    update_sku(conn, input, expected_version, now)
+}
+
+/// What a bulk import did with one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Creates the SKU or replaces the one with the same code (bulk import).
+pub fn upsert_sku(conn: &mut AnyConnection, input: SkuInput, now: DateTime<Utc>) -> Result<Upserted, CatalogError> {
+    match repo::find_sku_by_code(conn, input.code.as_str())? {
+        None => create_sku(conn, input, now).map(|_| Upserted::Created),
+        Some(existing) if same_sku(&existing, &input) => Ok(Upserted::Unchanged),
+        Some(_) => update_sku(conn, input, None, now).map(|_| Upserted::Updated),
+    }
+}
+
+fn same_sku(existing: &Sku, input: &SkuInput) -> bool {
+    existing.name == input.name
+        && existing.gtin == input.gtin
+        && existing.price == input.price
+        && existing.spoken_names == input.spoken_names
+        && existing.active == input.active
+}

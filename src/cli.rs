@@ -1,0 +1,328 @@
+//! The command line: serve, migrate, keys, demo data, imports, the contract.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use omnistock::access::{self, Channel, NewKey, Role};
+use omnistock::catalog::{self, Upserted};
+use omnistock::clock::SystemClock;
+use omnistock::config::Config;
+use omnistock::context::Context;
+use omnistock::http::dto::MoneyInput;
+use omnistock::http::dto::catalog::SkuRequest;
+use omnistock::http::problem::ApiError;
+use omnistock::types::Code;
+use omnistock::{Application, demo};
+use serde::Deserialize;
+
+#[derive(Parser)]
+#[command(name = "omnistock", version, about = "One order and inventory service for every channel")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default command).
+    Serve {
+        /// Load the demo retailer, create demo keys and print how to call the API.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Load the demo retailer (idempotent).
+    DemoData,
+    /// Bulk-load data from a JSON or CSV file.
+    Import {
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
+    /// Print the OpenAPI document (what `api-spec/openapi.json` holds).
+    Openapi,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key; its secret is printed once, on the last line.
+    Create {
+        #[arg(long, value_parser = Role::parse)]
+        role: Role,
+        /// Location code (pos and staff keys).
+        #[arg(long)]
+        location: Option<String>,
+        /// web, app, voice or kiosk (storefront keys).
+        #[arg(long, value_parser = Channel::parse)]
+        channel: Option<Channel>,
+        /// Marketplace name or id (marketplace keys).
+        #[arg(long)]
+        marketplace: Option<String>,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key by id.
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Create or replace SKUs from a JSON array or a CSV file
+    /// (columns: code,name,gtin,price,currency,spoken_names,active; spoken names separated by ';').
+    Skus { file: PathBuf },
+}
+
+pub async fn run(cli: Cli, config: Config) -> Result<(), String> {
+    match cli.command.unwrap_or(Command::Serve { demo: false }) {
+        Command::Serve { demo } => serve(config, demo).await,
+        Command::Migrate => {
+            omnistock::open(config, Arc::new(SystemClock)).await.map(|_| println!("migrations applied"))
+        }
+        Command::Keys { command } => keys(open(config).await?, command).await,
+        Command::DemoData => {
+            let summary = load_demo(&open(config).await?).await?;
+            println!(
+                "demo data loaded: {} locations and {} SKUs created",
+                summary.locations_created, summary.skus_created
+            );
+            Ok(())
+        }
+        Command::Import { what: ImportCommand::Skus { file } } => import_skus(&open(config).await?, &file).await,
+        Command::Openapi => {
+            print!("{}", omnistock::http::openapi_document());
+            Ok(())
+        }
+    }
+}
+
+async fn open(config: Config) -> Result<Context, String> {
+    omnistock::open(config, Arc::new(SystemClock)).await
+}
+
+async fn load_demo(ctx: &Context) -> Result<demo::DemoSummary, String> {
+    let now = ctx.now();
+    ctx.db.write(move |conn| demo::load(conn, now)).await.map_err(|e| e.to_string())
+}
+
+async fn serve(config: Config, with_demo: bool) -> Result<(), String> {
+    let app = Application::build(config, Arc::new(SystemClock)).await?;
+    let ctx = app.context().clone();
+    let base = format!("http://{}:{}", ctx.config.addr.ip(), app.port());
+    if with_demo {
+        load_demo(&ctx).await?;
+        print_demo_keys(&ctx, &base).await?;
+    }
+    tracing::info!(address = %base, backend = ctx.db.backend(), "omnistock is serving");
+    app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+async fn print_demo_keys(ctx: &Context, base: &str) -> Result<(), String> {
+    let wanted = [
+        ("admin", Role::Admin, None, None),
+        ("staff BER-MITTE", Role::Staff, Some("BER-MITTE"), None),
+        ("pos BER-MITTE", Role::Pos, Some("BER-MITTE"), None),
+        ("storefront web", Role::Storefront, None, Some(Channel::Web)),
+        ("storefront app", Role::Storefront, None, Some(Channel::App)),
+        ("storefront voice", Role::Storefront, None, Some(Channel::Voice)),
+    ];
+    let now = ctx.now();
+    let keys = ctx
+        .db
+        .write(move |conn| {
+            wanted
+                .into_iter()
+                .map(|(label, role, location, channel)| {
+                    let new = NewKey {
+                        name: format!("demo {label}"),
+                        role,
+                        location: location.map(Code::parse).transpose().map_err(access::AccessError::Invalid)?,
+                        channel,
+                        marketplace: None,
+                    };
+                    access::create_key(conn, new, now).map(|(_, secret)| (label, secret))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("\nomnistock serves {base} ({} database) with the demo retailer loaded.", ctx.db.backend());
+    println!("API keys made for this run (send as 'Authorization: Bearer <key>'):");
+    for (label, secret) in &keys {
+        println!("  {label:<18} {secret}");
+    }
+    let admin = &keys[0].1;
+    println!("\nTry:");
+    println!("  curl -s {base}/v1/locations -H 'Authorization: Bearer {admin}'");
+    println!("  curl -s '{base}/v1/skus?q=oat' -H 'Authorization: Bearer {admin}'");
+    println!("  curl -s {base}/openapi.json\n");
+    Ok(())
+}
+
+async fn keys(ctx: Context, command: KeysCommand) -> Result<(), String> {
+    let now = ctx.now();
+    match command {
+        KeysCommand::Create { role, location, channel, marketplace, name } => {
+            let location = location.map(|c| Code::parse(&c)).transpose().map_err(|e| format!("--location: {e}"))?;
+            let new = NewKey { name, role, location, channel, marketplace };
+            let (key, secret) =
+                ctx.db.write(move |conn| access::create_key(conn, new, now)).await.map_err(|e| e.to_string())?;
+            println!("created {} key {} ({})", key.role, key.id, key.name);
+            println!("{secret}");
+        }
+        KeysCommand::List => {
+            let keys = ctx.db.read(access::list_keys).await.map_err(|e| e.to_string())?;
+            println!("{:<38} {:<12} {:<12} {:<10} NAME", "ID", "ROLE", "CHANNEL", "STATUS");
+            for key in keys {
+                let status = if key.revoked_at.is_some() { "revoked" } else { "active" };
+                println!("{:<38} {:<12} {:<12} {:<10} {}", key.id, key.role, key.channel, status, key.name);
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            let shown = id.clone();
+            ctx.db.write(move |conn| access::revoke_key(conn, &id, now)).await.map_err(|e| e.to_string())?;
+            println!("revoked key {shown}");
+        }
+    }
+    Ok(())
+}
+
+/// One line describing why a row was refused.
+fn reason(error: &ApiError) -> String {
+    let problem = error.to_problem();
+    match problem.extensions.get("errors").and_then(|e| e.as_array()) {
+        Some(errors) if errors.len() > 1 => errors
+            .iter()
+            .map(|e| format!("{} {}", e["pointer"].as_str().unwrap_or(""), e["detail"].as_str().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => problem.detail,
+    }
+}
+
+#[derive(Deserialize)]
+struct SkuCsvRow {
+    code: String,
+    name: String,
+    #[serde(default)]
+    gtin: Option<String>,
+    price: String,
+    currency: String,
+    #[serde(default)]
+    spoken_names: Option<String>,
+    #[serde(default)]
+    active: Option<String>,
+}
+
+impl SkuCsvRow {
+    fn into_request(self) -> Result<SkuRequest, String> {
+        let active = match self.active.as_deref().map(str::trim) {
+            None | Some("") | Some("true") | Some("1") | Some("yes") => true,
+            Some("false") | Some("0") | Some("no") => false,
+            Some(other) => return Err(format!("/active: '{other}' is not true or false")),
+        };
+        Ok(SkuRequest {
+            code: Some(self.code),
+            name: self.name,
+            gtin: self.gtin,
+            price: MoneyInput { amount: serde_json::Value::String(self.price), currency: self.currency },
+            spoken_names: self
+                .spoken_names
+                .unwrap_or_default()
+                .split(';')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            active,
+        })
+    }
+}
+
+/// A numbered input row: the request, or why it cannot be read.
+type NumberedRow<Req> = (usize, Result<Req, String>);
+
+/// Reads rows as (row number, request or reason it cannot be read).
+fn read_rows<Row, Req>(
+    path: &Path,
+    from_csv: impl Fn(Row) -> Result<Req, String>,
+) -> Result<Vec<NumberedRow<Req>>, String>
+where
+    Row: serde::de::DeserializeOwned,
+    Req: serde::de::DeserializeOwned,
+{
+    let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    if is_csv {
+        let mut reader = csv::Reader::from_path(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        // Row 1 is the header, so data rows are numbered from 2 as a spreadsheet shows them.
+        Ok(reader
+            .deserialize::<Row>()
+            .enumerate()
+            .map(|(i, row)| (i + 2, row.map_err(|e| e.to_string()).and_then(&from_csv)))
+            .collect())
+    } else {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let rows: Vec<serde_json::Value> =
+            serde_json::from_str(&text).map_err(|e| format!("{} is not a JSON array: {e}", path.display()))?;
+        Ok(rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, row)| (i + 1, serde_json::from_value::<Req>(row).map_err(|e| e.to_string())))
+            .collect())
+    }
+}
+
+/// A progress bar on stderr; hidden when stderr is not a terminal.
+pub fn progress(len: usize, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_owned());
+    bar
+}
+
+/// Prints the per-row report and the totals.
+pub fn report(rejected: &[(usize, String)], totals: &[(&str, usize)]) {
+    for (row, why) in rejected {
+        println!("row {row}: rejected: {why}");
+    }
+    let parts: Vec<String> = totals.iter().map(|(label, n)| format!("{n} {label}")).collect();
+    println!("{}, {} rejected", parts.join(", "), rejected.len());
+}
+
+async fn import_skus(ctx: &Context, path: &Path) -> Result<(), String> {
+    let rows = read_rows::<SkuCsvRow, SkuRequest>(path, SkuCsvRow::into_request)?;
+    let bar = progress(rows.len(), "importing SKUs");
+    let (mut created, mut updated, mut unchanged) = (0, 0, 0);
+    let mut rejected = Vec::new();
+    for (row, request) in rows {
+        bar.inc(1);
+        let input = match request.and_then(|r| r.into_input(None).map_err(|e| reason(&e))) {
+            Ok(input) => input,
+            Err(why) => {
+                rejected.push((row, why));
+                continue;
+            }
+        };
+        let now = ctx.now();
+        // One transaction per row: a bad row never blocks or half-writes a good one.
+        match ctx.db.write(move |conn| catalog::upsert_sku(conn, input, now)).await {
+            Ok(Upserted::Created) => created += 1,
+            Ok(Upserted::Updated) => updated += 1,
+            Ok(Upserted::Unchanged) => unchanged += 1,
+            Err(error) => rejected.push((row, reason(&ApiError::from(error)))),
+        }
+    }
+    bar.finish_and_clear();
+    report(&rejected, &[("created", created), ("updated", updated), ("unchanged", unchanged)]);
+    Ok(())
+}

@@ -1,0 +1,24 @@
+//! What request handlers and background jobs share.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SubsecRound, Utc};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::Db;
+
+#[derive(Clone)]
+pub struct Context {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Context {
+    /// Now, to the microsecond: the precision both databases store, so a
+    /// value read back equals the value written.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now().trunc_subsecs(6)
+    }
+}

@@ -1,0 +1,54 @@
+//! Storage of idempotent answers, keyed by caller and `Idempotency-Key`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::idempotency_keys as keys;
+use super::{AnyConnection, DbError};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = keys)]
+pub struct StoredAnswer {
+    pub caller_id: String,
+    pub idempotency_key: String,
+    pub request_hash: String,
+    pub response_status: i32,
+    pub response_body: String,
+    pub response_etag: Option<String>,
+    pub response_location: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+/// Claims the key inside the caller's transaction. `false` means an earlier
+/// request holds it; under PostgreSQL this call first waits for that request's
+/// transaction to end.
+pub fn claim(conn: &mut AnyConnection, claim: &StoredAnswer) -> Result<bool, DbError> {
+    let inserted = conn.transaction(|c| diesel::insert_into(keys::table).values(claim).execute(c));
+    match inserted.map_err(DbError::from) {
+        Ok(_) => Ok(true),
+        Err(DbError::Unique(_)) => Ok(false),
+        Err(other) => Err(other),
+    }
+}
+
+pub fn load(conn: &mut AnyConnection, caller_id: &str, key: &str) -> Result<StoredAnswer, DbError> {
+    Ok(keys::table.find((caller_id, key)).select(StoredAnswer::as_select()).first(conn)?)
+}
+
+/// Records the answer to a claimed key, in the same transaction as the work.
+pub fn complete(conn: &mut AnyConnection, answer: &StoredAnswer) -> Result<(), DbError> {
+    diesel::update(keys::table.find((&answer.caller_id, &answer.idempotency_key)))
+        .set((
+            keys::response_status.eq(answer.response_status),
+            keys::response_body.eq(&answer.response_body),
+            keys::response_etag.eq(&answer.response_etag),
+            keys::response_location.eq(&answer.response_location),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Forgets answers older than `before`.
+pub fn purge(conn: &mut AnyConnection, before: NaiveDateTime) -> Result<usize, DbError> {
+    Ok(diesel::delete(keys::table.filter(keys::created_at.lt(before))).execute(conn)?)
+}

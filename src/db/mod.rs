@@ -1,0 +1,118 @@
+//! Storage: the connection pool, transactions, migrations and the shared schema.
+//! This layer knows tables, not domains.
+
+pub mod conn;
+pub mod idempotency;
+pub mod migrate;
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::r2d2::{Pool, PooledConnection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+pub use conn::{AnyConnection, DatabaseUrl};
+
+/// Errors of the storage layer. Domains wrap it; `http::problem` maps it once.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("record not found")]
+    NotFound,
+    #[error("unique constraint violated: {0}")]
+    Unique(String),
+    #[error("database error")]
+    Query(#[source] DieselError),
+    #[error("no database connection available")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("database task stopped before finishing")]
+    TaskFailed,
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+}
+
+impl From<DieselError> for DbError {
+    fn from(error: DieselError) -> Self {
+        match error {
+            DieselError::NotFound => Self::NotFound,
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                Self::Unique(info.constraint_name().unwrap_or(info.message()).to_owned())
+            }
+            other => Self::Query(other),
+        }
+    }
+}
+
+/// Implements the two conversions every domain error needs from the storage layer.
+#[macro_export]
+macro_rules! db_error_conversions {
+    ($error:ty) => {
+        impl From<diesel::result::Error> for $error {
+            fn from(error: diesel::result::Error) -> Self {
+                Self::Db($crate::db::DbError::from(error))
+            }
+        }
+    };
+}
+
+/// The shared pool. Diesel is synchronous, so every use runs on the blocking
+/// thread pool and never holds a connection across an outbound HTTP call.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<conn::ConnectionManager>,
+    backend: &'static str,
+}
+
+impl Db {
+    /// Opens the pool; fails at once with the database's own message if it is unreachable.
+    pub fn connect(url: &DatabaseUrl, size: u32) -> Result<Self, String> {
+        let pool = Pool::builder()
+            .max_size(size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(conn::ConnectionManager::new(url.clone()))
+            .map_err(|e| format!("cannot open database {url:?}: {e}"))?;
+        Ok(Self { pool, backend: url.backend_name() })
+    }
+
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    /// A connection for synchronous callers (CLI commands, jobs already off the executor).
+    pub fn get(&self) -> Result<PooledConnection<conn::ConnectionManager>, DbError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs `f` with a connection, outside any explicit transaction.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(DbError::from)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|_| DbError::TaskFailed)?
+    }
+
+    /// Runs `f` in one write transaction (IMMEDIATE on SQLite).
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + From<DieselError> + Send + 'static,
+    {
+        self.read(move |conn| conn.write(f)).await
+    }
+}
+
+/// `now` as stored: UTC without an offset, the one timestamp type both backends share.
+pub fn timestamp(now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
+    now.naive_utc()
+}

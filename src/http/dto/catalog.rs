@@ -1,0 +1,180 @@
+//! Locations and SKUs on the wire.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{MoneyDto, MoneyInput, Validator, resource_code, text, utc};
+use crate::catalog::location::{Address, Capabilities, LocationKind, OpeningHours, TimeZone};
+use crate::catalog::{Location, LocationInput, Sku, SkuInput};
+use crate::http::problem::ApiError;
+use crate::types::{GeoPoint, Gtin};
+
+/// A location as created or replaced. `code` is taken from the path on PUT.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocationRequest {
+    /// Stable short code, e.g. `BER-MITTE`.
+    #[serde(default)]
+    pub code: Option<String>,
+    pub name: String,
+    pub kind: LocationKind,
+    pub address: Address,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub time_zone: TimeZone,
+    #[serde(default)]
+    pub opening_hours: OpeningHours,
+    pub capabilities: Capabilities,
+}
+
+impl LocationRequest {
+    /// Validates into a domain input; `path_code` is the code of the URL on PUT.
+    pub fn into_input(self, path_code: Option<&str>) -> Result<LocationInput, ApiError> {
+        let mut v = Validator::default();
+        let code = resource_code(&mut v, path_code, self.code.as_deref());
+        let name = v.check("/name", text(&self.name, 200));
+        let point = v.check("/latitude", GeoPoint::new(self.latitude, self.longitude));
+        for (field, detail) in self.address.validate() {
+            v.error(format!("/address/{field}"), detail);
+        }
+        for detail in self.opening_hours.validate() {
+            v.error("/opening_hours", detail);
+        }
+        for (field, detail) in self.capabilities.validate() {
+            v.error(format!("/capabilities/{field}"), detail);
+        }
+        let (Some(code), Some(name), Some(point)) = (code, name, point) else { return Err(v.into_error()) };
+        v.finish()?;
+        Ok(LocationInput {
+            code,
+            name,
+            kind: self.kind,
+            address: self.address,
+            point,
+            time_zone: self.time_zone,
+            opening_hours: self.opening_hours,
+            capabilities: self.capabilities,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LocationResponse {
+    pub id: String,
+    pub code: String,
+    pub name: String,
+    pub kind: LocationKind,
+    pub address: Address,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub time_zone: TimeZone,
+    pub opening_hours: OpeningHours,
+    pub capabilities: Capabilities,
+    pub active: bool,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Location> for LocationResponse {
+    fn from(l: &Location) -> Self {
+        Self {
+            id: l.id.to_string(),
+            code: l.code.to_string(),
+            name: l.name.clone(),
+            kind: l.kind,
+            address: l.address.clone(),
+            latitude: l.point.latitude,
+            longitude: l.point.longitude,
+            time_zone: l.time_zone,
+            opening_hours: l.opening_hours.clone(),
+            capabilities: l.capabilities.clone(),
+            active: l.active,
+            version: l.version,
+            created_at: utc(l.created_at),
+            updated_at: utc(l.updated_at),
+        }
+    }
+}
+
+/// A SKU as created, replaced or imported. `code` is taken from the path on PUT.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkuRequest {
+    #[serde(default)]
+    pub code: Option<String>,
+    pub name: String,
+    /// GTIN-8/12/13/14 with a valid check digit.
+    #[serde(default)]
+    pub gtin: Option<String>,
+    pub price: MoneyInput,
+    /// Names customers say to a voice assistant.
+    #[serde(default)]
+    pub spoken_names: Vec<String>,
+    #[serde(default = "active_by_default")]
+    pub active: bool,
+}
+
+fn active_by_default() -> bool {
+    true
+}
+
+impl SkuRequest {
+    pub fn into_input(self, path_code: Option<&str>) -> Result<SkuInput, ApiError> {
+        let mut v = Validator::default();
+        let code = resource_code(&mut v, path_code, self.code.as_deref());
+        let name = v.check("/name", text(&self.name, 200));
+        let gtin = match self.gtin.as_deref().map(str::trim).filter(|g| !g.is_empty()) {
+            Some(raw) => v.check("/gtin", Gtin::parse(raw)).map(Some),
+            None => Some(None),
+        };
+        let price = self.price.validate(&mut v, "/price");
+        let mut spoken_names = Vec::new();
+        for (i, spoken) in self.spoken_names.iter().enumerate() {
+            if let Some(name) = v.check(&format!("/spoken_names/{i}"), text(spoken, 100)) {
+                spoken_names.push(name);
+            }
+        }
+        if spoken_names.len() > 20 {
+            v.error("/spoken_names", "at most 20 spoken names");
+        }
+        let (Some(code), Some(name), Some(gtin), Some(price)) = (code, name, gtin, price) else {
+            return Err(v.into_error());
+        };
+        v.finish()?;
+        Ok(SkuInput { code, name, gtin, price, spoken_names, active: self.active })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SkuResponse {
+    pub id: String,
+    pub code: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gtin: Option<String>,
+    pub price: MoneyDto,
+    pub spoken_names: Vec<String>,
+    pub active: bool,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Sku> for SkuResponse {
+    fn from(s: &Sku) -> Self {
+        Self {
+            id: s.id.to_string(),
+            code: s.code.to_string(),
+            name: s.name.clone(),
+            gtin: s.gtin.as_ref().map(|g| g.as_str().to_owned()),
+            price: s.price.into(),
+            spoken_names: s.spoken_names.clone(),
+            active: s.active,
+            version: s.version,
+            created_at: utc(s.created_at),
+            updated_at: utc(s.updated_at),
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The HTTP layer: wire shapes, authentication, problem documents, and the
+//! actix-web app. Domains never see any of it.
+
+pub mod auth;
+pub mod dto;
+pub mod extractors;
+pub mod idempotency;
+pub mod metrics;
+pub mod problem;
+pub mod reply;
+pub mod routes;
+
+use std::net::TcpListener;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ResourceDef, Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{ALLOW, HeaderName, HeaderValue};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::web::{self, Data};
+use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, ResponseError};
+use tracing_actix_web::{RequestId, TracingLogger};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi, RefOr, ResponseBuilder};
+use utoipa_actix_web::{AppExt, scope};
+
+use crate::context::Context;
+use auth::KeyCache;
+use metrics::Metrics;
+use problem::ApiError;
+
+/// How long an authenticated key is trusted before it is looked up again.
+const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// Starts the HTTP server on `listener` with `workers` worker threads.
+pub fn serve(listener: TcpListener, ctx: Context) -> std::io::Result<Server> {
+    let metrics = Data::new(Metrics::default());
+    let keys = Data::new(KeyCache::new(KEY_CACHE_TTL));
+    let config = ctx.config.clone();
+    let ctx = Data::new(ctx);
+    let server = HttpServer::new(move || app(ctx.clone(), metrics.clone(), keys.clone()))
+        .workers(config.workers)
+        .shutdown_timeout(config.shutdown_timeout.as_secs())
+        .listen(listener)?
+        .run();
+    Ok(server)
+}
+
+fn app(
+    ctx: Data<Context>,
+    metrics: Data<Metrics>,
+    keys: Data<KeyCache>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let max_body = ctx.config.max_body_bytes;
+    let (app, _) = App::new()
+        .app_data(ctx)
+        .app_data(metrics)
+        .app_data(keys)
+        .app_data(web::PayloadConfig::new(max_body))
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|error, _| ApiError::bad_request(format!("invalid query string: {error}")).into()),
+        )
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|error, _| ApiError::bad_request(format!("invalid path: {error}")).into()),
+        )
+        .wrap(from_fn(metrics::record))
+        .wrap(from_fn(request_id_header))
+        .wrap(TracingLogger::default())
+        .into_utoipa_app()
+        .service(routes::health::healthz)
+        .service(routes::health::readyz)
+        .service(routes::health::metrics)
+        .service(scope("/v1").configure(routes::configure_v1))
+        .split_for_parts();
+    app.route("/openapi.json", web::get().to(openapi_json)).default_service(web::to(fallback))
+}
+
+/// Echoes the request id of the tracing span as `X-Request-Id`, so a caller
+/// can quote it and operators can find every log line of that request.
+async fn request_id_header(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = req.extensions().get::<RequestId>().map(ToString::to_string);
+    let mut response = next.call(req).await?;
+    if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        response.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(response)
+}
+
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(openapi_document())
+}
+
+/// Unknown routes: 405 with `Allow` when the path exists for other methods, else 404.
+async fn fallback(req: HttpRequest) -> HttpResponse {
+    let allowed = allowed_methods(req.path());
+    if allowed.is_empty() {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "route-not-found",
+            "Not found",
+            format!("there is no route {} {}; see /openapi.json", req.method(), req.path()),
+        )
+    } else {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            format!("{} is not allowed on {}; use {}", req.method(), req.path(), allowed.join(", ")),
+        )
+        .with_header(ALLOW, allowed.join(", "))
+    }
+    .error_response()
+}
+
+/// The methods the contract offers on `path`.
+fn allowed_methods(path: &str) -> Vec<String> {
+    static TABLE: OnceLock<Vec<(ResourceDef, Vec<String>)>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut table: Vec<(ResourceDef, Vec<String>)> = openapi()
+            .paths
+            .paths
+            .iter()
+            .map(|(pattern, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ];
+                let allowed = methods.iter().filter(|(_, on)| *on).map(|(m, _)| m.to_string()).collect();
+                (ResourceDef::new(pattern.as_str()), allowed)
+            })
+            .collect();
+        table.push((ResourceDef::new("/openapi.json"), vec!["GET".to_owned()]));
+        table
+    });
+    table.iter().filter(|(def, _)| def.is_match(path)).flat_map(|(_, methods)| methods.clone()).collect()
+}
+
+/// The OpenAPI 3.1 document, generated from the handlers' annotations.
+pub fn openapi() -> OpenApi {
+    let (_, mut api) = App::new()
+        .into_utoipa_app()
+        .service(routes::health::healthz)
+        .service(routes::health::readyz)
+        .service(routes::health::metrics)
+        .service(scope("/v1").configure(routes::configure_v1))
+        .split_for_parts();
+    api.info.title = "omnistock".to_owned();
+    api.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    api.info.description = Some(
+        "One order and inventory service for every channel. Errors are RFC 9457 problem documents; \
+         money is a decimal string with an ISO 4217 currency; times are RFC 3339 UTC."
+            .to_owned(),
+    );
+    api.info.license = None;
+    api.info.contact = None;
+    let components = api.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "api_key",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("osk_…").build()),
+    );
+    let name = <problem::Problem as utoipa::ToSchema>::name().into_owned();
+    components.schemas.insert(name.clone(), <problem::Problem as utoipa::PartialSchema>::schema());
+    api.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new("api_key", Vec::<String>::new())]);
+    let problem = ResponseBuilder::new()
+        .description("A problem document (RFC 9457)")
+        .content(
+            "application/problem+json",
+            ContentBuilder::new().schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(name)))).build(),
+        )
+        .build();
+    for item in api.paths.paths.values_mut() {
+        for operation in
+            [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
+        {
+            operation.responses.responses.entry("default".to_owned()).or_insert_with(|| RefOr::T(problem.clone()));
+        }
+    }
+    api
+}
+
+/// The document as served and as checked in at `api-spec/openapi.json`.
+pub fn openapi_document() -> &'static str {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    DOCUMENT.get_or_init(|| openapi().to_pretty_json().unwrap_or_default() + "\n")
+}

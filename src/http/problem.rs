@@ -1,0 +1,253 @@
+//! RFC 9457 problem documents: the one `ResponseError` of the service. Every
+//! domain error is mapped to a status and a stable type here, and only here.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::catalog::CatalogError;
+use crate::db::DbError;
+use crate::http::dto::catalog::{LocationResponse, SkuResponse};
+
+/// Base of every problem `type`; the stable slug follows it.
+pub const PROBLEM_BASE: &str = "https://omnistock.dev/problems/";
+
+/// One field that failed validation, located by JSON Pointer (RFC 6901).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    pub pointer: String,
+    pub detail: String,
+}
+
+impl FieldError {
+    pub fn new(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self { pointer: pointer.into(), detail: detail.into() }
+    }
+}
+
+/// The problem document as sent.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// `https://omnistock.dev/problems/<slug>`; the slug is stable.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The slug in snake_case, for switch statements.
+    pub code: String,
+    /// Further members that depend on the type (`errors`, `lines`, `current`, …).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub extensions: Map<String, Value>,
+}
+
+/// An error answer. Boxed: it travels through every `?` of the request path.
+#[derive(Debug)]
+pub struct ApiError(Box<ErrorData>);
+
+#[derive(Debug)]
+struct ErrorData {
+    status: StatusCode,
+    slug: &'static str,
+    title: &'static str,
+    detail: String,
+    extensions: Map<String, Value>,
+    headers: Vec<(header::HeaderName, String)>,
+    cause: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self(Box::new(ErrorData {
+            status,
+            slug,
+            title,
+            detail: detail.into(),
+            extensions: Map::new(),
+            headers: Vec::new(),
+            cause: None,
+        }))
+    }
+
+    /// Adds a member to the document.
+    pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
+        self.0.extensions.insert(key.to_owned(), serde_json::to_value(value).unwrap_or(Value::Null));
+        self
+    }
+
+    pub fn with_header(mut self, name: header::HeaderName, value: impl Into<String>) -> Self {
+        self.0.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.0.status
+    }
+
+    pub fn slug(&self) -> &'static str {
+        self.0.slug
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail)
+    }
+
+    pub fn malformed_json(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON", detail)
+    }
+
+    /// 422 with one entry per field that is wrong.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("{}: {}", display_pointer(&one.pointer), one.detail),
+            many => format!("{} fields are invalid", many.len()),
+        };
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation-failed", "Validation failed", detail)
+            .with("errors", errors)
+    }
+
+    pub fn field(pointer: &str, detail: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError::new(pointer, detail)])
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail)
+            .with_header(header::WWW_AUTHENTICATE, "Bearer")
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+    }
+
+    pub fn conflict(slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, slug, title, detail)
+    }
+
+    /// 412 carrying the resource as it is now, so the caller can merge and retry.
+    pub fn stale(detail: impl Into<String>, current: impl Serialize) -> Self {
+        Self::new(StatusCode::PRECONDITION_FAILED, "stale-version", "Precondition failed", detail)
+            .with("current", current)
+    }
+
+    pub fn internal(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        let mut error = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal-error",
+            "Internal server error",
+            "the request failed inside the service; it has been logged",
+        );
+        error.0.cause = Some(Box::new(cause));
+        error
+    }
+
+    fn unavailable(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        let mut error = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            "the database is not reachable right now; retry shortly",
+        );
+        error.0.cause = Some(Box::new(cause));
+        error
+    }
+
+    pub fn to_problem(&self) -> Problem {
+        let e = &self.0;
+        Problem {
+            problem_type: format!("{PROBLEM_BASE}{}", e.slug),
+            title: e.title.to_owned(),
+            status: e.status.as_u16(),
+            detail: e.detail.clone(),
+            code: e.slug.replace('-', "_"),
+            extensions: e.extensions.clone(),
+        }
+    }
+}
+
+fn display_pointer(pointer: &str) -> &str {
+    if pointer.is_empty() { "body" } else { pointer.trim_start_matches('/') }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.0.status.as_u16(), self.0.slug, self.0.detail)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let e = &self.0;
+        if e.status.is_server_error() {
+            // The cause chain goes to the log, never to the caller.
+            let mut chain = String::new();
+            let mut source: Option<&(dyn std::error::Error + 'static)> = e.cause.as_deref().map(|c| c as _);
+            while let Some(error) = source {
+                chain.push_str(&format!(": {error}"));
+                source = error.source();
+            }
+            tracing::error!(status = e.status.as_u16(), code = e.slug, "request failed{chain}");
+        }
+        let mut response = HttpResponse::build(e.status);
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")));
+        for (name, value) in &e.headers {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                response.insert_header((name.clone(), value));
+            }
+        }
+        response.body(serde_json::to_string(&self.to_problem()).unwrap_or_default())
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::NotFound => Self::not_found("the resource does not exist"),
+            DbError::Unique(constraint) => Self::conflict(
+                "duplicate",
+                "Duplicate",
+                format!("a record with the same unique value already exists ({constraint})"),
+            ),
+            DbError::Pool(_) => Self::unavailable(error),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(error: diesel::result::Error) -> Self {
+        DbError::from(error).into()
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(error: CatalogError) -> Self {
+        let detail = error.to_string();
+        match error {
+            CatalogError::LocationNotFound(code) => {
+                Self::new(StatusCode::NOT_FOUND, "location-not-found", "Location not found", detail)
+                    .with("location", code)
+            }
+            CatalogError::SkuNotFound(sku) => {
+                Self::new(StatusCode::NOT_FOUND, "sku-not-found", "SKU not found", detail).with("sku", sku)
+            }
+            CatalogError::LocationCodeTaken(_) | CatalogError::SkuCodeTaken(_) => {
+                Self::conflict("code-taken", "Code already taken", detail)
+            }
+            CatalogError::GtinTaken(_) => Self::conflict("gtin-taken", "GTIN already taken", detail),
+            CatalogError::LocationStale { current, .. } => Self::stale(detail, LocationResponse::from(&*current)),
+            CatalogError::SkuStale { current, .. } => Self::stale(detail, SkuResponse::from(&*current)),
+            CatalogError::Db(db) => db.into(),
+        }
+    }
+}

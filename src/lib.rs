@@ -1,0 +1,82 @@
+//! omnistock: one order and inventory service for every channel.
+//! See README.md § Architecture for the map of this crate.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod access;
+pub mod catalog;
+pub mod clock;
+pub mod config;
+pub mod context;
+pub mod db;
+pub mod demo;
+pub mod http;
+pub mod jobs;
+pub mod marketplace;
+pub mod secret;
+pub mod telemetry;
+pub mod types;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::context::Context;
+use crate::db::Db;
+
+/// The service, built and bound but not yet serving.
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+    ctx: Context,
+}
+
+impl Application {
+    /// Opens the database, applies migrations and binds the listener.
+    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Self, String> {
+        let ctx = open(config, clock).await?;
+        let listener =
+            TcpListener::bind(ctx.config.addr).map_err(|e| format!("cannot listen on {}: {e}", ctx.config.addr))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let server = http::serve(listener, ctx.clone()).map_err(|e| format!("cannot start the HTTP server: {e}"))?;
+        Ok(Self { port, server, ctx })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The state handlers share, for tests and jobs.
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// Serves until SIGINT/SIGTERM, then drains in-flight requests and stops the jobs.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let (stop, stopped) = watch::channel(false);
+        let jobs = self
+            .ctx
+            .config
+            .jobs
+            .enabled
+            .then(|| tokio::spawn(jobs::run_forever(self.ctx.clone(), self.ctx.config.jobs.interval, stopped)));
+        let served = self.server.await;
+        let _ = stop.send(true);
+        if let Some(jobs) = jobs {
+            let _ = jobs.await;
+        }
+        served
+    }
+}
+
+/// Connects and migrates: what every command needs before it starts.
+pub async fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Context, String> {
+    let db = Db::connect(&config.database_url, config.pool_size)?;
+    let migrated = db.read(db::migrate::run_pending).await.map_err(|e| format!("cannot migrate the database: {e}"))?;
+    if migrated > 0 {
+        tracing::info!(migrated, backend = db.backend(), "applied database migrations");
+    }
+    Ok(Context { db, config: Arc::new(config), clock })
+}

@@ -1,0 +1,360 @@
+//! `spawn_app(Backend)`: the real service on a random port with a fresh
+//! database, and a client with typed helpers. PostgreSQL databases are cloned
+//! from a template migrated once per test run.
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use chrono::{DateTime, TimeZone, Utc};
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use omnistock::access::{self, Channel, NewKey, Role};
+use omnistock::clock::ManualClock;
+use omnistock::config::Config;
+use omnistock::context::Context;
+use omnistock::types::Code;
+use omnistock::{Application, db};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Defines each listed `async fn(TestApp)` as a test on SQLite and one on PostgreSQL.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await;
+                    super::$name(app).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = $crate::helpers::spawn_postgres().await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// Monday 2026-06-15 09:00 in Berlin: inside opening hours, before cut-offs.
+pub fn start_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 15, 7, 0, 0).single().expect("valid start time")
+}
+
+pub struct TestApp {
+    pub addr: String,
+    pub client: reqwest::Client,
+    pub ctx: Context,
+    pub clock: Arc<ManualClock>,
+    pub admin: String,
+    pub backend: Backend,
+    pub database_url: String,
+    _database: TestDatabase,
+}
+
+enum TestDatabase {
+    Sqlite(std::path::PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match self {
+            TestDatabase::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            TestDatabase::Postgres { admin_url, name } => {
+                if let Ok(mut conn) = PgConnection::establish(admin_url) {
+                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .execute(&mut conn);
+                }
+            }
+        }
+    }
+}
+
+fn init_logs() {
+    static INIT: OnceLock<()> = OnceLock::new();
+    INIT.get_or_init(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            let _ = omnistock::telemetry::init("info,omnistock=debug", false);
+        }
+    });
+}
+
+/// The PostgreSQL server to test against, or None (with a note) when none is configured.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but TEST_POSTGRES_URL is not set: the PostgreSQL half of the suite cannot be skipped in CI")
+        }
+        _ => None,
+    }
+}
+
+fn with_database(url: &str, database: &str) -> String {
+    match url.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{database}"),
+        None => format!("{url}/{database}"),
+    }
+}
+
+/// Creates, once per run, a database with every migration applied; each
+/// test then copies it, which is much faster than migrating again.
+fn postgres_template(admin_url: &str) -> String {
+    static TEMPLATE: Mutex<Option<String>> = Mutex::new(None);
+    let mut template = TEMPLATE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(name) = template.as_ref() {
+        return name.clone();
+    }
+    let name = format!("omnistock_tpl_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = PgConnection::establish(admin_url).expect("connect to TEST_POSTGRES_URL");
+    diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut admin).expect("create template");
+    let mut conn = db::AnyConnection::Postgres(
+        PgConnection::establish(&with_database(admin_url, &name)).expect("connect to template"),
+    );
+    db::migrate::run_pending(&mut conn).expect("migrate template");
+    drop(conn);
+    *template = Some(name.clone());
+    name
+}
+
+pub async fn spawn_postgres() -> Option<TestApp> {
+    postgres_url()?;
+    Some(spawn_app(Backend::Postgres).await)
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, &[]).await
+}
+
+/// Spawns the app with extra environment settings.
+pub async fn spawn_app_with(backend: Backend, settings: &[(&str, &str)]) -> TestApp {
+    init_logs();
+    let (url, database) = match backend {
+        Backend::Sqlite => {
+            let path = std::env::temp_dir().join(format!("omnistock-test-{}.db", uuid::Uuid::new_v4()));
+            (format!("sqlite://{}", path.display()), TestDatabase::Sqlite(path))
+        }
+        Backend::Postgres => {
+            let admin_url = postgres_url().expect("TEST_POSTGRES_URL");
+            let admin_for_template = admin_url.clone();
+            let template = tokio::task::spawn_blocking(move || postgres_template(&admin_for_template))
+                .await
+                .expect("template task");
+            let name = format!("omnistock_test_{}", uuid::Uuid::new_v4().simple());
+            let create = format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"");
+            let admin_for_create = admin_url.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut admin = PgConnection::establish(&admin_for_create).expect("connect to TEST_POSTGRES_URL");
+                diesel::sql_query(create).execute(&mut admin).expect("create test database");
+            })
+            .await
+            .expect("create task");
+            (with_database(&admin_url, &name), TestDatabase::Postgres { admin_url, name })
+        }
+    };
+    let mut vars: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), url.clone()),
+        ("OMNISTOCK_ADDR".into(), "127.0.0.1:0".into()),
+        ("OMNISTOCK_JOBS__ENABLED".into(), "false".into()),
+        ("OMNISTOCK_HTTP__WORKERS".into(), "2".into()),
+        ("OMNISTOCK_DB__POOL_SIZE".into(), "8".into()),
+    ];
+    vars.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let config = Config::from_lookup(|name| vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        .expect("test configuration");
+    let clock = Arc::new(ManualClock::new(start_time()));
+    let app = Application::build(config, clock.clone()).await.expect("build app");
+    let addr = format!("http://127.0.0.1:{}", app.port());
+    let ctx = app.context().clone();
+    tokio::spawn(app.run_until_stopped());
+    let mut test_app = TestApp {
+        addr,
+        client: reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client"),
+        ctx,
+        clock,
+        admin: String::new(),
+        backend,
+        database_url: url,
+        _database: database,
+    };
+    test_app.admin = test_app.key(Role::Admin, None, None).await;
+    test_app
+}
+
+/// A response read whole: status, headers and JSON body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts a problem document with this status and code.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        assert_eq!(self.header("content-type"), Some("application/problem+json"), "{}", self.body);
+        assert_eq!(self.body["code"], code, "{}", self.body);
+        assert_eq!(self.body["status"], status, "{}", self.body);
+        assert!(self.body["type"].as_str().is_some_and(|t| t.ends_with(&code.replace('_', "-"))), "{}", self.body);
+        assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{}", self.body);
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        self
+    }
+}
+
+/// How a request is sent.
+#[derive(Default, Clone)]
+pub struct Send<'a> {
+    pub key: Option<&'a str>,
+    pub body: Option<Value>,
+    pub raw: Option<Vec<u8>>,
+    pub idempotency_key: Option<&'a str>,
+    pub if_match: Option<String>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.addr, path)
+    }
+
+    /// Creates a key straight in the database; returns its secret.
+    pub async fn key(&self, role: Role, location: Option<&str>, channel: Option<Channel>) -> String {
+        self.key_for(role, location, channel, None).await
+    }
+
+    pub async fn key_for(
+        &self,
+        role: Role,
+        location: Option<&str>,
+        channel: Option<Channel>,
+        marketplace: Option<&str>,
+    ) -> String {
+        let new = NewKey {
+            name: format!("test {role}"),
+            role,
+            location: location.map(|c| Code::parse(c).expect("code")),
+            channel,
+            marketplace: marketplace.map(str::to_owned),
+        };
+        let now = self.ctx.now();
+        self.ctx.db.write(move |conn| access::create_key(conn, new, now)).await.expect("create key").1
+    }
+
+    pub async fn send(&self, method: Method, path: &str, options: Send<'_>) -> Answer {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(key) = options.key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = options.body {
+            request = request.json(&body);
+        }
+        if let Some(raw) = options.raw {
+            request = request.header("content-type", "application/json").body(raw);
+        }
+        if let Some(key) = options.idempotency_key {
+            request = request.header("idempotency-key", key);
+        }
+        if let Some(version) = options.if_match {
+            request = request.header("if-match", version);
+        }
+        read(request.send().await.expect("request")).await
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> Answer {
+        self.send(Method::GET, path, Send { key: Some(key), ..Default::default() }).await
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> Answer {
+        self.send(Method::POST, path, Send { key: Some(key), body: Some(body), ..Default::default() }).await
+    }
+
+    pub async fn put(&self, path: &str, key: &str, body: Value) -> Answer {
+        self.send(Method::PUT, path, Send { key: Some(key), body: Some(body), ..Default::default() }).await
+    }
+
+    pub async fn delete(&self, path: &str, key: &str) -> Answer {
+        self.send(Method::DELETE, path, Send { key: Some(key), ..Default::default() }).await
+    }
+
+    /// Creates a store with pickup at the given point; returns its code.
+    pub async fn create_store(&self, code: &str, latitude: f64, longitude: f64) -> Answer {
+        let answer = self.post("/v1/locations", &self.admin.clone(), location_body(code, latitude, longitude)).await;
+        answer.assert_status(201);
+        answer
+    }
+
+    pub async fn create_sku(&self, code: &str, price: &str) -> Answer {
+        let answer = self
+            .post(
+                "/v1/skus",
+                &self.admin.clone(),
+                json!({"code": code, "name": format!("Item {code}"), "price": {"amount": price, "currency": "EUR"}}),
+            )
+            .await;
+        answer.assert_status(201);
+        answer
+    }
+}
+
+/// Runs the `omnistock` binary against this app's database; returns stdout.
+impl TestApp {
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_omnistock"))
+            .args(args)
+            .env("DATABASE_URL", &self.database_url)
+            .env("OMNISTOCK_LOG", "warn")
+            .output()
+            .expect("run omnistock")
+    }
+}
+
+pub async fn read(response: Response) -> Answer {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    Answer { status, headers, body }
+}
+
+/// A Berlin store open 08:00–22:00 every day but Sunday, with pickup and shipping.
+pub fn location_body(code: &str, latitude: f64, longitude: f64) -> Value {
+    let day = json!([{"open": "08:00", "close": "22:00"}]);
+    json!({
+        "code": code,
+        "name": format!("Store {code}"),
+        "kind": "store",
+        "address": {"line1": "Teststraße 1", "city": "Berlin", "postal_code": "10115", "region": "DE-BE", "country": "DE"},
+        "latitude": latitude,
+        "longitude": longitude,
+        "time_zone": "Europe/Berlin",
+        "opening_hours": {"mon": day, "tue": day, "wed": day, "thu": day, "fri": day, "sat": day},
+        "capabilities": {"ships": true, "pickup": true, "curbside": true, "pickup_preparation_minutes": 60, "pickup_hold_days": 3}
+    })
+}

@@ -1,0 +1,6 @@
+//! The API test suite: one binary, the real service over real HTTP, on SQLite
+//! and on PostgreSQL (when `TEST_POSTGRES_URL` is set; required under CI=true).
+
+mod helpers;
+
+mod foundation;
