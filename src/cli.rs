@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use omnistock::access::{self, Channel, NewKey, Role};
+use omnistock::access::{self, Channel, NewKey, Principal, Role};
 use omnistock::catalog::{self, Upserted};
 use omnistock::clock::SystemClock;
 use omnistock::config::Config;
@@ -13,7 +13,8 @@ use omnistock::context::Context;
 use omnistock::http::dto::MoneyInput;
 use omnistock::http::dto::catalog::SkuRequest;
 use omnistock::http::problem::ApiError;
-use omnistock::types::Code;
+use omnistock::inventory;
+use omnistock::types::{Code, Quantity};
 use omnistock::{Application, demo};
 use serde::Deserialize;
 
@@ -48,6 +49,8 @@ enum Command {
     },
     /// Print the OpenAPI document (what `api-spec/openapi.json` holds).
     Openapi,
+    /// Prove every stock level equals the sum of its ledger and of its active reservations.
+    CheckLedger,
 }
 
 #[derive(Subcommand)]
@@ -79,6 +82,10 @@ enum ImportCommand {
     /// Create or replace SKUs from a JSON array or a CSV file
     /// (columns: code,name,gtin,price,currency,spoken_names,active; spoken names separated by ';').
     Skus { file: PathBuf },
+    /// Set stock levels by absolute count from a JSON array or a CSV file
+    /// (columns: location,sku,on_hand,safety_stock,aisle; the last two optional).
+    /// The ledger records each difference as a count.
+    Stock { file: PathBuf },
 }
 
 pub async fn run(cli: Cli, config: Config) -> Result<(), String> {
@@ -97,6 +104,8 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), String> {
             Ok(())
         }
         Command::Import { what: ImportCommand::Skus { file } } => import_skus(&open(config).await?, &file).await,
+        Command::Import { what: ImportCommand::Stock { file } } => import_stock(&open(config).await?, &file).await,
+        Command::CheckLedger => check_ledger(&open(config).await?).await,
         Command::Openapi => {
             print!("{}", omnistock::http::openapi_document());
             Ok(())
@@ -324,5 +333,98 @@ async fn import_skus(ctx: &Context, path: &Path) -> Result<(), String> {
     }
     bar.finish_and_clear();
     report(&rejected, &[("created", created), ("updated", updated), ("unchanged", unchanged)]);
+    Ok(())
+}
+
+async fn check_ledger(ctx: &Context) -> Result<(), String> {
+    let (checked, mismatches) = ctx.db.read(inventory::check_ledger).await.map_err(|e| e.to_string())?;
+    for m in &mismatches {
+        println!(
+            "MISMATCH {} at {}: on_hand {} but ledger says {}; reserved {} but ledger says {} and active reservations hold {}",
+            m.sku_code,
+            m.location_code,
+            m.on_hand,
+            m.ledger_on_hand,
+            m.reserved,
+            m.ledger_reserved,
+            m.held_by_reservations
+        );
+    }
+    if mismatches.is_empty() {
+        println!("checked {checked} stock levels: every level equals its ledger and its active reservations");
+        Ok(())
+    } else {
+        Err(format!("{} of {checked} stock levels disagree with the ledger", mismatches.len()))
+    }
+}
+
+/// One row of a stock import.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StockRow {
+    location: String,
+    sku: String,
+    on_hand: i64,
+    #[serde(default)]
+    safety_stock: Option<i64>,
+    #[serde(default)]
+    aisle: Option<String>,
+}
+
+fn stock_row_values(row: &StockRow) -> Result<(i32, Option<i32>), String> {
+    let count = |name: &str, value: i64| {
+        if value == 0 { Ok(0) } else { Quantity::new(value).map(Quantity::get).map_err(|e| format!("{name}: {e}")) }
+    };
+    Ok((count("on_hand", row.on_hand)?, row.safety_stock.map(|s| count("safety_stock", s)).transpose()?))
+}
+
+async fn import_stock(ctx: &Context, path: &Path) -> Result<(), String> {
+    let rows = read_rows::<StockRow, StockRow>(path, Ok)?;
+    let bar = progress(rows.len(), "importing stock");
+    let (mut changed, mut unchanged) = (0, 0);
+    let mut rejected = Vec::new();
+    let actor = Principal::system();
+    for (number, row) in rows {
+        bar.inc(1);
+        let parsed = row.and_then(|row| stock_row_values(&row).map(|values| (row, values)));
+        let (row, (on_hand, safety)) = match parsed {
+            Ok(parsed) => parsed,
+            Err(why) => {
+                rejected.push((number, why));
+                continue;
+            }
+        };
+        let now = ctx.now();
+        let actor = actor.clone();
+        let result = ctx
+            .db
+            .write(move |conn| {
+                let location = inventory::active_location(conn, &row.location)?;
+                let sku = catalog::get_sku(conn, &row.sku)?;
+                let (_, difference) =
+                    inventory::count(conn, &location.id, &sku.id, on_hand, Some("stock import"), &actor, now)?;
+                if safety.is_some() || row.aisle.is_some() {
+                    let current = inventory::level(conn, &location.id, &sku.id)?;
+                    let aisle = row.aisle.as_deref().or(current.aisle.as_deref());
+                    inventory::set_settings(
+                        conn,
+                        &location.id,
+                        &sku.id,
+                        safety.unwrap_or(current.safety_stock),
+                        aisle,
+                        now,
+                    )?;
+                }
+                Ok::<_, inventory::InventoryError>(difference)
+            })
+            .await;
+        match result {
+            Ok(0) => unchanged += 1,
+            Ok(_) => changed += 1,
+            Err(error) => rejected.push((number, reason(&ApiError::from(error)))),
+        }
+    }
+    bar.finish_and_clear();
+    report(&rejected, &[("counted", changed), ("unchanged", unchanged)]);
     Ok(())
 }

@@ -6,12 +6,14 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, NaiveTime, Utc};
 
+use crate::access::Principal;
 use crate::catalog::location::{
     Address, Capabilities, Day, LocalTime, LocationKind, OpenInterval, OpeningHours, SameDayConfig, TimeZone,
 };
 use crate::catalog::{self, CatalogError, LocationInput, SkuInput};
 use crate::db::{AnyConnection, DbError};
-use crate::types::{Code, Currency, GeoPoint, Gtin, Money, gtin_check_digit};
+use crate::inventory::{self, InventoryError};
+use crate::types::{Code, Currency, GeoPoint, Gtin, Money, Quantity, SkuId, gtin_check_digit};
 
 /// What a load created.
 #[derive(Debug, Default)]
@@ -206,12 +208,28 @@ fn sku_inputs() -> Result<Vec<SkuInput>, String> {
         .collect()
 }
 
+/// Units of the n-th SKU at the l-th location: plenty at the warehouse; in
+/// stores a spread from none to a couple of dozen, so that some stores lack
+/// what others have.
+fn demo_units(n: usize, l: usize, warehouse: bool) -> i64 {
+    if warehouse {
+        return 200 + (n as i64 * 37) % 300;
+    }
+    match (n * 7 + l * 13) % 11 {
+        0 => 0,
+        1 => 1,
+        k => (k as i64) * 2 + (n as i64 % 5),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     #[error("the demo data set is invalid: {0}")]
     Invalid(String),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -220,9 +238,10 @@ crate::db_error_conversions!(DemoError);
 /// Loads the demo retailer; runs inside the caller's transaction.
 pub fn load(conn: &mut AnyConnection, now: DateTime<Utc>) -> Result<DemoSummary, DemoError> {
     let mut summary = DemoSummary::default();
+    let mut new_locations = Vec::new();
     for input in location_inputs().map_err(DemoError::Invalid)? {
         if catalog::location_id_by_code(conn, &input.code)?.is_none() {
-            catalog::create_location(conn, input, now)?;
+            new_locations.push(catalog::create_location(conn, input, now)?);
             summary.locations_created += 1;
         }
     }
@@ -234,6 +253,19 @@ pub fn load(conn: &mut AnyConnection, now: DateTime<Utc>) -> Result<DemoSummary,
             catalog::create_sku(conn, input, now)?;
             summary.skus_created += 1;
         }
+    }
+    // Stock arrives once, with a location: a second load leaves counts alone.
+    let skus = catalog::skus_by_codes(conn, &codes)?;
+    for (l, location) in new_locations.iter().enumerate() {
+        let lines: Vec<(SkuId, Quantity)> = skus
+            .iter()
+            .enumerate()
+            .filter_map(|(n, sku)| {
+                let units = demo_units(n, l, location.kind == LocationKind::Warehouse);
+                Quantity::new(units).ok().map(|q| (sku.id.clone(), q))
+            })
+            .collect();
+        inventory::receive(conn, &location.id, &lines, Some("demo-data"), &Principal::system(), now)?;
     }
     Ok(summary)
 }

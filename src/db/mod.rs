@@ -116,3 +116,15 @@ impl Db {
 pub fn timestamp(now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
     now.naive_utc()
 }
+
+/// Runs the same diesel expression on whichever backend `conn` is, for the few
+/// statements MultiBackend cannot express (upserts). `$c` is the concrete connection.
+#[macro_export]
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::AnyConnection::Postgres($c) => $body,
+            $crate::db::AnyConnection::Sqlite($c) => $body,
+        }
+    };
+}

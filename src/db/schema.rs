@@ -93,4 +93,98 @@ diesel::table! {
 diesel::joinable!(api_keys -> locations (location_id));
 diesel::joinable!(api_keys -> marketplaces (marketplace_id));
 
-diesel::allow_tables_to_appear_in_same_query!(locations, skus, marketplaces, api_keys, idempotency_keys);
+diesel::table! {
+    stock_levels (sku_id, location_id) {
+        sku_id -> Text,
+        location_id -> Text,
+        on_hand -> Integer,
+        reserved -> Integer,
+        safety_stock -> Integer,
+        aisle -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    stock_movements (id) {
+        id -> BigInt,
+        sku_id -> Text,
+        location_id -> Text,
+        kind -> Text,
+        on_hand_delta -> Integer,
+        reserved_delta -> Integer,
+        reason -> Nullable<Text>,
+        reference -> Nullable<Text>,
+        actor -> Text,
+        channel -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reservations (id) {
+        id -> Text,
+        location_id -> Text,
+        purpose -> Text,
+        status -> Text,
+        customer_ref -> Nullable<Text>,
+        reference -> Nullable<Text>,
+        channel -> Text,
+        created_by -> Text,
+        expires_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> Integer,
+    }
+}
+
+diesel::table! {
+    reservation_lines (reservation_id, sku_id) {
+        reservation_id -> Text,
+        sku_id -> Text,
+        quantity -> Integer,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        seq -> Nullable<BigInt>,
+        topic -> Text,
+        sku_id -> Nullable<Text>,
+        location_id -> Nullable<Text>,
+        order_id -> Nullable<Text>,
+        payload -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_offsets (consumer) {
+        consumer -> Text,
+        seq -> BigInt,
+    }
+}
+
+diesel::joinable!(stock_levels -> locations (location_id));
+diesel::joinable!(stock_levels -> skus (sku_id));
+diesel::joinable!(stock_movements -> skus (sku_id));
+diesel::joinable!(reservations -> locations (location_id));
+diesel::joinable!(reservation_lines -> reservations (reservation_id));
+diesel::joinable!(reservation_lines -> skus (sku_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    locations,
+    skus,
+    marketplaces,
+    api_keys,
+    idempotency_keys,
+    stock_levels,
+    stock_movements,
+    reservations,
+    reservation_lines,
+    events,
+    event_offsets,
+);
+
+diesel::allow_columns_to_appear_in_same_group_by_clause!(reservation_lines::sku_id, reservations::location_id);

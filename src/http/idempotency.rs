@@ -10,15 +10,15 @@ use actix_web::http::StatusCode;
 
 use super::problem::ApiError;
 use super::reply::Reply;
-use crate::access::Principal;
 use crate::context::Context;
 use crate::db::idempotency::{self, StoredAnswer};
 use crate::db::{AnyConnection, timestamp};
+use crate::types::ApiKeyId;
 
 /// Runs `op` in a write transaction, exactly once per (caller, key).
 pub async fn run<F>(
     ctx: &Context,
-    caller: &Principal,
+    caller: &ApiKeyId,
     key: Option<String>,
     fingerprint: String,
     op: F,
@@ -28,7 +28,7 @@ where
 {
     let Some(key) = key else { return ctx.db.write(op).await };
     let mut answer = StoredAnswer {
-        caller_id: caller.key_id.to_string(),
+        caller_id: caller.to_string(),
         idempotency_key: key,
         request_hash: fingerprint,
         response_status: 0,

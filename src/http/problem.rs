@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use crate::catalog::CatalogError;
 use crate::db::DbError;
 use crate::http::dto::catalog::{LocationResponse, SkuResponse};
+use crate::inventory::{InventoryError, Shortage};
 
 /// Base of every problem `type`; the stable slug follows it.
 pub const PROBLEM_BASE: &str = "https://omnistock.dev/problems/";
@@ -72,8 +73,9 @@ impl ApiError {
         }))
     }
 
-    /// Adds a member to the document.
+    /// Adds a member to the document (never one of the standard members).
     pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
+        debug_assert!(!matches!(key, "type" | "title" | "status" | "detail" | "code"), "reserved member {key}");
         self.0.extensions.insert(key.to_owned(), serde_json::to_value(value).unwrap_or(Value::Null));
         self
     }
@@ -248,6 +250,57 @@ impl From<CatalogError> for ApiError {
             CatalogError::LocationStale { current, .. } => Self::stale(detail, LocationResponse::from(&*current)),
             CatalogError::SkuStale { current, .. } => Self::stale(detail, SkuResponse::from(&*current)),
             CatalogError::Db(db) => db.into(),
+        }
+    }
+}
+
+/// The `lines` member of an `insufficient-stock` problem.
+fn shortage_lines(shortages: &[Shortage]) -> Value {
+    Value::Array(
+        shortages
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "sku": s.sku_code,
+                    "location": s.location_code,
+                    "requested": s.requested,
+                    "available": s.available,
+                    "alternatives": s.alternatives.iter().map(|a| serde_json::json!({
+                        "location": a.location_code,
+                        "available": a.available,
+                        "distance_km": (a.distance_km * 10.0).round() / 10.0,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
+impl From<InventoryError> for ApiError {
+    fn from(error: InventoryError) -> Self {
+        let detail = error.to_string();
+        match error {
+            InventoryError::Insufficient(shortages) => {
+                Self::conflict("insufficient-stock", "Insufficient stock", detail)
+                    .with("lines", shortage_lines(&shortages))
+            }
+            InventoryError::ReservationNotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "reservation-not-found", "Reservation not found", detail)
+            }
+            InventoryError::ReservationNotActive { status, .. } => {
+                Self::conflict("reservation-not-active", "Reservation not active", detail)
+                    .with("reservation_status", status)
+            }
+            InventoryError::ReservationExpired { .. } => {
+                Self::conflict("reservation-expired", "Reservation expired", detail)
+            }
+            InventoryError::NotHeld { .. } => Self::conflict("not-held", "Not held", detail),
+            InventoryError::SameLocation => Self::field("/to", detail),
+            InventoryError::LocationInactive(_) => Self::conflict("location-inactive", "Location inactive", detail),
+            InventoryError::SkuInactive(_) => Self::conflict("sku-inactive", "SKU inactive", detail),
+            InventoryError::HoldTooLong { .. } => Self::field("/expires_in_seconds", detail),
+            InventoryError::Catalog(catalog) => catalog.into(),
+            InventoryError::Db(db) => db.into(),
         }
     }
 }

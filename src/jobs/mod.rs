@@ -1,6 +1,9 @@
 //! Background jobs. `serve` runs them on an interval; tests call
 //! [`run_pending`] instead of sleeping.
 
+mod outbox;
+mod reservation_expiry;
+
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -8,31 +11,49 @@ use tracing::Instrument;
 
 use crate::context::Context;
 use crate::db::{DbError, idempotency, timestamp};
+use crate::inventory::InventoryError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+crate::db_error_conversions!(JobError);
 
 /// What one pass of every job did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct JobReport {
+    pub reservations_expired: usize,
+    pub events_sequenced: usize,
     pub idempotency_keys_purged: usize,
 }
 
-/// Runs every job once, until each has nothing left to do.
-pub async fn run_pending(ctx: &Context) -> Result<JobReport, DbError> {
+/// Runs every job once, each until it has nothing left to do.
+pub async fn run_pending(ctx: &Context) -> Result<JobReport, JobError> {
+    let reservations_expired =
+        reservation_expiry::run(ctx).instrument(tracing::info_span!("job", name = "reservation_expiry")).await?;
+    let events_sequenced = outbox::sequence(ctx).instrument(tracing::info_span!("job", name = "outbox")).await?;
+    let idempotency_keys_purged = purge_idempotency_keys(ctx).await?;
+    Ok(JobReport { reservations_expired, events_sequenced, idempotency_keys_purged })
+}
+
+async fn purge_idempotency_keys(ctx: &Context) -> Result<usize, JobError> {
     let retention =
         chrono::Duration::from_std(ctx.config.jobs.idempotency_retention).unwrap_or(chrono::Duration::days(1));
     let before = timestamp(ctx.now() - retention);
-    let idempotency_keys_purged = ctx.db.write(move |conn| idempotency::purge(conn, before)).await?;
-    Ok(JobReport { idempotency_keys_purged })
+    Ok(ctx.db.write(move |conn| idempotency::purge(conn, before)).await?)
 }
 
 /// Runs the jobs every `interval` until `stop` changes.
 pub async fn run_forever(ctx: Context, interval: Duration, mut stop: watch::Receiver<bool>) {
     loop {
-        let pass = async {
-            if let Err(error) = run_pending(&ctx).await {
-                tracing::warn!(%error, "background jobs failed; retrying next interval");
-            }
-        };
-        pass.instrument(tracing::info_span!("jobs")).await;
+        match run_pending(&ctx).await {
+            Ok(report) if report != JobReport::default() => tracing::debug!(?report, "background jobs ran"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "background jobs failed; retrying next interval"),
+        }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = stop.changed() => return,

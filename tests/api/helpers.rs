@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, TimeZone, Utc};
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel::{Connection, ExpressionMethods, PgConnection, RunQueryDsl};
 use omnistock::access::{self, Channel, NewKey, Role};
 use omnistock::clock::ManualClock;
 use omnistock::config::Config;
@@ -332,6 +332,75 @@ impl TestApp {
             .env("OMNISTOCK_LOG", "warn")
             .output()
             .expect("run omnistock")
+    }
+}
+
+impl TestApp {
+    /// Receives stock at a location through the API (as admin).
+    pub async fn receive(&self, location: &str, sku: &str, quantity: i64) {
+        self.post(
+            &format!("/v1/locations/{location}/stock/receipts"),
+            &self.admin.clone(),
+            json!({"lines": [{"sku": sku, "quantity": quantity}]}),
+        )
+        .await
+        .assert_status(200);
+    }
+
+    /// The available quantity of a SKU at a location, as the web sees it.
+    pub async fn available(&self, sku: &str, location: &str) -> i64 {
+        let answer = self.get(&format!("/v1/availability?sku={sku}"), &self.admin.clone()).await;
+        answer.assert_status(200);
+        answer.body["skus"][0]["locations"]
+            .as_array()
+            .and_then(|ls| ls.iter().find(|l| l["location"] == location))
+            .map(|l| l["available"].as_i64().unwrap_or(0))
+            .unwrap_or(0)
+    }
+
+    /// Asserts that every level equals its ledger and its active reservations.
+    pub async fn assert_ledger_balanced(&self) -> usize {
+        let (checked, mismatches) = self.ctx.db.read(omnistock::inventory::check_ledger).await.expect("check ledger");
+        assert!(mismatches.is_empty(), "ledger mismatches: {mismatches:?}");
+        checked
+    }
+
+    /// Runs every background job once.
+    pub async fn run_jobs(&self) -> omnistock::jobs::JobReport {
+        omnistock::jobs::run_pending(&self.ctx).await.expect("jobs")
+    }
+
+    /// A marketplace row and a key bound to it.
+    pub async fn marketplace_key(&self, name: &str) -> String {
+        use omnistock::db::schema::marketplaces as m;
+        let now = omnistock::db::timestamp(self.ctx.now());
+        let owned = name.to_owned();
+        self.ctx
+            .db
+            .write(move |conn| {
+                diesel::insert_into(m::table)
+                    .values((
+                        m::id.eq(uuid::Uuid::now_v7().to_string()),
+                        m::name.eq(&owned),
+                        m::kind.eq("shopify"),
+                        m::base_url.eq("http://127.0.0.1:9"),
+                        m::credentials.eq("{}"),
+                        m::webhook_secret.eq("secret"),
+                        m::share_percent.eq(100),
+                        m::buffer_units.eq(0),
+                        m::rate_limit_per_sec.eq(10),
+                        m::settings.eq("{}"),
+                        m::active.eq(true),
+                        m::version.eq(1),
+                        m::created_at.eq(now),
+                        m::updated_at.eq(now),
+                    ))
+                    .execute(conn)
+                    .map_err(omnistock::db::DbError::from)
+            })
+            .await
+            .expect("insert marketplace");
+        self.key_for(Role::Marketplace, None, None, Some(name)).await
     }
 }
 

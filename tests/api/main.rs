@@ -4,3 +4,5 @@
 mod helpers;
 
 mod foundation;
+mod inventory;
+mod model;

@@ -2,6 +2,7 @@
 //! built from domain values. Only `http/` knows these.
 
 pub mod catalog;
+pub mod inventory;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -44,7 +44,7 @@ pub async fn create_location(
     caller.require(&[Role::Admin])?;
     let input = body.value.into_input(None)?;
     let now = ctx.now();
-    idempotency::run(&ctx, &caller, key.0, body.fingerprint, move |conn| {
+    idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
         let location = catalog::create_location(conn, input, now)?;
         let url = format!("/v1/locations/{}", location.code);
         Ok(Reply::created(&LocationResponse::from(&location), url).version(location.version))
@@ -109,7 +109,7 @@ pub async fn deactivate_location(
     caller.require(&[Role::Admin])?;
     let now = ctx.now();
     let code = code.into_inner();
-    idempotency::run(&ctx, &caller, key.0, bodiless_fingerprint(&req), move |conn| {
+    idempotency::run(&ctx, &caller.key_id.clone(), key.0, bodiless_fingerprint(&req), move |conn| {
         Ok(reply(&catalog::set_location_active(conn, &code, false, if_match.0, now)?))
     })
     .await

@@ -1,13 +1,22 @@
 //! Route registration: each module registers its handlers; this file mounts
 //! them under `/v1`.
 
+pub mod availability;
+pub mod events;
 pub mod health;
 pub mod locations;
+pub mod reservations;
 pub mod skus;
+pub mod stock;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Everything under `/v1`.
 pub fn configure_v1(cfg: &mut ServiceConfig) {
-    cfg.configure(locations::configure).configure(skus::configure);
+    cfg.configure(locations::configure)
+        .configure(skus::configure)
+        .configure(stock::configure)
+        .configure(reservations::configure)
+        .configure(availability::configure)
+        .configure(events::configure);
 }

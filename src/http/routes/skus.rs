@@ -42,7 +42,7 @@ pub async fn create_sku(
     caller.require(&[Role::Admin])?;
     let input = body.value.into_input(None)?;
     let now = ctx.now();
-    idempotency::run(&ctx, &caller, key.0, body.fingerprint, move |conn| {
+    idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
         let sku = catalog::create_sku(conn, input, now)?;
         Ok(Reply::created(&SkuResponse::from(&sku), format!("/v1/skus/{}", sku.code)).version(sku.version))
     })
@@ -119,7 +119,7 @@ pub async fn deactivate_sku(
     caller.require(&[Role::Admin])?;
     let now = ctx.now();
     let code = code.into_inner();
-    idempotency::run(&ctx, &caller, key.0, bodiless_fingerprint(&req), move |conn| {
+    idempotency::run(&ctx, &caller.key_id.clone(), key.0, bodiless_fingerprint(&req), move |conn| {
         Ok(reply(&catalog::set_sku_active(conn, &code, false, if_match.0, now)?))
     })
     .await

@@ -1,0 +1,408 @@
+//! Stock levels, movements, reservations and availability on the wire.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Validator, text, utc};
+use crate::inventory::atp::{Availability, Explanation};
+use crate::inventory::{Level, Movement, Purpose, ReservationStatus};
+use crate::types::Quantity;
+
+/// Most lines one request may carry.
+const MAX_LINES: usize = 200;
+
+/// A SKU (code or GTIN) and a number of units.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineRequest {
+    /// SKU code or GTIN.
+    pub sku: String,
+    /// Whole units, 1 to 1,000,000.
+    pub quantity: i64,
+}
+
+/// Validates lines into (SKU code or GTIN, quantity), recording errors under `pointer`.
+pub fn validate_lines(v: &mut Validator, pointer: &str, lines: &[LineRequest]) -> Vec<(String, Quantity)> {
+    if lines.is_empty() || lines.len() > MAX_LINES {
+        v.error(pointer, format!("must hold 1 to {MAX_LINES} lines"));
+    }
+    lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let sku = v.check(&format!("{pointer}/{i}/sku"), text(&line.sku, 64));
+            let quantity = v.check(&format!("{pointer}/{i}/quantity"), Quantity::new(line.quantity));
+            Some((sku?, quantity?))
+        })
+        .collect()
+}
+
+/// Optional free text such as a reference or reason.
+pub fn optional_text(v: &mut Validator, pointer: &str, raw: &Option<String>, max: usize) -> Option<String> {
+    raw.as_deref().filter(|r| !r.trim().is_empty()).and_then(|r| v.check(pointer, text(r, max)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptRequest {
+    pub lines: Vec<LineRequest>,
+    /// Delivery note or purchase order number.
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustmentRequest {
+    pub sku: String,
+    /// Units to add (positive) or remove (negative); not zero.
+    pub delta: i64,
+    /// Why: damaged, theft, found, …
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CountLine {
+    pub sku: String,
+    /// Units counted on the shelf.
+    pub counted: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CountRequest {
+    pub lines: Vec<CountLine>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    /// Code of the receiving location.
+    pub to: String,
+    pub lines: Vec<LineRequest>,
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StockSettingsRequest {
+    /// Units never promised to anyone.
+    pub safety_stock: i64,
+    /// Where the SKU sits in this location, for pick lists.
+    #[serde(default)]
+    pub aisle: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LevelResponse {
+    pub sku: String,
+    pub location: String,
+    pub on_hand: i32,
+    pub reserved: i32,
+    pub safety_stock: i32,
+    /// `on_hand - reserved - safety_stock`, never below 0.
+    pub available: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aisle: Option<String>,
+}
+
+impl LevelResponse {
+    pub fn new(level: &Level, sku: &str, location: &str) -> Self {
+        Self {
+            sku: sku.to_owned(),
+            location: location.to_owned(),
+            on_hand: level.on_hand,
+            reserved: level.reserved,
+            safety_stock: level.safety_stock,
+            available: level.available(),
+            aisle: level.aisle.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LevelsResponse {
+    pub levels: Vec<LevelResponse>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CountResponse {
+    pub levels: Vec<LevelResponse>,
+    /// Counted minus what the system had, per line, as written to the ledger.
+    pub differences: Vec<i32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransferResponse {
+    pub from: Vec<LevelResponse>,
+    pub to: Vec<LevelResponse>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MovementResponse {
+    pub id: i64,
+    pub kind: String,
+    pub on_hand_delta: i32,
+    pub reserved_delta: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// API key id, or `system` for jobs.
+    pub actor: String,
+    pub channel: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Movement> for MovementResponse {
+    fn from(m: Movement) -> Self {
+        Self {
+            id: m.id,
+            kind: m.kind,
+            on_hand_delta: m.on_hand_delta,
+            reserved_delta: m.reserved_delta,
+            reason: m.reason,
+            reference: m.reference,
+            actor: m.actor,
+            channel: m.channel,
+            created_at: utc(m.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReservationRequest {
+    /// Location code.
+    pub location: String,
+    pub purpose: Purpose,
+    pub lines: Vec<LineRequest>,
+    /// Lifetime; default per purpose (pos_hold 30 min, cart_hold 15 min, orders until released).
+    #[serde(default)]
+    pub expires_in_seconds: Option<u64>,
+    /// The storefront's customer reference, if any.
+    #[serde(default)]
+    pub customer_ref: Option<String>,
+    /// The caller's own reference (an order number, a basket id).
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// A hold for a customer at the counter, at the POS key's own store.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PosHoldRequest {
+    /// Scanned items: GTIN or SKU code.
+    pub items: Vec<LineRequest>,
+    /// Must be the key's own store when given.
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub customer_ref: Option<String>,
+    #[serde(default)]
+    pub expires_in_seconds: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendRequest {
+    /// New lifetime from now.
+    pub expires_in_seconds: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReservationLineResponse {
+    pub sku: String,
+    pub quantity: i32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReservationResponse {
+    pub id: String,
+    pub location: String,
+    pub purpose: Purpose,
+    pub status: ReservationStatus,
+    pub lines: Vec<ReservationLineResponse>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_ref: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// Channel it was placed through.
+    pub channel: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LocationAvailabilityResponse {
+    pub location: String,
+    pub available: i32,
+    pub ships: bool,
+    pub pickup: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SkuAvailabilityResponse {
+    pub sku: String,
+    /// What can be promised online: the sum over ship-enabled locations.
+    pub network_available: i32,
+    pub locations: Vec<LocationAvailabilityResponse>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemAvailability {
+    pub sku: String,
+    pub available: i32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PickupOptionResponse {
+    pub location: String,
+    pub name: String,
+    pub distance_km: f64,
+    pub items: Vec<ItemAvailability>,
+    /// Every SKU asked can be picked up here.
+    pub has_all: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AvailabilityResponse {
+    pub skus: Vec<SkuAvailabilityResponse>,
+    /// With `lat` and `lon`: pickup locations, nearest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pickup_near: Vec<PickupOptionResponse>,
+}
+
+impl From<Availability> for AvailabilityResponse {
+    fn from(a: Availability) -> Self {
+        Self {
+            skus: a
+                .skus
+                .into_iter()
+                .map(|s| SkuAvailabilityResponse {
+                    sku: s.sku_code,
+                    network_available: s.network_available,
+                    locations: s
+                        .locations
+                        .into_iter()
+                        .map(|l| LocationAvailabilityResponse {
+                            location: l.location_code,
+                            available: l.available,
+                            ships: l.ships,
+                            pickup: l.pickup,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            pickup_near: a
+                .pickup_near
+                .into_iter()
+                .map(|p| PickupOptionResponse {
+                    location: p.location_code,
+                    name: p.location_name,
+                    distance_km: (p.distance_km * 100.0).round() / 100.0,
+                    items: p.items.into_iter().map(|(sku, available)| ItemAvailability { sku, available }).collect(),
+                    has_all: p.has_all,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HoldExplained {
+    pub reservation: String,
+    pub purpose: String,
+    pub quantity: i32,
+    pub channel: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_ref: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A marketplace's slice of the network's available quantity.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MarketplaceShare {
+    pub marketplace: String,
+    pub share_percent: i32,
+    pub buffer_units: i32,
+    /// What is offered there now.
+    pub quantity: i32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExplainResponse {
+    pub sku: String,
+    pub location: String,
+    pub on_hand: i32,
+    pub reserved: i32,
+    pub safety_stock: i32,
+    pub available: i32,
+    /// Every active hold that makes up `reserved`.
+    pub reservations: Vec<HoldExplained>,
+    /// How the network's available quantity is offered on each marketplace.
+    pub marketplaces: Vec<MarketplaceShare>,
+    /// The sum, in words.
+    pub explanation: String,
+}
+
+impl ExplainResponse {
+    pub fn new(e: &Explanation, sku: &str, location: &str, marketplaces: Vec<MarketplaceShare>) -> Self {
+        Self {
+            sku: sku.to_owned(),
+            location: location.to_owned(),
+            on_hand: e.level.on_hand,
+            reserved: e.level.reserved,
+            safety_stock: e.level.safety_stock,
+            available: e.level.available(),
+            reservations: e
+                .reservations
+                .iter()
+                .map(|(r, quantity)| HoldExplained {
+                    reservation: r.id.to_string(),
+                    purpose: r.purpose.clone(),
+                    quantity: *quantity,
+                    channel: r.channel.clone(),
+                    customer_ref: r.customer_ref.clone(),
+                    expires_at: r.expires_at.map(utc),
+                })
+                .collect(),
+            marketplaces,
+            explanation: e.sentence(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventResponse {
+    /// Unique: de-duplicate by it.
+    pub id: i64,
+    /// Commit order: resume with `after=<seq>`.
+    pub seq: i64,
+    pub topic: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventsResponse {
+    pub events: Vec<EventResponse>,
+    /// Pass as `after` to continue.
+    pub last_seq: i64,
+}

@@ -1,0 +1,317 @@
+//! `/v1/reservations` and `/v1/pos/holds`: holds of stock for a purpose.
+
+use std::time::Duration;
+
+use actix_web::web::{Data, Path};
+use actix_web::{HttpRequest, get, post};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::access::Role;
+use crate::catalog;
+use crate::context::Context;
+use crate::db::AnyConnection;
+use crate::http::auth::Caller;
+use crate::http::dto::inventory::{
+    ExtendRequest, PosHoldRequest, ReservationLineResponse, ReservationRequest, ReservationResponse, optional_text,
+    validate_lines,
+};
+use crate::http::dto::{Validator, text, utc};
+use crate::http::extractors::{IdempotencyKey, JsonBody, bodiless_fingerprint};
+use crate::http::idempotency;
+use crate::http::problem::ApiError;
+use crate::http::reply::Reply;
+use crate::inventory::reservation::{self, NewReservation};
+use crate::inventory::{self, Purpose, Reservation};
+use crate::types::{ReservationId, SkuId};
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_reservation)
+        .service(get_reservation)
+        .service(extend_reservation)
+        .service(release_reservation)
+        .service(commit_reservation)
+        .service(create_pos_hold);
+}
+
+const ANY_HOLDER: &[Role] = &[Role::Admin, Role::Staff, Role::Pos, Role::Storefront, Role::Marketplace];
+
+/// What each role may hold stock for.
+fn may_hold(role: Role, purpose: Purpose) -> bool {
+    match role {
+        Role::Admin | Role::Staff => true,
+        Role::Pos => purpose == Purpose::PosHold,
+        Role::Storefront => purpose == Purpose::CartHold,
+        Role::Marketplace => purpose == Purpose::MarketplaceOrder,
+    }
+}
+
+/// Admins see every hold; location-bound keys those of their location; other
+/// keys those placed through their own channel.
+fn check_access(caller: &Caller, reservation: &Reservation) -> Result<(), ApiError> {
+    let allowed = match caller.role {
+        Role::Admin => true,
+        Role::Staff | Role::Pos => caller.may_act_at(&reservation.location_id),
+        Role::Storefront | Role::Marketplace => reservation.channel == caller.channel.as_str(),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!("reservation {} belongs to another location or channel", reservation.id)))
+    }
+}
+
+pub fn reservation_response(conn: &mut AnyConnection, r: &Reservation) -> Result<ReservationResponse, ApiError> {
+    let location = catalog::locations_by_ids(conn, std::slice::from_ref(&r.location_id))?;
+    let ids: Vec<SkuId> = r.lines.iter().map(|l| l.sku_id.clone()).collect();
+    let skus = catalog::skus_by_ids(conn, &ids)?;
+    Ok(ReservationResponse {
+        id: r.id.to_string(),
+        location: location.first().map(|l| l.code.to_string()).unwrap_or_default(),
+        purpose: r.purpose,
+        status: r.status,
+        lines: r
+            .lines
+            .iter()
+            .map(|l| ReservationLineResponse {
+                sku: skus.iter().find(|s| s.id == l.sku_id).map(|s| s.code.to_string()).unwrap_or_default(),
+                quantity: l.quantity,
+            })
+            .collect(),
+        customer_ref: r.customer_ref.clone(),
+        reference: r.reference.clone(),
+        channel: r.channel.clone(),
+        expires_at: r.expires_at.map(utc),
+        created_at: utc(r.created_at),
+        updated_at: utc(r.updated_at),
+        version: r.version,
+    })
+}
+
+fn reply(conn: &mut AnyConnection, reservation: &Reservation) -> Result<Reply, ApiError> {
+    Ok(Reply::ok(&reservation_response(conn, reservation)?).version(reservation.version))
+}
+
+fn created(conn: &mut AnyConnection, reservation: &Reservation) -> Result<Reply, ApiError> {
+    let body = reservation_response(conn, reservation)?;
+    Ok(Reply::created(&body, format!("/v1/reservations/{}", reservation.id)).version(reservation.version))
+}
+
+/// Validated input of a new hold, before SKU codes are resolved.
+struct HoldInput {
+    location: String,
+    purpose: Purpose,
+    lines: Vec<(String, crate::types::Quantity)>,
+    lifetime: Option<Duration>,
+    customer_ref: Option<String>,
+    reference: Option<String>,
+}
+
+async fn place(
+    ctx: Data<Context>,
+    caller: Caller,
+    key: IdempotencyKey,
+    fingerprint: String,
+    hold: HoldInput,
+) -> Result<Reply, ApiError> {
+    let now = ctx.now();
+    let expires_at = inventory::expiry(hold.purpose, hold.lifetime, &ctx.config.holds, now)?;
+    idempotency::run(&ctx, &caller.key_id.clone(), key.0, fingerprint, move |conn| {
+        let location = inventory::active_location(conn, &hold.location)?;
+        caller.require_at(&location.id, &hold.location)?;
+        let codes: Vec<String> = hold.lines.iter().map(|(c, _)| c.clone()).collect();
+        let skus = inventory::resolve_skus(conn, &codes)?;
+        if let Some(inactive) = skus.iter().find(|s| !s.active) {
+            return Err(inventory::InventoryError::SkuInactive(inactive.code.to_string()).into());
+        }
+        let new = NewReservation {
+            location_id: location.id,
+            purpose: hold.purpose,
+            lines: skus.into_iter().zip(&hold.lines).map(|(s, (_, q))| (s.id, *q)).collect(),
+            expires_at,
+            customer_ref: hold.customer_ref,
+            reference: hold.reference,
+        };
+        let reservation = reservation::create(conn, new, &caller, now)?;
+        created(conn, &reservation)
+    })
+    .await
+}
+
+/// Hold stock at a location for a purpose; all lines or none.
+#[utoipa::path(
+    tag = "reservations",
+    request_body = ReservationRequest,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = ReservationResponse))
+)]
+#[post("/reservations")]
+pub async fn create_reservation(
+    ctx: Data<Context>,
+    caller: Caller,
+    key: IdempotencyKey,
+    body: JsonBody<ReservationRequest>,
+) -> Result<Reply, ApiError> {
+    caller.require(ANY_HOLDER)?;
+    let request = body.value;
+    if !may_hold(caller.role, request.purpose) {
+        return Err(ApiError::forbidden(format!("a {} key cannot hold stock for {}", caller.role, request.purpose)));
+    }
+    let mut v = Validator::default();
+    let location = v.check("/location", text(&request.location, 64));
+    let lines = validate_lines(&mut v, "/lines", &request.lines);
+    let customer_ref = optional_text(&mut v, "/customer_ref", &request.customer_ref, 200);
+    let reference = optional_text(&mut v, "/reference", &request.reference, 200);
+    let Some(location) = location else { return Err(v.into_error()) };
+    v.finish()?;
+    let hold = HoldInput {
+        location,
+        purpose: request.purpose,
+        lines,
+        lifetime: request.expires_in_seconds.map(Duration::from_secs),
+        customer_ref,
+        reference,
+    };
+    place(ctx, caller, key, body.fingerprint, hold).await
+}
+
+/// Hold scanned items for a customer at this POS's store.
+#[utoipa::path(
+    tag = "pos",
+    request_body = PosHoldRequest,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = ReservationResponse))
+)]
+#[post("/pos/holds")]
+pub async fn create_pos_hold(
+    ctx: Data<Context>,
+    caller: Caller,
+    key: IdempotencyKey,
+    body: JsonBody<PosHoldRequest>,
+) -> Result<Reply, ApiError> {
+    caller.require(&[Role::Pos])?;
+    let request = body.value;
+    let own = ctx
+        .db
+        .read({
+            let own = caller.location_id.clone();
+            move |conn| Ok::<_, ApiError>(catalog::locations_by_ids(conn, own.as_slice())?)
+        })
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::forbidden("this POS key is bound to no location"))?;
+    if let Some(asked) = request.location.as_deref().filter(|asked| *asked != own.code.as_str()) {
+        return Err(ApiError::forbidden(format!("this POS key belongs to {}, not {asked}", own.code)));
+    }
+    let mut v = Validator::default();
+    let lines = validate_lines(&mut v, "/items", &request.items);
+    let customer_ref = optional_text(&mut v, "/customer_ref", &request.customer_ref, 200);
+    v.finish()?;
+    let hold = HoldInput {
+        location: own.code.to_string(),
+        purpose: Purpose::PosHold,
+        lines,
+        lifetime: request.expires_in_seconds.map(Duration::from_secs),
+        customer_ref,
+        reference: None,
+    };
+    place(ctx, caller, key, body.fingerprint, hold).await
+}
+
+/// Read a reservation.
+#[utoipa::path(tag = "reservations", params(("id" = String, Path)), responses((status = 200, body = ReservationResponse)))]
+#[get("/reservations/{id}")]
+pub async fn get_reservation(ctx: Data<Context>, caller: Caller, id: Path<String>) -> Result<Reply, ApiError> {
+    caller.require(ANY_HOLDER)?;
+    let id = ReservationId(id.into_inner());
+    ctx.db
+        .read(move |conn| {
+            let reservation = reservation::get(conn, &id)?;
+            check_access(&caller, &reservation)?;
+            reply(conn, &reservation)
+        })
+        .await
+}
+
+/// Extend an active reservation from now.
+#[utoipa::path(
+    tag = "reservations",
+    request_body = ExtendRequest,
+    params(("id" = String, Path)),
+    responses((status = 200, body = ReservationResponse))
+)]
+#[post("/reservations/{id}/extend")]
+pub async fn extend_reservation(
+    ctx: Data<Context>,
+    caller: Caller,
+    id: Path<String>,
+    body: JsonBody<ExtendRequest>,
+) -> Result<Reply, ApiError> {
+    caller.require(ANY_HOLDER)?;
+    let now = ctx.now();
+    let id = ReservationId(id.into_inner());
+    let lifetime = Duration::from_secs(body.value.expires_in_seconds);
+    if lifetime.is_zero() || lifetime > ctx.config.holds.max {
+        return Err(ApiError::field(
+            "/expires_in_seconds",
+            format!("must be 1 to {} seconds", ctx.config.holds.max.as_secs()),
+        ));
+    }
+    let expires_at = now + chrono::Duration::from_std(lifetime).unwrap_or_default();
+    ctx.db
+        .write(move |conn| {
+            check_access(&caller, &reservation::get(conn, &id)?)?;
+            let reservation = reservation::extend(conn, &id, expires_at, now)?;
+            reply(conn, &reservation)
+        })
+        .await
+}
+
+/// Release a reservation: its units go back on the shelf.
+#[utoipa::path(tag = "reservations", params(("id" = String, Path)), responses((status = 200, body = ReservationResponse)))]
+#[post("/reservations/{id}/release")]
+pub async fn release_reservation(
+    ctx: Data<Context>,
+    caller: Caller,
+    req: HttpRequest,
+    key: IdempotencyKey,
+    id: Path<String>,
+) -> Result<Reply, ApiError> {
+    caller.require(ANY_HOLDER)?;
+    end(ctx, caller, bodiless_fingerprint(&req), key, ReservationId(id.into_inner()), false).await
+}
+
+/// Commit a reservation: its units are sold (on hand and reserved both go down).
+#[utoipa::path(tag = "reservations", params(("id" = String, Path)), responses((status = 200, body = ReservationResponse)))]
+#[post("/reservations/{id}/commit")]
+pub async fn commit_reservation(
+    ctx: Data<Context>,
+    caller: Caller,
+    req: HttpRequest,
+    key: IdempotencyKey,
+    id: Path<String>,
+) -> Result<Reply, ApiError> {
+    caller.require(ANY_HOLDER)?;
+    end(ctx, caller, bodiless_fingerprint(&req), key, ReservationId(id.into_inner()), true).await
+}
+
+async fn end(
+    ctx: Data<Context>,
+    caller: Caller,
+    fingerprint: String,
+    key: IdempotencyKey,
+    id: ReservationId,
+    commit: bool,
+) -> Result<Reply, ApiError> {
+    let now = ctx.now();
+    idempotency::run(&ctx, &caller.key_id.clone(), key.0, fingerprint, move |conn| {
+        check_access(&caller, &reservation::get(conn, &id)?)?;
+        let reservation = if commit {
+            reservation::commit(conn, &id, &caller, "committed by caller", now)?
+        } else {
+            reservation::release(conn, &id, &caller, "released by caller", now)?
+        };
+        reply(conn, &reservation)
+    })
+    .await
+}

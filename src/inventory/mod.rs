@@ -1,0 +1,466 @@
+//! Inventory: stock levels with a ledger, reservations with expiry,
+//! available-to-promise. Every channel trusts these numbers.
+//!
+//! Invariant: a level changes only through `repo::apply`, a guarded UPDATE
+//! that writes its ledger rows and outbox event in the same transaction, so
+//! each level always equals the sum of its ledger and never goes negative.
+
+pub mod atp;
+pub mod model;
+mod repo;
+pub mod reservation;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::dsl::sum;
+use diesel::prelude::*;
+
+pub use model::{Level, Movement, MovementKind, Purpose, Reservation, ReservationStatus, Shortage};
+pub use repo::{LevelAt, STOCK_CHANGED};
+
+use crate::access::Principal;
+use crate::catalog::{self, CatalogError, Sku};
+use crate::config::HoldsConfig;
+use crate::db::schema::{locations, skus, stock_levels, stock_movements};
+use crate::db::{AnyConnection, DbError};
+use crate::types::{GeoPoint, LocationId, Page, PageRequest, Quantity, SkuId};
+use model::Alternative;
+use repo::{Change, Delta, Guard};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    #[error("{}", describe_shortages(.0))]
+    Insufficient(Vec<Shortage>),
+    #[error("no reservation '{0}'")]
+    ReservationNotFound(String),
+    #[error("reservation '{id}' is {status}, not active")]
+    ReservationNotActive { id: String, status: ReservationStatus },
+    #[error("reservation '{id}' expired at {at} UTC")]
+    ReservationExpired { id: String, at: NaiveDateTime },
+    #[error("reservation '{reservation}' does not hold {quantity} of SKU {sku}")]
+    NotHeld { reservation: String, sku: String, quantity: i32 },
+    #[error("a transfer needs two different locations")]
+    SameLocation,
+    #[error("location '{0}' is deactivated")]
+    LocationInactive(String),
+    #[error("SKU '{0}' is deactivated and cannot be sold")]
+    SkuInactive(String),
+    #[error("a hold may last at most {max_seconds} seconds")]
+    HoldTooLong { max_seconds: u64 },
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+crate::db_error_conversions!(InventoryError);
+
+fn describe_shortages(shortages: &[Shortage]) -> String {
+    let parts: Vec<String> = shortages
+        .iter()
+        .map(|s| format!("{} × {} at {} (available {})", s.requested, s.sku_code, s.location_code, s.available))
+        .collect();
+    format!("insufficient stock for {}", parts.join("; "))
+}
+
+/// Describes a line that could not be served: what is there, and up to three
+/// other active locations, nearest first, that could serve it.
+fn shortage_measured(
+    conn: &mut AnyConnection,
+    sku: &SkuId,
+    location: &LocationId,
+    requested: i32,
+    measure: fn(&Level) -> i32,
+) -> Result<Shortage, InventoryError> {
+    let level = repo::find_level(conn, sku, location)?;
+    let here = catalog::locations_by_ids(conn, std::slice::from_ref(location))?;
+    let sku_code = catalog::skus_by_ids(conn, std::slice::from_ref(sku))?
+        .into_iter()
+        .next()
+        .map(|s| s.code.into_string())
+        .unwrap_or_else(|| sku.to_string());
+    let origin = here.first().map(|l| l.point);
+    let mut alternatives: Vec<Alternative> = repo::levels_of(conn, std::slice::from_ref(sku))?
+        .into_iter()
+        .filter(|l| &l.location_id != location && l.available() >= requested)
+        .map(|l| Alternative {
+            distance_km: origin.map(|o| o.distance_km(l.point())).unwrap_or(0.0),
+            location_code: l.location_code.clone(),
+            available: l.available(),
+        })
+        .collect();
+    alternatives.sort_by(|a, b| a.distance_km.total_cmp(&b.distance_km));
+    alternatives.truncate(3);
+    Ok(Shortage {
+        sku_code,
+        location_code: here.first().map(|l| l.code.to_string()).unwrap_or_else(|| location.to_string()),
+        requested,
+        available: level.as_ref().map(measure).unwrap_or(0).max(0),
+        alternatives,
+    })
+}
+
+/// A shortage of what can be promised.
+pub fn shortage(
+    conn: &mut AnyConnection,
+    sku: &SkuId,
+    location: &LocationId,
+    requested: i32,
+) -> Result<Shortage, InventoryError> {
+    shortage_measured(conn, sku, location, requested, Level::available)
+}
+
+/// A shortage of what is on the shelf and held for nobody.
+fn shortage_unreserved(
+    conn: &mut AnyConnection,
+    sku: &SkuId,
+    location: &LocationId,
+    requested: i32,
+) -> Result<Shortage, InventoryError> {
+    shortage_measured(conn, sku, location, requested, |l| l.on_hand - l.reserved)
+}
+
+/// Looks SKUs up by code or GTIN, in the order given.
+pub fn resolve_skus(conn: &mut AnyConnection, codes: &[String]) -> Result<Vec<Sku>, InventoryError> {
+    let refs: Vec<&str> = codes.iter().map(String::as_str).collect();
+    let found: HashMap<String, Sku> =
+        catalog::skus_by_codes(conn, &refs)?.into_iter().map(|s| (s.code.to_string(), s)).collect();
+    codes
+        .iter()
+        .map(|code| match found.get(code) {
+            Some(sku) => Ok(sku.clone()),
+            None => Ok(catalog::get_sku(conn, code)?),
+        })
+        .collect()
+}
+
+/// Resolves a location that may take stock movements.
+pub fn active_location(conn: &mut AnyConnection, code: &str) -> Result<catalog::Location, InventoryError> {
+    let location = catalog::get_location(conn, code)?;
+    if !location.active {
+        return Err(InventoryError::LocationInactive(code.to_owned()));
+    }
+    Ok(location)
+}
+
+/// When a new hold of `purpose` ends: as asked, else the purpose's default.
+pub fn expiry(
+    purpose: Purpose,
+    requested: Option<Duration>,
+    holds: &HoldsConfig,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, InventoryError> {
+    let lifetime = match (requested, purpose) {
+        (Some(asked), _) if asked > holds.max => {
+            return Err(InventoryError::HoldTooLong { max_seconds: holds.max.as_secs() });
+        }
+        (Some(asked), _) => Some(asked),
+        (None, Purpose::PosHold) => Some(holds.pos_hold),
+        (None, Purpose::CartHold) => Some(holds.cart_hold),
+        (None, Purpose::Order) => holds.order,
+        (None, Purpose::MarketplaceOrder) => holds.marketplace_order,
+    };
+    Ok(lifetime.map(|d| now + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero())))
+}
+
+/// Stock arriving from a supplier.
+pub fn receive(
+    conn: &mut AnyConnection,
+    location: &LocationId,
+    lines: &[(SkuId, Quantity)],
+    reference: Option<&str>,
+    actor: &Principal,
+    now: DateTime<Utc>,
+) -> Result<Vec<Level>, InventoryError> {
+    let change = Change { reason: Some("receipt"), reference, actor, now };
+    lines.iter().map(|(sku, q)| add(conn, sku, location, MovementKind::Receipt, q.get(), &change)).collect()
+}
+
+/// Adds units to a level, creating it if needed; nothing can refuse an arrival.
+fn add(
+    conn: &mut AnyConnection,
+    sku: &SkuId,
+    location: &LocationId,
+    kind: MovementKind,
+    n: i32,
+    change: &Change<'_>,
+) -> Result<Level, InventoryError> {
+    repo::ensure_level(conn, sku, location, change.now)?;
+    repo::apply(conn, sku, location, Guard::NONE, &[Delta::on_hand(kind, n)], change)?
+        .ok_or_else(|| InventoryError::Db(DbError::NotFound))
+}
+
+/// Takes units off the shelf that nobody holds; refused when they are not there.
+fn remove(
+    conn: &mut AnyConnection,
+    sku: &SkuId,
+    location: &LocationId,
+    kind: MovementKind,
+    n: i32,
+    change: &Change<'_>,
+) -> Result<Level, InventoryError> {
+    match repo::apply(conn, sku, location, Guard::unreserved(n), &[Delta::on_hand(kind, -n)], change)? {
+        Some(level) => Ok(level),
+        None => Err(InventoryError::Insufficient(vec![shortage_unreserved(conn, sku, location, n)?])),
+    }
+}
+
+/// A correction by `delta` units (damage, theft, found stock) with its reason.
+pub fn adjust(
+    conn: &mut AnyConnection,
+    location: &LocationId,
+    sku: &SkuId,
+    delta: i32,
+    reason: &str,
+    actor: &Principal,
+    now: DateTime<Utc>,
+) -> Result<Level, InventoryError> {
+    let change = Change { reason: Some(reason), reference: None, actor, now };
+    if delta >= 0 {
+        add(conn, sku, location, MovementKind::Adjustment, delta, &change)
+    } else {
+        remove(conn, sku, location, MovementKind::Adjustment, -delta, &change)
+    }
+}
+
+/// A physical count: `on_hand` becomes `counted` and the ledger records the
+/// difference. Returns the level and the difference.
+pub fn count(
+    conn: &mut AnyConnection,
+    location: &LocationId,
+    sku: &SkuId,
+    counted: i32,
+    reason: Option<&str>,
+    actor: &Principal,
+    now: DateTime<Utc>,
+) -> Result<(Level, i32), InventoryError> {
+    let change = Change { reason: Some(reason.unwrap_or("count")), reference: None, actor, now };
+    repo::ensure_level(conn, sku, location, now)?;
+    // Compare-and-set on the on_hand just read: a concurrent change makes the
+    // update miss, and the count is re-based on the new value.
+    loop {
+        let before = repo::find_level(conn, sku, location)?.ok_or(InventoryError::Db(DbError::NotFound))?;
+        let difference = counted - before.on_hand;
+        if difference == 0 {
+            return Ok((before, 0));
+        }
+        let deltas = [Delta::on_hand(MovementKind::Count, difference)];
+        if let Some(level) = repo::apply(conn, sku, location, Guard::on_hand_is(before.on_hand), &deltas, &change)? {
+            return Ok((level, difference));
+        }
+    }
+}
+
+/// Moves units between two locations in one transaction.
+pub fn transfer(
+    conn: &mut AnyConnection,
+    from: &LocationId,
+    to: &LocationId,
+    lines: &[(SkuId, Quantity)],
+    reference: Option<&str>,
+    actor: &Principal,
+    now: DateTime<Utc>,
+) -> Result<Vec<(Level, Level)>, InventoryError> {
+    if from == to {
+        return Err(InventoryError::SameLocation);
+    }
+    let change = Change { reason: Some("transfer"), reference, actor, now };
+    lines
+        .iter()
+        .map(|(sku, q)| {
+            let out = remove(conn, sku, from, MovementKind::TransferOut, q.get(), &change)?;
+            let arrived = add(conn, sku, to, MovementKind::TransferIn, q.get(), &change)?;
+            Ok((out, arrived))
+        })
+        .collect()
+}
+
+/// Units coming back from a customer onto the shelf.
+pub fn restock_return(
+    conn: &mut AnyConnection,
+    location: &LocationId,
+    sku: &SkuId,
+    quantity: Quantity,
+    reference: &str,
+    actor: &Principal,
+    now: DateTime<Utc>,
+) -> Result<Level, InventoryError> {
+    let change = Change { reason: Some("return"), reference: Some(reference), actor, now };
+    add(conn, sku, location, MovementKind::Return, quantity.get(), &change)
+}
+
+/// A sale of units taken from the shelf, with no hold before it (a counter sale).
+pub fn sell(
+    conn: &mut AnyConnection,
+    location: &LocationId,
+    sku: &SkuId,
+    quantity: Quantity,
+    reference: &str,
+    actor: &Principal,
+    now: DateTime<Utc>,
+) -> Result<Level, InventoryError> {
+    let change = Change { reason: Some("counter sale"), reference: Some(reference), actor, now };
+    remove(conn, sku, location, MovementKind::Sale, quantity.get(), &change)
+}
+
+/// Sets safety stock (and the aisle the pick list shows).
+pub fn set_settings(
+    conn: &mut AnyConnection,
+    location: &LocationId,
+    sku: &SkuId,
+    safety_stock: i32,
+    aisle: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Level, InventoryError> {
+    Ok(repo::set_settings(conn, sku, location, safety_stock, aisle, now)?)
+}
+
+pub fn level(conn: &mut AnyConnection, location: &LocationId, sku: &SkuId) -> Result<Level, InventoryError> {
+    Ok(repo::find_level(conn, sku, location)?.unwrap_or(Level {
+        sku_id: sku.clone(),
+        location_id: location.clone(),
+        on_hand: 0,
+        reserved: 0,
+        safety_stock: 0,
+        aisle: None,
+        updated_at: NaiveDateTime::default(),
+    }))
+}
+
+/// Levels at one location with their SKU codes, by SKU id.
+pub fn levels_at(
+    conn: &mut AnyConnection,
+    location: &LocationId,
+    page: &PageRequest,
+) -> Result<Page<(Level, String)>, InventoryError> {
+    let mut query = stock_levels::table
+        .inner_join(skus::table)
+        .filter(stock_levels::location_id.eq(location))
+        .order(stock_levels::sku_id)
+        .limit(page.limit + 1)
+        .select((Level::as_select(), skus::code))
+        .into_boxed();
+    if let Some(after) = &page.after {
+        query = query.filter(stock_levels::sku_id.gt(after.clone()));
+    }
+    let rows: Vec<(Level, String)> = query.load(conn)?;
+    Ok(Page::from_rows(rows, page.limit, |(l, _)| l.sku_id.to_string()))
+}
+
+/// Ledger rows of one level.
+pub fn movements(
+    conn: &mut AnyConnection,
+    location: &LocationId,
+    sku: &SkuId,
+    page: &PageRequest,
+) -> Result<Page<Movement>, InventoryError> {
+    let after = page.after.as_deref().and_then(|a| a.parse::<i64>().ok()).unwrap_or(0);
+    let rows = repo::movements(conn, sku, location, after, page.limit + 1)?;
+    Ok(Page::from_rows(rows, page.limit, |m| m.id.to_string()))
+}
+
+/// Availability of SKUs (by code or GTIN), optionally with pickup options near a point.
+pub fn availability(
+    conn: &mut AnyConnection,
+    codes: &[String],
+    near: Option<GeoPoint>,
+) -> Result<atp::Availability, InventoryError> {
+    let skus = resolve_skus(conn, codes)?;
+    let ids: Vec<SkuId> = skus.iter().map(|s| s.id.clone()).collect();
+    let levels = repo::levels_of(conn, &ids)?;
+    Ok(atp::summarise(&skus, &levels, near))
+}
+
+/// Levels of these SKUs at every active location (for allocation).
+pub fn levels_of(conn: &mut AnyConnection, skus: &[SkuId]) -> Result<Vec<LevelAt>, InventoryError> {
+    Ok(repo::levels_of(conn, skus)?)
+}
+
+pub fn explain(
+    conn: &mut AnyConnection,
+    sku: &SkuId,
+    location: &LocationId,
+) -> Result<atp::Explanation, InventoryError> {
+    Ok(atp::Explanation {
+        level: level(conn, location, sku)?,
+        reservations: reservation::active_on(conn, sku, location)?,
+    })
+}
+
+/// A level that disagrees with its ledger or with its active reservations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerMismatch {
+    pub sku_code: String,
+    pub location_code: String,
+    pub on_hand: i64,
+    pub ledger_on_hand: i64,
+    pub reserved: i64,
+    pub ledger_reserved: i64,
+    pub held_by_reservations: i64,
+}
+
+/// Proves every level equals the sum of its ledger, and that `reserved`
+/// equals what active reservations hold. Empty means all is well.
+pub fn check_ledger(conn: &mut AnyConnection) -> Result<(usize, Vec<LedgerMismatch>), InventoryError> {
+    let levels: Vec<(SkuId, LocationId, i32, i32, String, String)> = stock_levels::table
+        .inner_join(skus::table)
+        .inner_join(locations::table)
+        .select((
+            stock_levels::sku_id,
+            stock_levels::location_id,
+            stock_levels::on_hand,
+            stock_levels::reserved,
+            skus::code,
+            locations::code,
+        ))
+        .load(conn)?;
+    let ledger: HashMap<(SkuId, LocationId), (i64, i64)> = stock_movements::table
+        .group_by((stock_movements::sku_id, stock_movements::location_id))
+        .select((
+            stock_movements::sku_id,
+            stock_movements::location_id,
+            sum(stock_movements::on_hand_delta),
+            sum(stock_movements::reserved_delta),
+        ))
+        .load::<(SkuId, LocationId, Option<i64>, Option<i64>)>(conn)?
+        .into_iter()
+        .map(|(s, l, o, r)| ((s, l), (o.unwrap_or(0), r.unwrap_or(0))))
+        .collect();
+    let held: HashMap<(SkuId, LocationId), i64> =
+        reservation::held_per_level(conn)?.into_iter().map(|(s, l, q)| ((s, l), q)).collect();
+    let mut seen = HashSet::new();
+    let mut mismatches = Vec::new();
+    for (sku, location, on_hand, reserved, sku_code, location_code) in &levels {
+        let key = (sku.clone(), location.clone());
+        let (ledger_on_hand, ledger_reserved) = ledger.get(&key).copied().unwrap_or((0, 0));
+        let held_by_reservations = held.get(&key).copied().unwrap_or(0);
+        let (on_hand, reserved) = (i64::from(*on_hand), i64::from(*reserved));
+        if on_hand != ledger_on_hand || reserved != ledger_reserved || reserved != held_by_reservations {
+            mismatches.push(LedgerMismatch {
+                sku_code: sku_code.clone(),
+                location_code: location_code.clone(),
+                on_hand,
+                ledger_on_hand,
+                reserved,
+                ledger_reserved,
+                held_by_reservations,
+            });
+        }
+        seen.insert(key);
+    }
+    for ((sku, location), (ledger_on_hand, ledger_reserved)) in ledger {
+        if !seen.contains(&(sku.clone(), location.clone())) {
+            mismatches.push(LedgerMismatch {
+                sku_code: sku.to_string(),
+                location_code: location.to_string(),
+                on_hand: 0,
+                ledger_on_hand,
+                reserved: 0,
+                ledger_reserved,
+                held_by_reservations: 0,
+            });
+        }
+    }
+    Ok((levels.len(), mismatches))
+}

@@ -1,0 +1,146 @@
+//! Inventory values: levels, ledger rows, reservations, shortages.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{reservations, stock_levels, stock_movements};
+use crate::text_enum;
+use crate::types::{LocationId, ReservationId, SkuId};
+
+text_enum! {
+    /// Why a ledger row exists. receipt, sale, return, adjustment, count and the
+    /// transfers move `on_hand`; reserve, release and commit move `reserved`.
+    pub enum MovementKind {
+        Receipt => "receipt",
+        Sale => "sale",
+        Return => "return",
+        Adjustment => "adjustment",
+        Count => "count",
+        TransferOut => "transfer_out",
+        TransferIn => "transfer_in",
+        Reserve => "reserve",
+        Release => "release",
+        Commit => "commit",
+    }
+}
+
+text_enum! {
+    /// What a reservation holds stock for.
+    pub enum Purpose {
+        PosHold => "pos_hold",
+        CartHold => "cart_hold",
+        Order => "order",
+        MarketplaceOrder => "marketplace_order",
+    }
+}
+
+text_enum! {
+    pub enum ReservationStatus {
+        Active => "active",
+        Committed => "committed",
+        Released => "released",
+        Expired => "expired",
+    }
+}
+
+/// Stock of one SKU at one location.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = stock_levels)]
+pub struct Level {
+    pub sku_id: SkuId,
+    pub location_id: LocationId,
+    pub on_hand: i32,
+    pub reserved: i32,
+    pub safety_stock: i32,
+    pub aisle: Option<String>,
+    pub updated_at: NaiveDateTime,
+}
+
+impl Level {
+    /// Invariant: what can be promised never shows below zero, even when a
+    /// count found fewer units than are reserved.
+    pub fn available(&self) -> i32 {
+        available(self.on_hand, self.reserved, self.safety_stock)
+    }
+}
+
+/// `on_hand - reserved - safety_stock`, floored at zero.
+pub fn available(on_hand: i32, reserved: i32, safety_stock: i32) -> i32 {
+    (on_hand - reserved - safety_stock).max(0)
+}
+
+/// One row of the ledger.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = stock_movements)]
+pub struct Movement {
+    pub id: i64,
+    pub sku_id: SkuId,
+    pub location_id: LocationId,
+    pub kind: String,
+    pub on_hand_delta: i32,
+    pub reserved_delta: i32,
+    pub reason: Option<String>,
+    pub reference: Option<String>,
+    pub actor: String,
+    pub channel: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = reservations)]
+pub struct ReservationRow {
+    pub id: ReservationId,
+    pub location_id: LocationId,
+    pub purpose: String,
+    pub status: String,
+    pub customer_ref: Option<String>,
+    pub reference: Option<String>,
+    pub channel: String,
+    pub created_by: String,
+    pub expires_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReservationLine {
+    pub sku_id: SkuId,
+    pub quantity: i32,
+}
+
+/// A hold of units at one location, with its lines.
+#[derive(Debug, Clone)]
+pub struct Reservation {
+    pub id: ReservationId,
+    pub location_id: LocationId,
+    pub purpose: Purpose,
+    pub status: ReservationStatus,
+    pub customer_ref: Option<String>,
+    pub reference: Option<String>,
+    pub channel: String,
+    pub created_by: String,
+    pub expires_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i32,
+    pub lines: Vec<ReservationLine>,
+}
+
+/// Another location that has what was asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alternative {
+    pub location_code: String,
+    pub available: i32,
+    pub distance_km: f64,
+}
+
+/// A line that could not be served where it was asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shortage {
+    pub sku_code: String,
+    pub location_code: String,
+    pub requested: i32,
+    pub available: i32,
+    pub alternatives: Vec<Alternative>,
+}

@@ -1,0 +1,16 @@
+//! Puts committed outbox events in commit order (see `crate::events`).
+
+use super::JobError;
+use crate::context::Context;
+use crate::events;
+
+pub async fn sequence(ctx: &Context) -> Result<usize, JobError> {
+    let mut total = 0;
+    loop {
+        let sequenced = ctx.db.read(events::sequence_pending).await?;
+        if sequenced == 0 {
+            return Ok(total);
+        }
+        total += sequenced;
+    }
+}
