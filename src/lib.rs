@@ -3,13 +3,16 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod access;
+pub mod cart;
 pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod customer;
 pub mod db;
 pub mod demo;
 pub mod events;
+pub mod fulfilment;
 pub mod http;
 pub mod inventory;
 pub mod jobs;

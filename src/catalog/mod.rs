@@ -4,6 +4,8 @@ pub mod location;
 mod repo;
 pub mod sku;
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
@@ -154,6 +156,16 @@ pub fn get_sku(conn: &mut AnyConnection, code_or_gtin: &str) -> Result<Sku, Cata
 
 pub fn skus_by_ids(conn: &mut AnyConnection, ids: &[SkuId]) -> Result<Vec<Sku>, CatalogError> {
     Ok(repo::skus_by_ids(conn, ids)?)
+}
+
+/// The codes of these SKUs, by id.
+pub fn sku_codes(conn: &mut AnyConnection, ids: &[SkuId]) -> Result<HashMap<SkuId, String>, CatalogError> {
+    Ok(skus::table
+        .filter(skus::id.eq_any(ids))
+        .select((skus::id, skus::code))
+        .load::<(SkuId, String)>(conn)?
+        .into_iter()
+        .collect())
 }
 
 /// SKUs by code, in one query; unknown codes are simply absent.

@@ -166,12 +166,101 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    customers (id) {
+        id -> Text,
+        external_ref -> Text,
+        name -> Nullable<Text>,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        marketing_consent -> Bool,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    carts (id) {
+        id -> Text,
+        customer_id -> Nullable<Text>,
+        token -> Nullable<Text>,
+        status -> Text,
+        currency -> Nullable<Text>,
+        fulfilment -> Nullable<Text>,
+        promotion_code -> Nullable<Text>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cart_lines (cart_id, sku_id) {
+        cart_id -> Text,
+        sku_id -> Text,
+        quantity -> Integer,
+        hold_id -> Nullable<Text>,
+        added_channel -> Text,
+        added_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cart_changes (id) {
+        id -> BigInt,
+        cart_id -> Text,
+        version -> Integer,
+        action -> Text,
+        sku_id -> Nullable<Text>,
+        quantity -> Nullable<Integer>,
+        detail -> Nullable<Text>,
+        channel -> Text,
+        actor -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    promotions (id) {
+        id -> Text,
+        code -> Nullable<Text>,
+        name -> Text,
+        kind -> Text,
+        percent -> Nullable<Text>,
+        amount_minor -> Nullable<BigInt>,
+        currency -> Nullable<Text>,
+        sku_id -> Nullable<Text>,
+        min_subtotal_minor -> Nullable<BigInt>,
+        starts_at -> Timestamp,
+        ends_at -> Nullable<Timestamp>,
+        channels -> Nullable<Text>,
+        active -> Bool,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tax_rates (region) {
+        region -> Text,
+        rate_percent -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(stock_levels -> locations (location_id));
 diesel::joinable!(stock_levels -> skus (sku_id));
 diesel::joinable!(stock_movements -> skus (sku_id));
 diesel::joinable!(reservations -> locations (location_id));
 diesel::joinable!(reservation_lines -> reservations (reservation_id));
 diesel::joinable!(reservation_lines -> skus (sku_id));
+diesel::joinable!(carts -> customers (customer_id));
+diesel::joinable!(cart_lines -> carts (cart_id));
+diesel::joinable!(cart_lines -> skus (sku_id));
+diesel::joinable!(cart_changes -> carts (cart_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     locations,
@@ -185,6 +274,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     reservation_lines,
     events,
     event_offsets,
+    customers,
+    carts,
+    cart_lines,
+    cart_changes,
+    promotions,
+    tax_rates,
 );
 
 diesel::allow_columns_to_appear_in_same_group_by_clause!(reservation_lines::sku_id, reservations::location_id);

@@ -7,8 +7,11 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::cart::CartError;
 use crate::catalog::CatalogError;
+use crate::customer::CustomerError;
 use crate::db::DbError;
+use crate::http::dto::cart::{CartResponse, CustomerResponse, PromotionResponse};
 use crate::http::dto::catalog::{LocationResponse, SkuResponse};
 use crate::inventory::{InventoryError, Shortage};
 
@@ -301,6 +304,57 @@ impl From<InventoryError> for ApiError {
             InventoryError::HoldTooLong { .. } => Self::field("/expires_in_seconds", detail),
             InventoryError::Catalog(catalog) => catalog.into(),
             InventoryError::Db(db) => db.into(),
+        }
+    }
+}
+
+impl From<CustomerError> for ApiError {
+    fn from(error: CustomerError) -> Self {
+        let detail = error.to_string();
+        match error {
+            CustomerError::NotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "customer-not-found", "Customer not found", detail)
+            }
+            CustomerError::RefTaken(_) => Self::conflict("customer-exists", "Customer exists", detail),
+            CustomerError::Stale { current, .. } => {
+                Self::stale(detail, CustomerResponse::new(&current, None, Vec::new()))
+            }
+            CustomerError::Db(db) => db.into(),
+        }
+    }
+}
+
+impl From<CartError> for ApiError {
+    fn from(error: CartError) -> Self {
+        let detail = error.to_string();
+        match error {
+            CartError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "cart-not-found", "Cart not found", detail),
+            CartError::Closed(status) => {
+                Self::conflict("cart-closed", "Cart closed", detail).with("cart_status", status)
+            }
+            CartError::Stale { current, .. } => {
+                let customer = None;
+                Self::stale(detail, CartResponse::new(&current, customer, None))
+            }
+            CartError::CurrencyMismatch { .. } => Self::conflict("currency-mismatch", "Currency mismatch", detail),
+            CartError::TooManyLines | CartError::QuantityTooLarge => Self::conflict("cart-limit", "Cart limit", detail),
+            CartError::LineNotFound(_) => Self::new(StatusCode::NOT_FOUND, "line-not-found", "Line not found", detail),
+            CartError::SkuInactive(_) => Self::conflict("sku-inactive", "SKU inactive", detail),
+            CartError::LocationCannot { .. } => Self::conflict("location-cannot", "Location cannot do this", detail),
+            CartError::AddressNeedsCoordinates => Self::field("/address/latitude", detail),
+            CartError::PromotionNotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "promotion-not-found", "Promotion not found", detail)
+            }
+            CartError::PromotionCodeTaken(_) => Self::conflict("code-taken", "Code already taken", detail),
+            CartError::PromotionStale { current, .. } => Self::stale(detail, PromotionResponse::new(&current, None)),
+            CartError::PromotionInvalid { reason, .. } => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "promotion-invalid", "Promotion code not usable", detail)
+                    .with("reason", reason)
+            }
+            CartError::Customer(e) => e.into(),
+            CartError::Catalog(e) => e.into(),
+            CartError::Inventory(e) => e.into(),
+            CartError::Db(e) => e.into(),
         }
     }
 }

@@ -58,7 +58,6 @@ pub struct TestApp {
     pub ctx: Context,
     pub clock: Arc<ManualClock>,
     pub admin: String,
-    pub backend: Backend,
     pub database_url: String,
     _database: TestDatabase,
 }
@@ -189,7 +188,6 @@ pub async fn spawn_app_with(backend: Backend, settings: &[(&str, &str)]) -> Test
         ctx,
         clock,
         admin: String::new(),
-        backend,
         database_url: url,
         _database: database,
     };

@@ -84,7 +84,12 @@ async fn stock_operations_write_the_ledger(app: TestApp) {
     assert_eq!(app.assert_ledger_balanced().await, 2);
 
     let check = app.cli(&["check-ledger"]);
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    assert!(
+        check.status.success(),
+        "check-ledger failed: {}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
 }
 
 async fn sixty_four_clients_race_for_ten_units(app: TestApp) {

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod cart;
 mod foundation;
 mod inventory;
 mod model;

@@ -2,9 +2,13 @@
 //! them under `/v1`.
 
 pub mod availability;
+pub mod carts;
+pub mod customers;
 pub mod events;
 pub mod health;
 pub mod locations;
+pub mod orders;
+pub mod promotions;
 pub mod reservations;
 pub mod skus;
 pub mod stock;
@@ -18,5 +22,8 @@ pub fn configure_v1(cfg: &mut ServiceConfig) {
         .configure(stock::configure)
         .configure(reservations::configure)
         .configure(availability::configure)
-        .configure(events::configure);
+        .configure(events::configure)
+        .configure(customers::configure)
+        .configure(carts::configure)
+        .configure(promotions::configure);
 }

@@ -1,0 +1,545 @@
+//! The one cart: a customer's open cart is the same whichever channel reads
+//! or writes it. Every change bumps the cart's version first (which also
+//! locks the row on PostgreSQL), so concurrent edits queue instead of
+//! overwriting each other, and a writer holding an old version gets refused.
+
+pub mod model;
+pub mod pricing;
+pub mod promotion;
+mod repo;
+pub mod tax;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+pub use model::{Cart, CartAction, CartChange, CartLine, CartStatus, DeliveryAddress, Intent};
+pub use promotion::{Promotion, PromotionInput};
+use repo::Record;
+
+use crate::access::Principal;
+use crate::catalog::{self, CatalogError, Location, Sku};
+use crate::config::Config;
+use crate::customer::CustomerError;
+use crate::db::{AnyConnection, DbError};
+use crate::inventory::reservation::{self, NewReservation};
+use crate::inventory::{self, InventoryError, LevelAt, Purpose, ReservationStatus};
+use crate::secret;
+use crate::types::{CartId, Currency, CustomerId, LocationId, Page, PageRequest, Quantity, ReservationId, SkuId};
+
+/// Most units of one SKU a cart line takes.
+pub const MAX_LINE_QUANTITY: i32 = 999;
+/// Most lines a cart takes.
+pub const MAX_LINES: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CartError {
+    #[error("no cart '{0}'")]
+    NotFound(String),
+    #[error("the cart is {0}; the customer's next cart starts empty")]
+    Closed(CartStatus),
+    #[error("the cart has changed since version {seen}")]
+    Stale { seen: i32, current: Box<Quote> },
+    #[error("the cart is in {cart}; SKU {sku} is priced in {sku_currency}")]
+    CurrencyMismatch { cart: Currency, sku: String, sku_currency: Currency },
+    #[error("a cart holds at most {MAX_LINES} lines")]
+    TooManyLines,
+    #[error("a line holds at most {MAX_LINE_QUANTITY} units")]
+    QuantityTooLarge,
+    #[error("SKU {0} is not in the cart")]
+    LineNotFound(String),
+    #[error("SKU {0} is deactivated and cannot be sold")]
+    SkuInactive(String),
+    #[error("location {code} cannot {what}")]
+    LocationCannot { code: String, what: &'static str },
+    #[error("same-day delivery needs the address's latitude and longitude")]
+    AddressNeedsCoordinates,
+    #[error("no promotion '{0}'")]
+    PromotionNotFound(String),
+    #[error("promotion code '{0}' is already taken")]
+    PromotionCodeTaken(String),
+    #[error("promotion '{}' has changed since version {seen}", .current.id)]
+    PromotionStale { seen: i32, current: Box<Promotion> },
+    #[error("promotion code '{code}' {reason}")]
+    PromotionInvalid { code: String, reason: String },
+    #[error(transparent)]
+    Customer(#[from] CustomerError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+crate::db_error_conversions!(CartError);
+
+/// Who edits a cart, when, against which version they saw.
+pub struct Editor<'a> {
+    pub actor: &'a Principal,
+    pub now: DateTime<Utc>,
+    /// `If-Match`: refuse the change if the cart moved on since.
+    pub expected_version: Option<i32>,
+    pub config: &'a Config,
+}
+
+pub fn load(conn: &mut AnyConnection, id: &CartId) -> Result<Cart, CartError> {
+    repo::load(conn, id)?.ok_or_else(|| CartError::NotFound(id.to_string()))
+}
+
+/// The id of the customer's open cart, if there is one.
+pub fn open_cart_id(conn: &mut AnyConnection, customer: &CustomerId) -> Result<Option<CartId>, CartError> {
+    Ok(repo::open_for_customer(conn, customer)?)
+}
+
+/// The customer's open cart, created on first use.
+pub fn open_cart(conn: &mut AnyConnection, customer: &CustomerId, e: &Editor<'_>) -> Result<Cart, CartError> {
+    loop {
+        if let Some(id) = repo::open_for_customer(conn, customer)? {
+            return load(conn, &id);
+        }
+        let id = CartId::generate();
+        // Two channels creating the first cart at once: the unique index keeps
+        // one, and the loser reads it on the next pass.
+        if repo::insert(conn, &id, Some(customer), None, e.now)? {
+            let record = Record { action: CartAction::Create, sku: None, quantity: None, detail: None };
+            repo::record(conn, &id, 1, record, e.actor.channel.as_str(), e.actor.key_id.as_str(), e.now)?;
+            return load(conn, &id);
+        }
+    }
+}
+
+/// A cart for a visitor who has not signed in; its token is its only key.
+pub fn create_anonymous(conn: &mut AnyConnection, e: &Editor<'_>) -> Result<Cart, CartError> {
+    let id = CartId::generate();
+    let token = format!("ct_{}", secret::random_token(24));
+    repo::insert(conn, &id, None, Some(&token), e.now)?;
+    let record = Record { action: CartAction::Create, sku: None, quantity: None, detail: None };
+    repo::record(conn, &id, 1, record, e.actor.channel.as_str(), e.actor.key_id.as_str(), e.now)?;
+    load(conn, &id)
+}
+
+pub fn by_token(conn: &mut AnyConnection, token: &str) -> Result<Cart, CartError> {
+    let id = repo::by_token(conn, token)?.ok_or_else(|| CartError::NotFound(token.to_owned()))?;
+    load(conn, &id)
+}
+
+/// Why a version bump did not take: gone, closed, or stale.
+fn refusal(conn: &mut AnyConnection, id: &CartId, e: &Editor<'_>) -> CartError {
+    match load(conn, id) {
+        Err(error) => error,
+        Ok(cart) if cart.status != CartStatus::Open => CartError::Closed(cart.status),
+        Ok(cart) => match quote(conn, cart, e) {
+            Ok(current) => {
+                CartError::Stale { seen: e.expected_version.unwrap_or_default(), current: Box::new(current) }
+            }
+            Err(error) => error,
+        },
+    }
+}
+
+/// Runs one edit: takes the next version, lets `change` write, records it.
+fn edit(
+    conn: &mut AnyConnection,
+    id: &CartId,
+    e: &Editor<'_>,
+    change: impl FnOnce(&mut AnyConnection, &Cart) -> Result<Record, CartError>,
+) -> Result<Cart, CartError> {
+    let Some(version) = repo::bump(conn, id, e.expected_version, e.now)? else {
+        return Err(refusal(conn, id, e));
+    };
+    let cart = load(conn, id)?;
+    let record = change(conn, &cart)?;
+    repo::record(conn, id, version, record, e.actor.channel.as_str(), e.actor.key_id.as_str(), e.now)?;
+    load(conn, id)
+}
+
+fn line_of<'c>(cart: &'c Cart, sku: &SkuId) -> Option<&'c CartLine> {
+    cart.lines.iter().find(|l| &l.sku.id == sku)
+}
+
+/// Adds units of a SKU (summing with a line already there).
+pub fn add_line(
+    conn: &mut AnyConnection,
+    id: &CartId,
+    sku: &Sku,
+    quantity: Quantity,
+    e: &Editor<'_>,
+) -> Result<Cart, CartError> {
+    if !sku.active {
+        return Err(CartError::SkuInactive(sku.code.to_string()));
+    }
+    edit(conn, id, e, |conn, cart| {
+        let existing = line_of(cart, &sku.id);
+        let total = existing.map(|l| l.quantity).unwrap_or(0) + quantity.get();
+        if total > MAX_LINE_QUANTITY {
+            return Err(CartError::QuantityTooLarge);
+        }
+        if existing.is_none() && cart.lines.len() >= MAX_LINES {
+            return Err(CartError::TooManyLines);
+        }
+        match cart.currency {
+            Some(currency) if currency != sku.price.currency => {
+                return Err(CartError::CurrencyMismatch {
+                    cart: currency,
+                    sku: sku.code.to_string(),
+                    sku_currency: sku.price.currency,
+                });
+            }
+            Some(_) => {}
+            None => repo::set_currency(conn, id, Some(sku.price.currency))?,
+        }
+        let hold = rehold(conn, cart, &sku.id, total, existing.and_then(|l| l.hold_id.as_ref()), e)?;
+        repo::put_line(conn, id, &sku.id, total, hold.as_ref(), e.actor.channel.as_str(), e.now)?;
+        Ok(Record {
+            action: CartAction::AddLine,
+            sku: Some(sku.id.clone()),
+            quantity: Some(quantity.get()),
+            detail: None,
+        })
+    })
+}
+
+/// Sets the quantity of a line already in the cart.
+pub fn set_quantity(
+    conn: &mut AnyConnection,
+    id: &CartId,
+    sku: &Sku,
+    quantity: Quantity,
+    e: &Editor<'_>,
+) -> Result<Cart, CartError> {
+    if quantity.get() > MAX_LINE_QUANTITY {
+        return Err(CartError::QuantityTooLarge);
+    }
+    edit(conn, id, e, |conn, cart| {
+        let line = line_of(cart, &sku.id).ok_or_else(|| CartError::LineNotFound(sku.code.to_string()))?;
+        let hold = rehold(conn, cart, &sku.id, quantity.get(), line.hold_id.as_ref(), e)?;
+        repo::put_line(conn, id, &sku.id, quantity.get(), hold.as_ref(), e.actor.channel.as_str(), e.now)?;
+        Ok(Record {
+            action: CartAction::SetQuantity,
+            sku: Some(sku.id.clone()),
+            quantity: Some(quantity.get()),
+            detail: None,
+        })
+    })
+}
+
+pub fn remove_line(conn: &mut AnyConnection, id: &CartId, sku: &Sku, e: &Editor<'_>) -> Result<Cart, CartError> {
+    edit(conn, id, e, |conn, cart| {
+        let line = line_of(cart, &sku.id).ok_or_else(|| CartError::LineNotFound(sku.code.to_string()))?;
+        release_hold(conn, line.hold_id.as_ref(), e)?;
+        repo::delete_line(conn, id, &sku.id)?;
+        if cart.lines.len() == 1 {
+            repo::set_currency(conn, id, None)?;
+        }
+        Ok(Record { action: CartAction::RemoveLine, sku: Some(sku.id.clone()), quantity: None, detail: None })
+    })
+}
+
+/// Checks that the intent can be served at all before storing it.
+fn check_intent(conn: &mut AnyConnection, intent: &Intent) -> Result<(), CartError> {
+    match intent {
+        Intent::Pickup { location_id, curbside } => {
+            let location = catalog::locations_by_ids(conn, std::slice::from_ref(location_id))?
+                .into_iter()
+                .next()
+                .ok_or_else(|| CatalogError::LocationNotFound(location_id.to_string()))?;
+            let code = location.code.to_string();
+            if !location.active || !location.capabilities.pickup {
+                return Err(CartError::LocationCannot { code, what: "take pickup orders" });
+            }
+            if *curbside && !location.capabilities.curbside {
+                return Err(CartError::LocationCannot { code, what: "hand over at the curb" });
+            }
+        }
+        Intent::SameDay { address, .. } if address.point().is_none() => return Err(CartError::AddressNeedsCoordinates),
+        Intent::SameDay { .. } | Intent::Ship { .. } => {}
+    }
+    Ok(())
+}
+
+pub fn set_intent(
+    conn: &mut AnyConnection,
+    id: &CartId,
+    intent: Option<Intent>,
+    e: &Editor<'_>,
+) -> Result<Cart, CartError> {
+    if let Some(intent) = &intent {
+        check_intent(conn, intent)?;
+    }
+    edit(conn, id, e, |conn, _| {
+        repo::set_intent(conn, id, intent.as_ref())?;
+        let detail =
+            intent.as_ref().map(|i| serde_json::to_value(i).ok().and_then(|v| v["method"].as_str().map(str::to_owned)));
+        Ok(Record { action: CartAction::SetFulfilment, sku: None, quantity: None, detail: detail.flatten() })
+    })
+}
+
+/// Applies a promotion code: refused, with the reason, when it cannot be used
+/// now through the caller's channel.
+pub fn apply_code(conn: &mut AnyConnection, id: &CartId, code: &str, e: &Editor<'_>) -> Result<Cart, CartError> {
+    let promotion = promotion::usable_code(conn, code, e.actor.channel, e.now)?;
+    let code = promotion.input.code.unwrap_or_default();
+    edit(conn, id, e, |conn, _| {
+        repo::set_code(conn, id, Some(&code))?;
+        Ok(Record { action: CartAction::ApplyPromotion, sku: None, quantity: None, detail: Some(code) })
+    })
+}
+
+pub fn remove_code(conn: &mut AnyConnection, id: &CartId, e: &Editor<'_>) -> Result<Cart, CartError> {
+    edit(conn, id, e, |conn, cart| {
+        repo::set_code(conn, id, None)?;
+        Ok(Record {
+            action: CartAction::RemovePromotion,
+            sku: None,
+            quantity: None,
+            detail: cart.promotion_code.clone(),
+        })
+    })
+}
+
+/// Merges an anonymous cart into a customer's cart on sign-in: quantities add
+/// up; the anonymous cart is closed as merged. Its intent and code carry over
+/// where the customer's cart has none.
+pub fn merge(conn: &mut AnyConnection, into: &CartId, token: &str, e: &Editor<'_>) -> Result<Cart, CartError> {
+    let from = by_token(conn, token)?;
+    if from.status != CartStatus::Open {
+        return Err(CartError::Closed(from.status));
+    }
+    let merged = edit(conn, into, e, |conn, cart| {
+        if let (Some(mine), Some(theirs)) = (cart.currency, from.currency)
+            && mine != theirs
+        {
+            let sku = from.lines.first().map(|l| l.sku.code.to_string()).unwrap_or_default();
+            return Err(CartError::CurrencyMismatch { cart: mine, sku, sku_currency: theirs });
+        }
+        if cart.currency.is_none() && from.currency.is_some() {
+            repo::set_currency(conn, into, from.currency)?;
+        }
+        for line in &from.lines {
+            let existing = line_of(cart, &line.sku.id);
+            let total = (existing.map(|l| l.quantity).unwrap_or(0) + line.quantity).min(MAX_LINE_QUANTITY);
+            if existing.is_none() && cart.lines.len() >= MAX_LINES {
+                return Err(CartError::TooManyLines);
+            }
+            release_hold(conn, line.hold_id.as_ref(), e)?;
+            let hold = rehold(conn, cart, &line.sku.id, total, existing.and_then(|l| l.hold_id.as_ref()), e)?;
+            repo::put_line(conn, into, &line.sku.id, total, hold.as_ref(), &line.added_channel, e.now)?;
+        }
+        if cart.intent.is_none() && from.intent.is_some() {
+            repo::set_intent(conn, into, from.intent.as_ref())?;
+        }
+        if cart.promotion_code.is_none() && from.promotion_code.is_some() {
+            repo::set_code(conn, into, from.promotion_code.as_deref())?;
+        }
+        let units: i32 = from.lines.iter().map(|l| l.quantity).sum();
+        Ok(Record {
+            action: CartAction::Merge,
+            sku: None,
+            quantity: Some(units),
+            detail: Some(format!("{} lines from anonymous cart {}", from.lines.len(), from.id)),
+        })
+    })?;
+    let closer = Editor { expected_version: None, ..*e };
+    edit(conn, &from.id, &closer, |conn, _| {
+        repo::set_status(conn, &from.id, CartStatus::Merged)?;
+        Ok(Record { action: CartAction::MergedInto, sku: None, quantity: None, detail: Some(into.to_string()) })
+    })?;
+    Ok(merged)
+}
+
+/// Closes the cart at checkout: the customer's next cart starts empty.
+pub fn close(conn: &mut AnyConnection, id: &CartId, order_number: &str, e: &Editor<'_>) -> Result<(), CartError> {
+    let cart = load(conn, id)?;
+    for line in &cart.lines {
+        release_hold(conn, line.hold_id.as_ref(), e)?;
+    }
+    edit(conn, id, e, |conn, _| {
+        repo::set_status(conn, id, CartStatus::CheckedOut)?;
+        Ok(Record { action: CartAction::CheckOut, sku: None, quantity: None, detail: Some(order_number.to_owned()) })
+    })?;
+    Ok(())
+}
+
+pub fn history(conn: &mut AnyConnection, id: &CartId, page: &PageRequest) -> Result<Page<CartChange>, CartError> {
+    let after = page.after.as_deref().and_then(|a| a.parse::<i64>().ok()).unwrap_or(0);
+    let rows = repo::changes(conn, id, after, page.limit + 1)?;
+    Ok(Page::from_rows(rows, page.limit, |c| c.id.to_string()))
+}
+
+fn release_hold(conn: &mut AnyConnection, hold: Option<&ReservationId>, e: &Editor<'_>) -> Result<(), CartError> {
+    let Some(hold) = hold else { return Ok(()) };
+    if reservation::get(conn, hold)?.status == ReservationStatus::Active {
+        reservation::release(conn, hold, e.actor, "cart line changed", e.now)?;
+    }
+    Ok(())
+}
+
+/// With cart holds on, replaces a line's hold by one for `quantity` units at
+/// the pickup store, or else where most is available. A hold that cannot be
+/// placed is no error: the line stays, and its availability says so.
+fn rehold(
+    conn: &mut AnyConnection,
+    cart: &Cart,
+    sku: &SkuId,
+    quantity: i32,
+    previous: Option<&ReservationId>,
+    e: &Editor<'_>,
+) -> Result<Option<ReservationId>, CartError> {
+    if !e.config.holds.cart_holds {
+        return Ok(None);
+    }
+    release_hold(conn, previous, e)?;
+    let levels = inventory::levels_of(conn, std::slice::from_ref(sku))?;
+    let at = match &cart.intent {
+        Some(Intent::Pickup { location_id, .. }) => Some(location_id.clone()),
+        _ => levels.iter().filter(|l| l.ships).max_by_key(|l| l.available()).map(|l| l.location_id.clone()),
+    };
+    let Some(location_id) = at else { return Ok(None) };
+    let Ok(quantity) = Quantity::new(i64::from(quantity)) else { return Ok(None) };
+    let new = NewReservation {
+        location_id,
+        purpose: Purpose::CartHold,
+        lines: vec![(sku.clone(), quantity)],
+        expires_at: inventory::expiry(Purpose::CartHold, None, &e.config.holds, e.now)?,
+        customer_ref: None,
+        reference: Some(cart.id.to_string()),
+    };
+    // A savepoint: a hold refused for stock must leave nothing behind.
+    match conn.write(|c| reservation::create(c, new, e.actor, e.now)) {
+        Ok(held) => Ok(Some(held.id)),
+        Err(InventoryError::Insufficient(_)) => Ok(None),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Where one line can be fulfilled under the cart's intent.
+#[derive(Debug, Clone)]
+pub struct LineAvailability {
+    pub fulfillable: bool,
+    /// The location the intent names (pickup), when there is one.
+    pub location: Option<String>,
+    /// Units available there, or across the network for shipping.
+    pub available: i32,
+    /// Other locations that have enough: (code, available, distance in km).
+    pub alternatives: Vec<(String, i32, f64)>,
+}
+
+/// A cart priced for the channel reading it, with each line's availability.
+#[derive(Debug, Clone)]
+pub struct Quote {
+    pub cart: Cart,
+    pub priced: Option<pricing::Priced>,
+    pub tax_region: Option<String>,
+    pub tax_rate_percent: Decimal,
+    pub prices_include_tax: bool,
+    pub availability: Vec<LineAvailability>,
+    /// The pickup location of the intent.
+    pub pickup: Option<Location>,
+    /// Why the cart's promotion code does not count now, if it does not.
+    pub code_problem: Option<String>,
+}
+
+/// Prices the cart as the caller's channel sees it and checks each line's
+/// availability under the intent.
+pub fn quote(conn: &mut AnyConnection, cart: Cart, e: &Editor<'_>) -> Result<Quote, CartError> {
+    let locations: HashMap<LocationId, Location> =
+        catalog::active_locations(conn)?.into_iter().map(|l| (l.id.clone(), l)).collect();
+    let pickup = match &cart.intent {
+        Some(Intent::Pickup { location_id, .. }) => locations.get(location_id).cloned(),
+        _ => None,
+    };
+    let tax_region = match &cart.intent {
+        Some(Intent::Pickup { .. }) => pickup.as_ref().map(|l| l.address.tax_region()),
+        Some(Intent::Ship { address }) | Some(Intent::SameDay { address, .. }) => Some(address.postal().tax_region()),
+        None => None,
+    };
+    let tax_rate_percent = match &tax_region {
+        Some(region) => tax::rate_percent(conn, region)?,
+        None => Decimal::ZERO,
+    };
+    let code_problem = match &cart.promotion_code {
+        Some(code) => match promotion::usable_code(conn, code, e.actor.channel, e.now) {
+            Ok(_) => None,
+            Err(CartError::PromotionInvalid { reason, .. }) => Some(reason),
+            Err(other) => return Err(other),
+        },
+        None => None,
+    };
+    let include = e.config.pricing.prices_include_tax;
+    let priced = match cart.currency {
+        Some(currency) => {
+            let offers = promotion::offers(conn, cart.promotion_code.as_deref(), e.actor.channel, e.now)?;
+            let lines: Vec<pricing::PriceLine> = cart
+                .lines
+                .iter()
+                .map(|l| pricing::PriceLine { sku_id: l.sku.id.clone(), quantity: l.quantity, unit_price: l.sku.price })
+                .collect();
+            Some(pricing::price(currency, &lines, &offers, tax_rate_percent / Decimal::ONE_HUNDRED, include))
+        }
+        None => None,
+    };
+    let sku_ids: Vec<SkuId> = cart.lines.iter().map(|l| l.sku.id.clone()).collect();
+    let levels = inventory::levels_of(conn, &sku_ids)?;
+    let availability =
+        cart.lines.iter().map(|l| line_availability(cart.intent.as_ref(), l, &levels, &locations)).collect();
+    Ok(Quote {
+        cart,
+        priced,
+        tax_region,
+        tax_rate_percent,
+        prices_include_tax: include,
+        availability,
+        pickup,
+        code_problem,
+    })
+}
+
+/// Pure: can `line` be served under `intent`, and where else if not.
+fn line_availability(
+    intent: Option<&Intent>,
+    line: &CartLine,
+    levels: &[LevelAt],
+    locations: &HashMap<LocationId, Location>,
+) -> LineAvailability {
+    let mine: Vec<&LevelAt> = levels.iter().filter(|l| l.sku_id == line.sku.id).collect();
+    let need = line.quantity;
+    let origin = match intent {
+        Some(Intent::Pickup { location_id, .. }) => locations.get(location_id).map(|l| l.point),
+        Some(Intent::Ship { address }) | Some(Intent::SameDay { address, .. }) => address.point(),
+        None => None,
+    };
+    let mut alternatives: Vec<(String, i32, f64)> = mine
+        .iter()
+        .filter(|l| l.pickup && l.available() >= need)
+        .filter(|l| !matches!(intent, Some(Intent::Pickup { location_id, .. }) if *location_id == l.location_id))
+        .map(|l| (l.location_code.clone(), l.available(), origin.map(|o| o.distance_km(l.point())).unwrap_or(0.0)))
+        .collect();
+    alternatives.sort_by(|a, b| a.2.total_cmp(&b.2));
+    alternatives.truncate(3);
+    let (fulfillable, location, available) = match intent {
+        Some(Intent::Pickup { location_id, .. }) => {
+            let here = mine.iter().find(|l| &l.location_id == location_id).map(|l| l.available()).unwrap_or(0);
+            (here >= need, locations.get(location_id).map(|l| l.code.to_string()), here)
+        }
+        Some(Intent::SameDay { address, .. }) => {
+            let in_range = |l: &&&LevelAt| {
+                locations
+                    .get(&l.location_id)
+                    .and_then(|loc| loc.capabilities.same_day.map(|sd| (loc.point, sd)))
+                    .is_some_and(|(point, sd)| address.point().is_some_and(|a| a.distance_km(point) <= sd.radius_km))
+            };
+            let best = mine.iter().filter(in_range).map(|l| l.available()).max().unwrap_or(0);
+            (best >= need, None, best)
+        }
+        Some(Intent::Ship { .. }) => {
+            let network: i32 = mine.iter().filter(|l| l.ships).map(|l| l.available()).sum();
+            (network >= need, None, network)
+        }
+        None => {
+            let anywhere: i32 = mine.iter().map(|l| l.available()).sum();
+            (anywhere >= need, None, anywhere)
+        }
+    };
+    LineAvailability { fulfillable, location, available, alternatives }
+}

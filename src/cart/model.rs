@@ -1,0 +1,126 @@
+//! Carts, lines, fulfilment intents and the change history.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::catalog::Sku;
+use crate::catalog::location::Address;
+use crate::db::schema::cart_changes;
+use crate::text_enum;
+use crate::types::{CartId, Currency, CustomerId, GeoPoint, LocationId, ReservationId};
+
+text_enum! {
+    pub enum CartStatus {
+        Open => "open",
+        CheckedOut => "checked_out",
+        Merged => "merged",
+    }
+}
+
+text_enum! {
+    /// What a change to a cart did.
+    pub enum CartAction {
+        Create => "create",
+        AddLine => "add_line",
+        SetQuantity => "set_quantity",
+        RemoveLine => "remove_line",
+        SetFulfilment => "set_fulfilment",
+        ApplyPromotion => "apply_promotion",
+        RemovePromotion => "remove_promotion",
+        Merge => "merge",
+        MergedInto => "merged_into",
+        CheckOut => "check_out",
+    }
+}
+
+/// Where to deliver: a postal address with the coordinates the storefront
+/// geocoded (same-day needs them to find a store in range).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryAddress {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
+    pub line1: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    pub city: String,
+    pub postal_code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    pub country: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latitude: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longitude: Option<f64>,
+}
+
+impl DeliveryAddress {
+    pub fn postal(&self) -> Address {
+        Address {
+            line1: self.line1.clone(),
+            line2: self.line2.clone(),
+            city: self.city.clone(),
+            postal_code: self.postal_code.clone(),
+            region: self.region.clone(),
+            country: self.country.clone(),
+        }
+    }
+
+    pub fn point(&self) -> Option<GeoPoint> {
+        match (self.latitude, self.longitude) {
+            (Some(latitude), Some(longitude)) => GeoPoint::new(latitude, longitude).ok(),
+            _ => None,
+        }
+    }
+}
+
+/// How the customer wants the cart: stored with the cart, used at checkout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Intent {
+    Ship { address: DeliveryAddress },
+    Pickup { location_id: LocationId, curbside: bool },
+    SameDay { address: DeliveryAddress, slot_id: Option<String> },
+}
+
+#[derive(Debug, Clone)]
+pub struct CartLine {
+    pub sku: Sku,
+    pub quantity: i32,
+    pub hold_id: Option<ReservationId>,
+    pub added_channel: String,
+    pub added_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct Cart {
+    pub id: CartId,
+    pub customer_id: Option<CustomerId>,
+    pub token: Option<String>,
+    pub status: CartStatus,
+    pub currency: Option<Currency>,
+    pub intent: Option<Intent>,
+    pub promotion_code: Option<String>,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub lines: Vec<CartLine>,
+}
+
+/// One entry of a cart's history: who changed what, through which channel.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = cart_changes)]
+pub struct CartChange {
+    pub id: i64,
+    pub version: i32,
+    pub action: String,
+    pub sku_id: Option<crate::types::SkuId>,
+    pub quantity: Option<i32>,
+    pub detail: Option<String>,
+    pub channel: String,
+    pub actor: String,
+    pub created_at: NaiveDateTime,
+}

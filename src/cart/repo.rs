@@ -1,0 +1,246 @@
+//! Rows and queries of the cart tables.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::CartError;
+use super::model::{Cart, CartAction, CartChange, CartLine, CartStatus, Intent};
+use crate::catalog::{self, Sku};
+use crate::db::schema::{cart_changes, cart_lines, carts};
+use crate::db::{AnyConnection, DbError, timestamp};
+use crate::types::{CartId, Currency, CustomerId, ReservationId, SkuId};
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = carts)]
+struct CartRow {
+    id: CartId,
+    customer_id: Option<CustomerId>,
+    token: Option<String>,
+    status: String,
+    currency: Option<String>,
+    fulfilment: Option<String>,
+    promotion_code: Option<String>,
+    version: i32,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = cart_lines)]
+struct LineRow {
+    sku_id: SkuId,
+    quantity: i32,
+    hold_id: Option<ReservationId>,
+    added_channel: String,
+    added_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+pub fn load(conn: &mut AnyConnection, id: &CartId) -> Result<Option<Cart>, CartError> {
+    let Some(row) = carts::table.find(id).select(CartRow::as_select()).first(conn).optional()? else {
+        return Ok(None);
+    };
+    let rows: Vec<LineRow> = cart_lines::table
+        .filter(cart_lines::cart_id.eq(id))
+        .order((cart_lines::added_at, cart_lines::sku_id))
+        .select(LineRow::as_select())
+        .load(conn)?;
+    let ids: Vec<SkuId> = rows.iter().map(|l| l.sku_id.clone()).collect();
+    let skus: Vec<Sku> = catalog::skus_by_ids(conn, &ids)?;
+    let lines = rows
+        .into_iter()
+        .filter_map(|l| {
+            let sku = skus.iter().find(|s| s.id == l.sku_id)?.clone();
+            Some(CartLine {
+                sku,
+                quantity: l.quantity,
+                hold_id: l.hold_id,
+                added_channel: l.added_channel,
+                added_at: l.added_at,
+                updated_at: l.updated_at,
+            })
+        })
+        .collect();
+    let corrupt = |what: String| CartError::Db(DbError::Corrupt(what));
+    Ok(Some(Cart {
+        status: CartStatus::parse(&row.status).map_err(corrupt)?,
+        currency: row.currency.as_deref().map(Currency::parse).transpose().map_err(corrupt)?,
+        intent: row
+            .fulfilment
+            .as_deref()
+            .map(serde_json::from_str::<Intent>)
+            .transpose()
+            .map_err(|e| corrupt(format!("cart fulfilment: {e}")))?,
+        id: row.id,
+        customer_id: row.customer_id,
+        token: row.token,
+        promotion_code: row.promotion_code,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        lines,
+    }))
+}
+
+pub fn open_for_customer(conn: &mut AnyConnection, customer: &CustomerId) -> Result<Option<CartId>, DbError> {
+    Ok(carts::table
+        .filter(carts::customer_id.eq(customer))
+        .filter(carts::status.eq(CartStatus::Open.as_str()))
+        .select(carts::id)
+        .first(conn)
+        .optional()?)
+}
+
+pub fn by_token(conn: &mut AnyConnection, token: &str) -> Result<Option<CartId>, DbError> {
+    Ok(carts::table.filter(carts::token.eq(token)).select(carts::id).first(conn).optional()?)
+}
+
+/// Inserts an open cart; `false` when the customer got one concurrently (the
+/// partial unique index refused this one).
+pub fn insert(
+    conn: &mut AnyConnection,
+    id: &CartId,
+    customer: Option<&CustomerId>,
+    token: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let at = timestamp(now);
+    let inserted = conn.transaction(|c| {
+        diesel::insert_into(carts::table)
+            .values((
+                carts::id.eq(id),
+                carts::customer_id.eq(customer),
+                carts::token.eq(token),
+                carts::status.eq(CartStatus::Open.as_str()),
+                carts::version.eq(1),
+                carts::created_at.eq(at),
+                carts::updated_at.eq(at),
+            ))
+            .execute(c)
+    });
+    match inserted.map_err(DbError::from) {
+        Ok(_) => Ok(true),
+        Err(DbError::Unique(_)) => Ok(false),
+        Err(other) => Err(other),
+    }
+}
+
+/// Takes the next version of an open cart (and, on PostgreSQL, its row lock
+/// until commit, which serialises concurrent edits). `None` when the cart is
+/// gone, closed, or not at `expected`.
+pub fn bump(
+    conn: &mut AnyConnection,
+    id: &CartId,
+    expected: Option<i32>,
+    now: DateTime<Utc>,
+) -> Result<Option<i32>, DbError> {
+    let target = carts::table.find(id).filter(carts::status.eq(CartStatus::Open.as_str()));
+    let set = (carts::version.eq(carts::version + 1), carts::updated_at.eq(timestamp(now)));
+    let version = match expected {
+        Some(seen) => diesel::update(target.filter(carts::version.eq(seen)))
+            .set(set)
+            .returning(carts::version)
+            .get_result(conn)
+            .optional()?,
+        None => diesel::update(target).set(set).returning(carts::version).get_result(conn).optional()?,
+    };
+    Ok(version)
+}
+
+pub fn set_currency(conn: &mut AnyConnection, id: &CartId, currency: Option<Currency>) -> Result<(), DbError> {
+    diesel::update(carts::table.find(id)).set(carts::currency.eq(currency.map(|c| c.code()))).execute(conn)?;
+    Ok(())
+}
+
+pub fn set_intent(conn: &mut AnyConnection, id: &CartId, intent: Option<&Intent>) -> Result<(), DbError> {
+    let json = intent.map(|i| serde_json::to_string(i).unwrap_or_default());
+    diesel::update(carts::table.find(id)).set(carts::fulfilment.eq(json)).execute(conn)?;
+    Ok(())
+}
+
+pub fn set_code(conn: &mut AnyConnection, id: &CartId, code: Option<&str>) -> Result<(), DbError> {
+    diesel::update(carts::table.find(id)).set(carts::promotion_code.eq(code)).execute(conn)?;
+    Ok(())
+}
+
+pub fn set_status(conn: &mut AnyConnection, id: &CartId, status: CartStatus) -> Result<(), DbError> {
+    diesel::update(carts::table.find(id)).set(carts::status.eq(status.as_str())).execute(conn)?;
+    Ok(())
+}
+
+pub fn put_line(
+    conn: &mut AnyConnection,
+    cart: &CartId,
+    sku: &SkuId,
+    quantity: i32,
+    hold: Option<&ReservationId>,
+    channel: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let at = timestamp(now);
+    let changed = diesel::update(cart_lines::table.find((cart, sku)))
+        .set((cart_lines::quantity.eq(quantity), cart_lines::hold_id.eq(hold), cart_lines::updated_at.eq(at)))
+        .execute(conn)?;
+    if changed == 0 {
+        diesel::insert_into(cart_lines::table)
+            .values((
+                cart_lines::cart_id.eq(cart),
+                cart_lines::sku_id.eq(sku),
+                cart_lines::quantity.eq(quantity),
+                cart_lines::hold_id.eq(hold),
+                cart_lines::added_channel.eq(channel),
+                cart_lines::added_at.eq(at),
+                cart_lines::updated_at.eq(at),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn delete_line(conn: &mut AnyConnection, cart: &CartId, sku: &SkuId) -> Result<(), DbError> {
+    diesel::delete(cart_lines::table.find((cart, sku))).execute(conn)?;
+    Ok(())
+}
+
+/// What a change record says.
+pub struct Record {
+    pub action: CartAction,
+    pub sku: Option<SkuId>,
+    pub quantity: Option<i32>,
+    pub detail: Option<String>,
+}
+
+pub fn record(
+    conn: &mut AnyConnection,
+    cart: &CartId,
+    version: i32,
+    record: Record,
+    channel: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    diesel::insert_into(cart_changes::table)
+        .values((
+            cart_changes::cart_id.eq(cart),
+            cart_changes::version.eq(version),
+            cart_changes::action.eq(record.action.as_str()),
+            cart_changes::sku_id.eq(record.sku.as_ref()),
+            cart_changes::quantity.eq(record.quantity),
+            cart_changes::detail.eq(record.detail),
+            cart_changes::channel.eq(channel),
+            cart_changes::actor.eq(actor),
+            cart_changes::created_at.eq(timestamp(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn changes(conn: &mut AnyConnection, cart: &CartId, after: i64, limit: i64) -> Result<Vec<CartChange>, DbError> {
+    Ok(cart_changes::table
+        .filter(cart_changes::cart_id.eq(cart))
+        .filter(cart_changes::id.gt(after))
+        .order(cart_changes::id)
+        .limit(limit)
+        .select(CartChange::as_select())
+        .load(conn)?)
+}

@@ -1,0 +1,634 @@
+//! Customers, carts and promotions on the wire.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{MoneyDto, MoneyInput, Validator, text, utc};
+use crate::access::Channel;
+use crate::cart::pricing::Discount;
+use crate::cart::{CartChange, CartStatus, DeliveryAddress, Intent, Promotion, Quote};
+use crate::customer::{self, Customer, CustomerInput};
+use crate::types::{Money, Quantity};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerRequest {
+    /// The storefront's own customer id; taken from the path on PUT.
+    #[serde(default)]
+    pub external_ref: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub marketing_consent: bool,
+}
+
+impl CustomerRequest {
+    pub fn into_input(self, path_ref: Option<&str>) -> Result<CustomerInput, crate::http::problem::ApiError> {
+        let mut v = Validator::default();
+        let external_ref = match (path_ref, self.external_ref.as_deref()) {
+            (Some(path), Some(body)) if path != body => {
+                v.error("/external_ref", "differs from the reference in the URL");
+                None
+            }
+            (Some(r), _) | (None, Some(r)) => v.check("/external_ref", text(r, 200)),
+            (None, None) => {
+                v.error("/external_ref", "is required");
+                None
+            }
+        };
+        let name = self.name.as_deref().filter(|n| !n.trim().is_empty()).and_then(|n| v.check("/name", text(n, 200)));
+        let email = self
+            .email
+            .as_deref()
+            .filter(|e| !e.trim().is_empty())
+            .and_then(|e| v.check("/email", customer::normalize_email(e)));
+        let phone = self
+            .phone
+            .as_deref()
+            .filter(|p| !p.trim().is_empty())
+            .and_then(|p| v.check("/phone", customer::normalize_phone(p)));
+        let Some(external_ref) = external_ref else { return Err(v.into_error()) };
+        v.finish()?;
+        Ok(CustomerInput { external_ref, name, email, phone, marketing_consent: self.marketing_consent })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CartSummary {
+    pub lines: usize,
+    pub units: i32,
+    pub version: i32,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerResponse {
+    pub external_ref: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    pub marketing_consent: bool,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The open cart, as every channel sees it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_cart: Option<CartSummary>,
+    /// The latest orders, from every channel.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recent_orders: Vec<OrderSummary>,
+}
+
+/// An order in a customer's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderSummary {
+    pub id: String,
+    pub number: String,
+    pub channel: String,
+    pub status: String,
+    pub total: MoneyDto,
+    pub created_at: DateTime<Utc>,
+}
+
+impl CustomerResponse {
+    pub fn new(c: &Customer, open_cart: Option<CartSummary>, recent_orders: Vec<OrderSummary>) -> Self {
+        Self {
+            external_ref: c.external_ref.clone(),
+            name: c.name.clone(),
+            email: c.email.clone(),
+            phone: c.phone.clone(),
+            marketing_consent: c.marketing_consent,
+            version: c.version,
+            created_at: utc(c.created_at),
+            updated_at: utc(c.updated_at),
+            open_cart,
+            recent_orders,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomersResponse {
+    pub items: Vec<CustomerResponse>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddLineRequest {
+    /// SKU code or GTIN.
+    pub sku: String,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetQuantityRequest {
+    pub quantity: i64,
+}
+
+/// Validates a cart quantity: 1 to 999.
+pub fn cart_quantity(v: &mut Validator, pointer: &str, raw: i64) -> Option<Quantity> {
+    let checked = Quantity::new(raw).and_then(|q| {
+        if q.get() > crate::cart::MAX_LINE_QUANTITY {
+            Err(format!("must be at most {}", crate::cart::MAX_LINE_QUANTITY))
+        } else {
+            Ok(q)
+        }
+    });
+    v.check(pointer, checked)
+}
+
+/// How the customer wants the cart: `ship`, `pickup` (or curbside) or `same_day`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FulfilmentRequest {
+    Ship {
+        address: DeliveryAddress,
+    },
+    Pickup {
+        /// Location code.
+        location: String,
+        #[serde(default)]
+        curbside: bool,
+    },
+    SameDay {
+        /// Needs latitude and longitude.
+        address: DeliveryAddress,
+        /// A slot id from `/v1/same-day/slots`.
+        #[serde(default)]
+        slot: Option<String>,
+    },
+}
+
+/// Checks an address's fields (serde has checked its shape).
+pub fn validate_address(v: &mut Validator, pointer: &str, address: &DeliveryAddress) {
+    for (field, detail) in address.postal().validate() {
+        v.error(format!("{pointer}/{field}"), detail);
+    }
+    match (address.latitude, address.longitude) {
+        (Some(lat), Some(lon)) => {
+            if let Err(e) = crate::types::GeoPoint::new(lat, lon) {
+                v.error(format!("{pointer}/latitude"), e);
+            }
+        }
+        (None, None) => {}
+        _ => v.error(format!("{pointer}/latitude"), "latitude and longitude go together"),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum FulfilmentResponse {
+    Ship {
+        address: DeliveryAddress,
+    },
+    Pickup {
+        location: String,
+        location_name: String,
+        curbside: bool,
+        /// When the order would be ready if placed now (store hours, own time zone).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ready_by: Option<DateTime<Utc>>,
+    },
+    SameDay {
+        address: DeliveryAddress,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        slot: Option<String>,
+    },
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromotionCodeRequest {
+    pub code: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    /// Token of the anonymous cart.
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlternativeResponse {
+    pub location: String,
+    pub available: i32,
+    pub distance_km: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineAvailabilityResponse {
+    /// Can be served with the cart's current fulfilment intent.
+    pub fulfillable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    pub available: i32,
+    /// Other locations that have enough, nearest first.
+    pub alternatives: Vec<AlternativeResponse>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CartLineResponse {
+    pub sku: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gtin: Option<String>,
+    pub quantity: i32,
+    pub unit_price: MoneyDto,
+    /// Unit price × quantity.
+    pub line_total: MoneyDto,
+    pub discount: MoneyDto,
+    pub tax: MoneyDto,
+    /// What the customer pays for the line.
+    pub total: MoneyDto,
+    /// Channel the line was first added through.
+    pub added_via: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold: Option<String>,
+    pub availability: LineAvailabilityResponse,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PromotionApplied {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    pub amount: MoneyDto,
+    pub applied: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Totals {
+    pub subtotal: MoneyDto,
+    pub discount: MoneyDto,
+    pub tax: MoneyDto,
+    pub total: MoneyDto,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CartResponse {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
+    /// The key of an anonymous cart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    pub status: CartStatus,
+    pub version: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    pub lines: Vec<CartLineResponse>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fulfilment: Option<FulfilmentResponse>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promotion_code: Option<String>,
+    /// Why the promotion code does not count now, if it does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promotion_code_problem: Option<String>,
+    pub promotions: Vec<PromotionApplied>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub totals: Option<Totals>,
+    pub prices_include_tax: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tax_region: Option<String>,
+    /// Tax rate in percent of the tax region.
+    pub tax_rate_percent: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl CartResponse {
+    /// `customer_ref` is the owner's reference; `ready_by` the pickup promise.
+    pub fn new(q: &Quote, customer_ref: Option<String>, ready_by: Option<DateTime<Utc>>) -> Self {
+        let cart = &q.cart;
+        let money = |minor: i64| -> MoneyDto {
+            match cart.currency {
+                Some(c) => Money::new(minor, c).into(),
+                None => MoneyDto { amount: "0".into(), currency: String::new() },
+            }
+        };
+        let lines = cart
+            .lines
+            .iter()
+            .zip(&q.availability)
+            .enumerate()
+            .map(|(i, (line, availability))| {
+                let priced = q.priced.as_ref().and_then(|p| p.lines.get(i));
+                CartLineResponse {
+                    sku: line.sku.code.to_string(),
+                    name: line.sku.name.clone(),
+                    gtin: line.sku.gtin.as_ref().map(|g| g.as_str().to_owned()),
+                    quantity: line.quantity,
+                    unit_price: line.sku.price.into(),
+                    line_total: money(priced.map(|p| p.gross).unwrap_or_default()),
+                    discount: money(priced.map(|p| p.discount).unwrap_or_default()),
+                    tax: money(priced.map(|p| p.tax).unwrap_or_default()),
+                    total: money(priced.map(|p| p.total).unwrap_or_default()),
+                    added_via: line.added_channel.clone(),
+                    hold: line.hold_id.as_ref().map(ToString::to_string),
+                    availability: LineAvailabilityResponse {
+                        fulfillable: availability.fulfillable,
+                        location: availability.location.clone(),
+                        available: availability.available,
+                        alternatives: availability
+                            .alternatives
+                            .iter()
+                            .map(|(location, available, distance)| AlternativeResponse {
+                                location: location.clone(),
+                                available: *available,
+                                distance_km: (distance * 10.0).round() / 10.0,
+                            })
+                            .collect(),
+                    },
+                }
+            })
+            .collect();
+        let fulfilment = cart.intent.as_ref().map(|intent| match intent {
+            Intent::Ship { address } => FulfilmentResponse::Ship { address: address.clone() },
+            Intent::Pickup { curbside, .. } => FulfilmentResponse::Pickup {
+                location: q.pickup.as_ref().map(|l| l.code.to_string()).unwrap_or_default(),
+                location_name: q.pickup.as_ref().map(|l| l.name.clone()).unwrap_or_default(),
+                curbside: *curbside,
+                ready_by,
+            },
+            Intent::SameDay { address, slot_id } => {
+                FulfilmentResponse::SameDay { address: address.clone(), slot: slot_id.clone() }
+            }
+        });
+        Self {
+            id: cart.id.to_string(),
+            customer: customer_ref,
+            token: cart.token.clone(),
+            status: cart.status,
+            version: cart.version,
+            currency: cart.currency.map(|c| c.code().to_owned()),
+            lines,
+            fulfilment,
+            promotion_code: cart.promotion_code.clone(),
+            promotion_code_problem: q.code_problem.clone(),
+            promotions: q
+                .priced
+                .iter()
+                .flat_map(|p| &p.offers)
+                .map(|o| PromotionApplied {
+                    name: o.name.clone(),
+                    code: o.code.clone(),
+                    amount: money(o.amount),
+                    applied: o.not_applied.is_none(),
+                    reason: o.not_applied.clone(),
+                })
+                .collect(),
+            totals: q.priced.as_ref().map(|p| Totals {
+                subtotal: money(p.subtotal),
+                discount: money(p.discount),
+                tax: money(p.tax),
+                total: money(p.total),
+            }),
+            prices_include_tax: q.prices_include_tax,
+            tax_region: q.tax_region.clone(),
+            tax_rate_percent: q.tax_rate_percent.normalize().to_string(),
+            updated_at: utc(cart.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CartChangeResponse {
+    pub version: i32,
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<i32>,
+    /// What else the change says: a fulfilment method, a code, an order number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The channel the change came through.
+    pub channel: String,
+    /// The API key that made it.
+    pub actor: String,
+    pub at: DateTime<Utc>,
+}
+
+impl CartChangeResponse {
+    pub fn new(c: CartChange, sku_code: Option<String>) -> Self {
+        Self {
+            version: c.version,
+            action: c.action,
+            sku: sku_code,
+            quantity: c.quantity,
+            detail: c.detail,
+            channel: c.channel,
+            actor: c.actor,
+            at: utc(c.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PromotionKind {
+    Percent,
+    Fixed,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromotionRequest {
+    /// A code customers enter; omit for an automatic promotion.
+    #[serde(default)]
+    pub code: Option<String>,
+    pub name: String,
+    pub kind: PromotionKind,
+    /// Percent off (kind `percent`), e.g. `"10"`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "10")]
+    pub percent: Option<serde_json::Value>,
+    /// Amount off (kind `fixed`): per unit for a SKU, once for the cart.
+    #[serde(default)]
+    pub amount: Option<MoneyInput>,
+    /// The SKU it is for; omit for the whole cart.
+    #[serde(default)]
+    pub sku: Option<String>,
+    #[serde(default)]
+    pub min_subtotal: Option<MoneyInput>,
+    /// Default: now.
+    #[serde(default)]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Channels it is offered in; default every channel.
+    #[serde(default)]
+    pub channels: Option<Vec<Channel>>,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A validated promotion whose SKU code is still to be resolved.
+pub struct PromotionDraft {
+    pub input_without_sku: crate::cart::PromotionInput,
+    pub sku_code: Option<String>,
+}
+
+impl PromotionRequest {
+    pub fn into_draft(self, now: DateTime<Utc>) -> Result<PromotionDraft, crate::http::problem::ApiError> {
+        let mut v = Validator::default();
+        let name = v.check("/name", text(&self.name, 200));
+        let code = match self.code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            Some(c) if c.len() <= 40 && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') => {
+                Some(c.to_uppercase())
+            }
+            Some(_) => {
+                v.error("/code", "must be 1 to 40 letters, digits, '-' or '_'");
+                None
+            }
+            None => None,
+        };
+        let discount = match (self.kind, &self.percent, &self.amount) {
+            (PromotionKind::Percent, Some(raw), None) => {
+                let parsed = match raw {
+                    serde_json::Value::String(s) => Decimal::from_str(s.trim()).ok(),
+                    serde_json::Value::Number(n) => Decimal::from_str(&n.to_string()).ok(),
+                    _ => None,
+                };
+                match parsed.filter(|p| *p > Decimal::ZERO && *p <= Decimal::ONE_HUNDRED) {
+                    Some(p) => Some(Discount::Percent(p)),
+                    None => {
+                        v.error("/percent", "must be a number above 0 and at most 100");
+                        None
+                    }
+                }
+            }
+            (PromotionKind::Fixed, None, Some(amount)) => amount.validate(&mut v, "/amount").map(Discount::Fixed),
+            (PromotionKind::Percent, _, _) => {
+                v.error("/percent", "a percent promotion needs percent and no amount");
+                None
+            }
+            (PromotionKind::Fixed, _, _) => {
+                v.error("/amount", "a fixed promotion needs amount and no percent");
+                None
+            }
+        };
+        let min_subtotal = match &self.min_subtotal {
+            Some(m) => m.validate(&mut v, "/min_subtotal").map(Some),
+            None => Some(None),
+        };
+        if let (Some(Discount::Fixed(a)), Some(Some(m))) = (&discount, &min_subtotal)
+            && a.currency != m.currency
+        {
+            v.error("/min_subtotal/currency", "must be the currency of the amount");
+        }
+        let starts_at = self.starts_at.unwrap_or(now);
+        if let Some(end) = self.ends_at.filter(|end| *end <= starts_at) {
+            v.error("/ends_at", format!("must be after starts_at ({})", end.to_rfc3339()));
+        }
+        if self.channels.as_ref().is_some_and(Vec::is_empty) {
+            v.error("/channels", "leave out for every channel, or name at least one");
+        }
+        let sku_code = self.sku.as_deref().and_then(|s| v.check("/sku", text(s, 64)));
+        let (Some(name), Some(discount), Some(min_subtotal)) = (name, discount, min_subtotal) else {
+            return Err(v.into_error());
+        };
+        v.finish()?;
+        Ok(PromotionDraft {
+            input_without_sku: crate::cart::PromotionInput {
+                code,
+                name,
+                discount,
+                sku_id: None,
+                min_subtotal,
+                starts_at,
+                ends_at: self.ends_at,
+                channels: self.channels,
+                active: self.active,
+            },
+            sku_code,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PromotionResponse {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    pub name: String,
+    pub kind: PromotionKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<MoneyDto>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_subtotal: Option<MoneyDto>,
+    pub starts_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Absent: every channel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channels: Option<Vec<Channel>>,
+    pub active: bool,
+    pub version: i32,
+}
+
+impl PromotionResponse {
+    pub fn new(p: &Promotion, sku_code: Option<String>) -> Self {
+        let i = &p.input;
+        let (kind, percent, amount) = match &i.discount {
+            Discount::Percent(pct) => (PromotionKind::Percent, Some(pct.normalize().to_string()), None),
+            Discount::Fixed(m) => (PromotionKind::Fixed, None, Some((*m).into())),
+        };
+        Self {
+            id: p.id.to_string(),
+            code: i.code.clone(),
+            name: i.name.clone(),
+            kind,
+            percent,
+            amount,
+            sku: sku_code,
+            min_subtotal: i.min_subtotal.map(Into::into),
+            starts_at: i.starts_at,
+            ends_at: i.ends_at,
+            channels: i.channels.clone(),
+            active: i.active,
+            version: p.version,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaxRateRequest {
+    /// Percent, e.g. `"19"` or `"8.875"`.
+    #[schema(value_type = String, example = "19")]
+    pub rate_percent: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaxRateResponse {
+    pub region: String,
+    pub rate_percent: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaxRatesResponse {
+    pub items: Vec<TaxRateResponse>,
+}

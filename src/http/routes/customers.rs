@@ -1,0 +1,146 @@
+//! `/v1/customers`: who the carts and orders belong to.
+
+use actix_web::web::{Data, Path, Query};
+use actix_web::{get, post, put};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::access::Role;
+use crate::cart::{self, CartStatus};
+use crate::context::Context;
+use crate::customer::{self, Customer};
+use crate::db::AnyConnection;
+use crate::http::auth::Caller;
+use crate::http::dto::cart::{CartSummary, CustomerRequest, CustomerResponse, CustomersResponse};
+use crate::http::dto::utc;
+use crate::http::extractors::{IdempotencyKey, IfMatch, JsonBody};
+use crate::http::idempotency;
+use crate::http::problem::ApiError;
+use crate::http::reply::Reply;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_customer).service(search_customers).service(get_customer).service(put_customer);
+}
+
+const WRITERS: &[Role] = &[Role::Admin, Role::Pos, Role::Storefront];
+const READERS: &[Role] = &[Role::Admin, Role::Pos, Role::Storefront, Role::Staff];
+
+/// The customer with their open cart and latest orders, across channels.
+pub fn customer_view(conn: &mut AnyConnection, customer: &Customer) -> Result<CustomerResponse, ApiError> {
+    let open_cart = match cart::open_cart_id(conn, &customer.id)? {
+        Some(id) => {
+            let cart = cart::load(conn, &id)?;
+            (cart.status == CartStatus::Open).then(|| CartSummary {
+                lines: cart.lines.len(),
+                units: cart.lines.iter().map(|l| l.quantity).sum(),
+                version: cart.version,
+                updated_at: utc(cart.updated_at),
+            })
+        }
+        None => None,
+    };
+    Ok(CustomerResponse::new(customer, open_cart, super::orders::recent_for(conn, &customer.id)?))
+}
+
+/// Create a customer (storefront, POS, admin).
+#[utoipa::path(
+    tag = "customers",
+    request_body = CustomerRequest,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = CustomerResponse))
+)]
+#[post("/customers")]
+pub async fn create_customer(
+    ctx: Data<Context>,
+    caller: Caller,
+    key: IdempotencyKey,
+    body: JsonBody<CustomerRequest>,
+) -> Result<Reply, ApiError> {
+    caller.require(WRITERS)?;
+    let input = body.value.into_input(None)?;
+    let now = ctx.now();
+    idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
+        let customer = customer::create(conn, input, now)?;
+        let url = format!("/v1/customers/{}", customer.external_ref);
+        Ok(Reply::created(&customer_view(conn, &customer)?, url).version(customer.version))
+    })
+    .await
+}
+
+/// Create the customer with this reference, or replace their details.
+#[utoipa::path(
+    tag = "customers",
+    request_body = CustomerRequest,
+    params(("ref" = String, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = CustomerResponse), (status = 201, body = CustomerResponse))
+)]
+#[put("/customers/{ref}")]
+pub async fn put_customer(
+    ctx: Data<Context>,
+    caller: Caller,
+    reference: Path<String>,
+    if_match: IfMatch,
+    body: JsonBody<CustomerRequest>,
+) -> Result<Reply, ApiError> {
+    caller.require(WRITERS)?;
+    let input = body.value.into_input(Some(&reference))?;
+    let now = ctx.now();
+    ctx.db
+        .write(move |conn| {
+            let (customer, created) = customer::put(conn, input, if_match.0, now)?;
+            let view = customer_view(conn, &customer)?;
+            let reply = if created {
+                Reply::created(&view, format!("/v1/customers/{}", customer.external_ref))
+            } else {
+                Reply::ok(&view)
+            };
+            Ok(reply.version(customer.version))
+        })
+        .await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CustomerSearch {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// Find customers by email or phone (staff, POS, admin).
+#[utoipa::path(tag = "customers", params(CustomerSearch), responses((status = 200, body = CustomersResponse)))]
+#[get("/customers")]
+pub async fn search_customers(
+    ctx: Data<Context>,
+    caller: Caller,
+    query: Query<CustomerSearch>,
+) -> Result<Reply, ApiError> {
+    caller.require(&[Role::Admin, Role::Pos, Role::Staff])?;
+    let CustomerSearch { email, phone } = query.into_inner();
+    let email = email.map(|e| customer::normalize_email(&e).map_err(|d| ApiError::field("/email", d))).transpose()?;
+    let phone = phone.map(|p| customer::normalize_phone(&p).map_err(|d| ApiError::field("/phone", d))).transpose()?;
+    if email.is_none() && phone.is_none() {
+        return Err(ApiError::field("/email", "search by email or phone"));
+    }
+    ctx.db
+        .read(move |conn| {
+            let found = customer::search(conn, email.as_deref(), phone.as_deref())?;
+            let items = found.iter().map(|c| customer_view(conn, c)).collect::<Result<Vec<_>, _>>()?;
+            Ok(Reply::ok(&CustomersResponse { items }))
+        })
+        .await
+}
+
+/// A customer with their open cart and latest orders.
+#[utoipa::path(tag = "customers", params(("ref" = String, Path)), responses((status = 200, body = CustomerResponse)))]
+#[get("/customers/{ref}")]
+pub async fn get_customer(ctx: Data<Context>, caller: Caller, reference: Path<String>) -> Result<Reply, ApiError> {
+    caller.require(READERS)?;
+    let reference = reference.into_inner();
+    ctx.db
+        .read(move |conn| {
+            let customer = customer::get(conn, &reference)?;
+            Ok(Reply::ok(&customer_view(conn, &customer)?).version(customer.version))
+        })
+        .await
+}

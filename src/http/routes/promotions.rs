@@ -1,0 +1,173 @@
+//! `/v1/promotions` and `/v1/tax-rates`: what carts are priced with (admin).
+
+use std::str::FromStr;
+
+use actix_web::web::{Data, Path};
+use actix_web::{get, post, put};
+use rust_decimal::Decimal;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::access::Role;
+use crate::cart::{self, Promotion, promotion, tax};
+use crate::catalog;
+use crate::context::Context;
+use crate::db::AnyConnection;
+use crate::http::auth::Caller;
+use crate::http::dto::PageResponse;
+use crate::http::dto::cart::{
+    PromotionDraft, PromotionRequest, PromotionResponse, TaxRateRequest, TaxRateResponse, TaxRatesResponse,
+};
+use crate::http::extractors::{IdempotencyKey, IfMatch, JsonBody, PageParams, Pagination};
+use crate::http::idempotency;
+use crate::http::problem::ApiError;
+use crate::http::reply::Reply;
+use crate::types::PromotionId;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_promotion)
+        .service(list_promotions)
+        .service(get_promotion)
+        .service(replace_promotion)
+        .service(list_tax_rates)
+        .service(put_tax_rate);
+}
+
+fn input(conn: &mut AnyConnection, draft: PromotionDraft) -> Result<cart::PromotionInput, ApiError> {
+    let mut input = draft.input_without_sku;
+    input.sku_id = draft.sku_code.map(|code| catalog::get_sku(conn, &code).map(|s| s.id)).transpose()?;
+    Ok(input)
+}
+
+fn response(conn: &mut AnyConnection, promotion: &Promotion) -> Result<PromotionResponse, ApiError> {
+    let ids: Vec<_> = promotion.input.sku_id.iter().cloned().collect();
+    let code = catalog::sku_codes(conn, &ids)?.into_values().next();
+    Ok(PromotionResponse::new(promotion, code))
+}
+
+/// Create a promotion (admin).
+#[utoipa::path(
+    tag = "promotions",
+    request_body = PromotionRequest,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = PromotionResponse))
+)]
+#[post("/promotions")]
+pub async fn create_promotion(
+    ctx: Data<Context>,
+    caller: Caller,
+    key: IdempotencyKey,
+    body: JsonBody<PromotionRequest>,
+) -> Result<Reply, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let now = ctx.now();
+    let draft = body.value.into_draft(now)?;
+    idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
+        let input = input(conn, draft)?;
+        let created = promotion::create(conn, input, now)?;
+        let url = format!("/v1/promotions/{}", created.id);
+        Ok(Reply::created(&response(conn, &created)?, url).version(created.version))
+    })
+    .await
+}
+
+/// List promotions (admin).
+#[utoipa::path(tag = "promotions", params(PageParams), responses((status = 200, body = PageResponse<PromotionResponse>)))]
+#[get("/promotions")]
+pub async fn list_promotions(ctx: Data<Context>, caller: Caller, page: Pagination) -> Result<Reply, ApiError> {
+    caller.require(&[Role::Admin])?;
+    ctx.db
+        .read(move |conn| {
+            let page = promotion::list(conn, &page.0)?;
+            let items = page.items.iter().map(|p| response(conn, p)).collect::<Result<Vec<_>, _>>()?;
+            Ok(Reply::ok(&PageResponse {
+                items,
+                next_cursor: page.next.as_deref().map(crate::http::extractors::encode_cursor),
+            }))
+        })
+        .await
+}
+
+/// Read a promotion (admin).
+#[utoipa::path(tag = "promotions", params(("id" = String, Path)), responses((status = 200, body = PromotionResponse)))]
+#[get("/promotions/{id}")]
+pub async fn get_promotion(ctx: Data<Context>, caller: Caller, id: Path<String>) -> Result<Reply, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let id = PromotionId(id.into_inner());
+    ctx.db
+        .read(move |conn| {
+            let found = promotion::get(conn, &id)?;
+            Ok(Reply::ok(&response(conn, &found)?).version(found.version))
+        })
+        .await
+}
+
+/// Replace a promotion (admin); set `active: false` to end it.
+#[utoipa::path(
+    tag = "promotions",
+    request_body = PromotionRequest,
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = PromotionResponse))
+)]
+#[put("/promotions/{id}")]
+pub async fn replace_promotion(
+    ctx: Data<Context>,
+    caller: Caller,
+    id: Path<String>,
+    if_match: IfMatch,
+    body: JsonBody<PromotionRequest>,
+) -> Result<Reply, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let now = ctx.now();
+    let draft = body.value.into_draft(now)?;
+    let id = PromotionId(id.into_inner());
+    ctx.db
+        .write(move |conn| {
+            let input = input(conn, draft)?;
+            let updated = promotion::update(conn, &id, input, if_match.0, now)?;
+            Ok(Reply::ok(&response(conn, &updated)?).version(updated.version))
+        })
+        .await
+}
+
+/// Tax rates by region (admin).
+#[utoipa::path(tag = "promotions", responses((status = 200, body = TaxRatesResponse)))]
+#[get("/tax-rates")]
+pub async fn list_tax_rates(ctx: Data<Context>, caller: Caller) -> Result<Reply, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let rates = ctx.db.read(tax::list).await?;
+    let items = rates
+        .into_iter()
+        .map(|(region, rate)| TaxRateResponse { region, rate_percent: rate.normalize().to_string() })
+        .collect();
+    Ok(Reply::ok(&TaxRatesResponse { items }))
+}
+
+/// Set the tax rate of a region: an ISO 3166-2 subdivision (`DE-BE`) or a country (`DE`) (admin).
+#[utoipa::path(tag = "promotions", request_body = TaxRateRequest, params(("region" = String, Path)), responses((status = 200, body = TaxRateResponse)))]
+#[put("/tax-rates/{region}")]
+pub async fn put_tax_rate(
+    ctx: Data<Context>,
+    caller: Caller,
+    region: Path<String>,
+    body: JsonBody<TaxRateRequest>,
+) -> Result<Reply, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let region = region.into_inner();
+    if region.is_empty()
+        || region.len() > 10
+        || !region.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(ApiError::field("/region", "must be a region code such as DE or DE-BE"));
+    }
+    let rate = match &body.value.rate_percent {
+        serde_json::Value::String(s) => Decimal::from_str(s.trim()).ok(),
+        serde_json::Value::Number(n) => Decimal::from_str(&n.to_string()).ok(),
+        _ => None,
+    }
+    .filter(|r| *r >= Decimal::ZERO && *r <= Decimal::ONE_HUNDRED)
+    .ok_or_else(|| ApiError::field("/rate_percent", "must be a percent from 0 to 100"))?;
+    let now = ctx.now();
+    let shown = region.clone();
+    ctx.db.write(move |conn| tax::set(conn, &region, rate, now)).await?;
+    Ok(Reply::ok(&TaxRateResponse { region: shown, rate_percent: rate.normalize().to_string() }))
+}
