@@ -17,6 +17,7 @@ pub mod http;
 pub mod inventory;
 pub mod jobs;
 pub mod marketplace;
+pub mod order;
 pub mod secret;
 pub mod telemetry;
 pub mod types;

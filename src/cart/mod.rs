@@ -348,17 +348,29 @@ pub fn merge(conn: &mut AnyConnection, into: &CartId, token: &str, e: &Editor<'_
     Ok(merged)
 }
 
-/// Closes the cart at checkout: the customer's next cart starts empty.
-pub fn close(conn: &mut AnyConnection, id: &CartId, order_number: &str, e: &Editor<'_>) -> Result<(), CartError> {
+/// Checks the cart out: takes its next version (refused if it moved on since
+/// `e.expected_version`), releases its holds, lets `place` create the order
+/// (returning it and its number) and closes the cart, all in the caller's
+/// transaction. The customer's next cart starts empty.
+pub fn check_out<T, E: From<CartError>>(
+    conn: &mut AnyConnection,
+    id: &CartId,
+    e: &Editor<'_>,
+    place: impl FnOnce(&mut AnyConnection, &Cart) -> Result<(T, String), E>,
+) -> Result<T, E> {
+    let Some(version) = repo::bump(conn, id, e.expected_version, e.now).map_err(CartError::from)? else {
+        return Err(refusal(conn, id, e).into());
+    };
     let cart = load(conn, id)?;
     for line in &cart.lines {
         release_hold(conn, line.hold_id.as_ref(), e)?;
     }
-    edit(conn, id, e, |conn, _| {
-        repo::set_status(conn, id, CartStatus::CheckedOut)?;
-        Ok(Record { action: CartAction::CheckOut, sku: None, quantity: None, detail: Some(order_number.to_owned()) })
-    })?;
-    Ok(())
+    let (placed, number) = place(conn, &cart)?;
+    repo::set_status(conn, id, CartStatus::CheckedOut).map_err(CartError::from)?;
+    let record = Record { action: CartAction::CheckOut, sku: None, quantity: None, detail: Some(number) };
+    repo::record(conn, id, version, record, e.actor.channel.as_str(), e.actor.key_id.as_str(), e.now)
+        .map_err(CartError::from)?;
+    Ok(placed)
 }
 
 pub fn history(conn: &mut AnyConnection, id: &CartId, page: &PageRequest) -> Result<Page<CartChange>, CartError> {
@@ -454,10 +466,6 @@ pub fn quote(conn: &mut AnyConnection, cart: Cart, e: &Editor<'_>) -> Result<Quo
         Some(Intent::Ship { address }) | Some(Intent::SameDay { address, .. }) => Some(address.postal().tax_region()),
         None => None,
     };
-    let tax_rate_percent = match &tax_region {
-        Some(region) => tax::rate_percent(conn, region)?,
-        None => Decimal::ZERO,
-    };
     let code_problem = match &cart.promotion_code {
         Some(code) => match promotion::usable_code(conn, code, e.actor.channel, e.now) {
             Ok(_) => None,
@@ -467,17 +475,25 @@ pub fn quote(conn: &mut AnyConnection, cart: Cart, e: &Editor<'_>) -> Result<Quo
         None => None,
     };
     let include = e.config.pricing.prices_include_tax;
-    let priced = match cart.currency {
+    let (priced, tax_rate_percent) = match cart.currency {
         Some(currency) => {
-            let offers = promotion::offers(conn, cart.promotion_code.as_deref(), e.actor.channel, e.now)?;
             let lines: Vec<pricing::PriceLine> = cart
                 .lines
                 .iter()
                 .map(|l| pricing::PriceLine { sku_id: l.sku.id.clone(), quantity: l.quantity, unit_price: l.sku.price })
                 .collect();
-            Some(pricing::price(currency, &lines, &offers, tax_rate_percent / Decimal::ONE_HUNDRED, include))
+            let pricing = Pricing {
+                currency,
+                code: cart.promotion_code.as_deref(),
+                tax_region: tax_region.as_deref(),
+                channel: e.actor.channel,
+                now: e.now,
+                include_tax: include,
+            };
+            let (priced, rate) = price_lines(conn, &lines, &pricing)?;
+            (Some(priced), rate)
         }
-        None => None,
+        None => (None, Decimal::ZERO),
     };
     let sku_ids: Vec<SkuId> = cart.lines.iter().map(|l| l.sku.id.clone()).collect();
     let levels = inventory::levels_of(conn, &sku_ids)?;
@@ -493,6 +509,32 @@ pub fn quote(conn: &mut AnyConnection, cart: Cart, e: &Editor<'_>) -> Result<Quo
         pickup,
         code_problem,
     })
+}
+
+/// How lines are priced: in which currency, with which code, for which tax
+/// region, as which channel sees them, when.
+pub struct Pricing<'a> {
+    pub currency: Currency,
+    pub code: Option<&'a str>,
+    pub tax_region: Option<&'a str>,
+    pub channel: crate::access::Channel,
+    pub now: DateTime<Utc>,
+    pub include_tax: bool,
+}
+
+/// Prices lines with the promotions usable now in the channel and the tax
+/// rate of the region; returns the priced lines and the rate in percent.
+pub fn price_lines(
+    conn: &mut AnyConnection,
+    lines: &[pricing::PriceLine],
+    p: &Pricing<'_>,
+) -> Result<(pricing::Priced, Decimal), CartError> {
+    let rate = match p.tax_region {
+        Some(region) => tax::rate_percent(conn, region)?,
+        None => Decimal::ZERO,
+    };
+    let offers = promotion::offers(conn, p.code, p.channel, p.now)?;
+    Ok((pricing::price(p.currency, lines, &offers, rate / Decimal::ONE_HUNDRED, p.include_tax), rate))
 }
 
 /// Pure: can `line` be served under `intent`, and where else if not.

@@ -274,3 +274,16 @@ pub struct Location {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
+
+impl Location {
+    /// When a pickup order placed `now` here will be ready: the preparation
+    /// time counted in opening hours, in the location's own time zone.
+    pub fn pickup_ready_by(&self, now: chrono::DateTime<chrono::Utc>) -> Option<chrono::DateTime<chrono::Utc>> {
+        super::hours::after_open_minutes(
+            &self.opening_hours,
+            self.time_zone.0,
+            now,
+            self.capabilities.pickup_preparation_minutes,
+        )
+    }
+}

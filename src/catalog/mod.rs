@@ -1,5 +1,6 @@
 //! The catalog: locations and SKUs, the master data every other domain names.
 
+pub mod hours;
 pub mod location;
 mod repo;
 pub mod sku;

@@ -251,6 +251,119 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    orders (id) {
+        id -> Text,
+        number -> Text,
+        customer_id -> Nullable<Text>,
+        channel -> Text,
+        placed_by -> Text,
+        cart_id -> Nullable<Text>,
+        marketplace_id -> Nullable<Text>,
+        external_id -> Nullable<Text>,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        currency -> Text,
+        subtotal_minor -> BigInt,
+        discount_minor -> BigInt,
+        tax_minor -> BigInt,
+        total_minor -> BigInt,
+        prices_include_tax -> Bool,
+        promotion_code -> Nullable<Text>,
+        payment_reference -> Nullable<Text>,
+        payment_minor -> Nullable<BigInt>,
+        contact -> Nullable<Text>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    fulfilments (id) {
+        id -> Text,
+        order_id -> Text,
+        method -> Text,
+        location_id -> Nullable<Text>,
+        pickup_location_id -> Nullable<Text>,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        reservation_id -> Nullable<Text>,
+        address -> Nullable<Text>,
+        slot_id -> Nullable<Text>,
+        ready_by -> Nullable<Timestamp>,
+        pickup_code_hash -> Nullable<Text>,
+        pickup_code_plain -> Nullable<Text>,
+        pickup_code_attempts -> Integer,
+        pickup_deadline -> Nullable<Timestamp>,
+        expiry_warned -> Bool,
+        arrived_at -> Nullable<Timestamp>,
+        arrival_note -> Nullable<Text>,
+        tracking -> Nullable<Text>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_lines (id) {
+        id -> Text,
+        order_id -> Text,
+        fulfilment_id -> Text,
+        sku_id -> Text,
+        sku_code -> Text,
+        name -> Text,
+        quantity -> Integer,
+        unit_price_minor -> BigInt,
+        discount_minor -> BigInt,
+        tax_minor -> BigInt,
+        total_minor -> BigInt,
+        picked_quantity -> Nullable<Integer>,
+        short_quantity -> Integer,
+        cancelled_quantity -> Integer,
+        returned_quantity -> Integer,
+    }
+}
+
+diesel::table! {
+    order_audit (id) {
+        id -> BigInt,
+        order_id -> Text,
+        fulfilment_id -> Nullable<Text>,
+        action -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        actor -> Text,
+        channel -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    returns (id) {
+        id -> Text,
+        order_id -> Text,
+        location_id -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        refund_minor -> BigInt,
+        channel -> Text,
+        actor -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    return_lines (return_id, order_line_id) {
+        return_id -> Text,
+        order_line_id -> Text,
+        quantity -> Integer,
+        disposition -> Text,
+        refund_minor -> BigInt,
+    }
+}
+
 diesel::joinable!(stock_levels -> locations (location_id));
 diesel::joinable!(stock_levels -> skus (sku_id));
 diesel::joinable!(stock_movements -> skus (sku_id));
@@ -261,6 +374,12 @@ diesel::joinable!(carts -> customers (customer_id));
 diesel::joinable!(cart_lines -> carts (cart_id));
 diesel::joinable!(cart_lines -> skus (sku_id));
 diesel::joinable!(cart_changes -> carts (cart_id));
+diesel::joinable!(orders -> customers (customer_id));
+diesel::joinable!(fulfilments -> orders (order_id));
+diesel::joinable!(order_lines -> orders (order_id));
+diesel::joinable!(order_lines -> fulfilments (fulfilment_id));
+diesel::joinable!(order_audit -> orders (order_id));
+diesel::joinable!(return_lines -> returns (return_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     locations,
@@ -280,6 +399,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     cart_changes,
     promotions,
     tax_rates,
+    orders,
+    fulfilments,
+    order_lines,
+    order_audit,
+    returns,
+    return_lines,
 );
 
 diesel::allow_columns_to_appear_in_same_group_by_clause!(reservation_lines::sku_id, reservations::location_id);

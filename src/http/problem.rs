@@ -14,6 +14,7 @@ use crate::db::DbError;
 use crate::http::dto::cart::{CartResponse, CustomerResponse, PromotionResponse};
 use crate::http::dto::catalog::{LocationResponse, SkuResponse};
 use crate::inventory::{InventoryError, Shortage};
+use crate::order::OrderError;
 
 /// Base of every problem `type`; the stable slug follows it.
 pub const PROBLEM_BASE: &str = "https://omnistock.dev/problems/";
@@ -355,6 +356,38 @@ impl From<CartError> for ApiError {
             CartError::Catalog(e) => e.into(),
             CartError::Inventory(e) => e.into(),
             CartError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<OrderError> for ApiError {
+    fn from(error: OrderError) -> Self {
+        let detail = error.to_string();
+        match error {
+            OrderError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "order-not-found", "Order not found", detail),
+            OrderError::FulfilmentNotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "fulfilment-not-found", "Fulfilment not found", detail)
+            }
+            OrderError::LineNotFound(_) => Self::new(StatusCode::NOT_FOUND, "line-not-found", "Line not found", detail),
+            OrderError::CartEmpty => Self::conflict("cart-empty", "Cart empty", detail),
+            OrderError::NoFulfilmentChosen => Self::conflict("fulfilment-missing", "Fulfilment not chosen", detail),
+            OrderError::MixedCurrency => Self::conflict("currency-mismatch", "Currency mismatch", detail),
+            OrderError::PaymentMismatch { expected, got } => {
+                Self::conflict("payment-mismatch", "Payment mismatch", detail)
+                    .with("expected", expected)
+                    .with("authorised", got)
+            }
+            OrderError::IllegalTransition { from, allowed, .. } => {
+                Self::conflict("illegal-transition", "Illegal transition", detail)
+                    .with("fulfilment_status", from)
+                    .with("allowed_actions", allowed)
+            }
+            OrderError::NotReturnable(_) => Self::conflict("not-returnable", "Not returnable", detail),
+            OrderError::Cart(e) => e.into(),
+            OrderError::Inventory(e) => e.into(),
+            OrderError::Catalog(e) => e.into(),
+            OrderError::Customer(e) => e.into(),
+            OrderError::Db(e) => e.into(),
         }
     }
 }

@@ -402,6 +402,49 @@ impl TestApp {
     }
 }
 
+/// Creates `count` customers (round-unique) whose carts hold one unit of
+/// `sku` for pickup at `store`, straight through the domain (this is set-up,
+/// not what is tested); returns (customer ref, cart version).
+pub async fn carts_with(app: &TestApp, round: usize, count: usize, sku: &str, store: &str) -> Vec<(String, i64)> {
+    use omnistock::cart::{self, Editor, Intent};
+    use omnistock::customer::{self, CustomerInput};
+    let ctx = app.ctx.clone();
+    let (sku, store) = (sku.to_owned(), store.to_owned());
+    ctx.db
+        .clone()
+        .write(move |conn| {
+            let actor = omnistock::access::Principal::system();
+            let now = ctx.now();
+            let e = Editor { actor: &actor, now, expected_version: None, config: &ctx.config };
+            let sku = omnistock::catalog::get_sku(conn, &sku)?;
+            let location = omnistock::catalog::get_location(conn, &store)?;
+            (0..count)
+                .map(|i| {
+                    let reference = format!("buyer-{round}-{i}");
+                    let input = CustomerInput {
+                        external_ref: reference.clone(),
+                        name: None,
+                        email: None,
+                        phone: None,
+                        marketing_consent: false,
+                    };
+                    let customer = customer::create(conn, input, now)?;
+                    let open = cart::open_cart(conn, &customer.id, &e)?;
+                    cart::add_line(conn, &open.id, &sku, omnistock::types::Quantity::new(1).expect("one"), &e)?;
+                    let done = cart::set_intent(
+                        conn,
+                        &open.id,
+                        Some(Intent::Pickup { location_id: location.id.clone(), curbside: false }),
+                        &e,
+                    )?;
+                    Ok((reference, i64::from(done.version)))
+                })
+                .collect::<Result<Vec<_>, cart::CartError>>()
+        })
+        .await
+        .expect("carts")
+}
+
 pub async fn read(response: Response) -> Answer {
     let status = response.status();
     let headers = response.headers().clone();

@@ -7,3 +7,4 @@ mod cart;
 mod foundation;
 mod inventory;
 mod model;
+mod orders;

@@ -4,6 +4,7 @@
 pub mod cart;
 pub mod catalog;
 pub mod inventory;
+pub mod order;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};

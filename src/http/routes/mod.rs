@@ -8,6 +8,7 @@ pub mod events;
 pub mod health;
 pub mod locations;
 pub mod orders;
+pub mod pos;
 pub mod promotions;
 pub mod reservations;
 pub mod skus;
@@ -25,5 +26,7 @@ pub fn configure_v1(cfg: &mut ServiceConfig) {
         .configure(events::configure)
         .configure(customers::configure)
         .configure(carts::configure)
-        .configure(promotions::configure);
+        .configure(promotions::configure)
+        .configure(orders::configure)
+        .configure(pos::configure);
 }

@@ -1,11 +1,478 @@
-//! `/v1/orders`.
+//! `/v1/orders`, checkout, fulfilment transitions and returns.
 
-use crate::db::AnyConnection;
+use actix_web::web::{Data, Path, Query};
+use actix_web::{get, post};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::access::{Principal, Role};
+use crate::catalog;
+use crate::context::Context;
+use crate::customer;
+use crate::db::{AnyConnection, timestamp};
+use crate::http::auth::Caller;
 use crate::http::dto::cart::OrderSummary;
+use crate::http::dto::order::{
+    AuditResponse, CancelLineRequest, CheckoutRequest, OrderNames, OrderResponse, ReasonRequest, ReturnRequest,
+    ReturnResponse, ShipRequest,
+};
+use crate::http::dto::{PageResponse, Validator, text};
+use crate::http::extractors::{IdempotencyKey, IfMatch, JsonBody, PageParams, Pagination};
+use crate::http::idempotency;
 use crate::http::problem::ApiError;
-use crate::types::CustomerId;
+use crate::http::reply::Reply;
+use crate::order::state::Action;
+use crate::order::{self, Act, Order, OrderFilter, ReturnRequestLine};
+use crate::types::{CustomerId, FulfilmentId, LocationId, OrderLineId, Quantity};
 
-/// A customer's latest orders.
-pub fn recent_for(_conn: &mut AnyConnection, _customer: &CustomerId) -> Result<Vec<OrderSummary>, ApiError> {
-    Ok(Vec::new())
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(checkout)
+        .service(list_orders)
+        .service(get_order)
+        .service(order_audit)
+        .service(cancel_order)
+        .service(cancel_line)
+        .service(create_return)
+        .service(start_picking)
+        .service(pack)
+        .service(ship)
+        .service(send_out)
+        .service(deliver)
+        .service(cancel_fulfilment);
+}
+
+/// Whether this caller may see and act on the order.
+pub fn check_order_access(caller: &Principal, order: &Order) -> Result<(), ApiError> {
+    let allowed = match caller.role {
+        Role::Admin | Role::Storefront => true,
+        Role::Staff | Role::Pos => caller.location_id.as_ref().is_some_and(|l| order::touches(order, l)),
+        Role::Marketplace => order.row.marketplace_id.is_some() && order.row.marketplace_id == caller.marketplace_id,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!("order {} is not one this key may see", order.row.number)))
+    }
+}
+
+/// The order as the caller sees it. The customer's channel (a storefront key)
+/// sees a pending pickup code once; reading it clears it.
+pub fn order_view(conn: &mut AnyConnection, order: &Order, caller: &Principal) -> Result<OrderResponse, ApiError> {
+    let ids: Vec<LocationId> = order
+        .fulfilments
+        .iter()
+        .flat_map(|f| [f.location_id.clone(), f.pickup_location_id.clone()])
+        .flatten()
+        .collect();
+    let locations = catalog::locations_by_ids(conn, &ids)?;
+    let customer_ref = match &order.row.customer_id {
+        Some(id) => Some(customer::by_id(conn, id)?.external_ref),
+        None => None,
+    };
+    let reveal_codes = caller.role == Role::Storefront;
+    if reveal_codes {
+        for f in order.fulfilments.iter().filter(|f| f.pickup_code_plain.is_some()) {
+            crate::fulfilment::forget_shown_code(conn, &f.id)?;
+        }
+    }
+    Ok(OrderResponse::new(order, &OrderNames { customer_ref, locations: &locations, reveal_codes }))
+}
+
+pub fn order_reply(conn: &mut AnyConnection, order: &Order, caller: &Principal) -> Result<Reply, ApiError> {
+    Ok(Reply::ok(&order_view(conn, order, caller)?).version(order.row.version))
+}
+
+/// A customer's latest orders, for the customer view.
+pub fn recent_for(conn: &mut AnyConnection, customer: &CustomerId) -> Result<Vec<OrderSummary>, ApiError> {
+    order::recent_for(conn, customer, 10)?
+        .into_iter()
+        .map(|o| {
+            Ok(OrderSummary {
+                id: o.row.id.to_string(),
+                number: o.row.number.clone(),
+                channel: o.row.channel.clone(),
+                status: o.row.status.clone(),
+                total: o.money(o.row.total_minor)?.into(),
+                created_at: crate::http::dto::utc(o.row.created_at),
+            })
+        })
+        .collect()
+}
+
+/// Check out the customer's cart: one transaction reprices it, allocates and
+/// holds stock, creates the order and closes the cart. `Idempotency-Key` and
+/// `If-Match` (the cart version the customer saw) are required.
+#[utoipa::path(
+    tag = "orders",
+    request_body = CheckoutRequest,
+    params(
+        ("ref" = String, Path),
+        ("If-Match" = String, Header, description = "The cart version the customer saw"),
+        ("Idempotency-Key" = String, Header, description = "Required: a retry returns the same order"),
+    ),
+    responses((status = 201, body = OrderResponse))
+)]
+#[post("/customers/{ref}/cart/checkout")]
+pub async fn checkout(
+    ctx: Data<Context>,
+    caller: Caller,
+    reference: Path<String>,
+    if_match: IfMatch,
+    key: IdempotencyKey,
+    body: JsonBody<CheckoutRequest>,
+) -> Result<Reply, ApiError> {
+    caller.require(&[Role::Admin, Role::Pos, Role::Storefront])?;
+    let key = key.0.ok_or_else(|| {
+        ApiError::bad_request("checkout needs an Idempotency-Key header, so that a retry cannot order twice")
+    })?;
+    let version = if_match.0.ok_or_else(|| {
+        ApiError::new(
+            actix_web::http::StatusCode::PRECONDITION_REQUIRED,
+            "precondition-required",
+            "Precondition required",
+            "checkout needs If-Match with the cart version (ETag) the customer saw",
+        )
+    })?;
+    let mut v = Validator::default();
+    let payment = body.value.payment.validate(&mut v, "/payment");
+    let Some(payment) = payment else { return Err(v.into_error()) };
+    let now = ctx.now();
+    let config = ctx.config.clone();
+    let reference = reference.into_inner();
+    idempotency::run(&ctx, &caller.key_id.clone(), Some(key), body.fingerprint, move |conn| {
+        let customer = customer::get(conn, &reference)?;
+        let act = Act { actor: &caller, config: &config, now };
+        let placed = order::checkout(conn, &customer, version, payment, None, &act)?;
+        let url = format!("/v1/orders/{}", placed.row.id);
+        Ok(Reply::created(&order_view(conn, &placed, &caller)?, url).version(placed.row.version))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrderQuery {
+    /// Customer reference.
+    pub customer: Option<String>,
+    /// Location code: orders fulfilled from or picked up at it.
+    pub location: Option<String>,
+    pub status: Option<String>,
+    pub channel: Option<String>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+}
+
+/// List orders, newest first, with filters (staff and POS see their store's).
+#[utoipa::path(tag = "orders", params(OrderQuery, PageParams), responses((status = 200, body = PageResponse<OrderResponse>)))]
+#[get("/orders")]
+pub async fn list_orders(
+    ctx: Data<Context>,
+    caller: Caller,
+    query: Query<OrderQuery>,
+    page: Pagination,
+) -> Result<Reply, ApiError> {
+    let q = query.into_inner();
+    if let Some(status) = &q.status {
+        crate::order::state::OrderStatus::parse(status).map_err(|e| ApiError::field("/status", e))?;
+    }
+    ctx.db
+        .read(move |conn| {
+            let mut filter = OrderFilter {
+                status: q.status,
+                channel: q.channel,
+                created_from: q.created_from.map(timestamp),
+                created_to: q.created_to.map(timestamp),
+                ..OrderFilter::default()
+            };
+            if let Some(reference) = &q.customer {
+                filter.customer_id = Some(customer::get(conn, reference)?.id);
+            }
+            if let Some(code) = &q.location {
+                filter.location_id = Some(catalog::get_location(conn, code)?.id);
+            }
+            match caller.role {
+                Role::Staff | Role::Pos => {
+                    if filter.location_id.is_some() && filter.location_id != caller.location_id {
+                        return Err(ApiError::forbidden("this key sees the orders of its own store"));
+                    }
+                    filter.location_id = caller.location_id.clone();
+                }
+                Role::Marketplace => filter.marketplace_id = caller.marketplace_id.clone(),
+                Role::Admin | Role::Storefront => {}
+            }
+            let page = order::list(conn, &filter, &page.0)?;
+            let next_cursor = page.next.as_deref().map(crate::http::extractors::encode_cursor);
+            let items = page.items.iter().map(|o| order_view(conn, o, &caller)).collect::<Result<Vec<_>, _>>()?;
+            Ok(Reply::ok(&PageResponse { items, next_cursor }))
+        })
+        .await
+}
+
+/// Read an order by id or number.
+#[utoipa::path(tag = "orders", params(("id" = String, Path, description = "Order id or number")), responses((status = 200, body = OrderResponse)))]
+#[get("/orders/{id}")]
+pub async fn get_order(ctx: Data<Context>, caller: Caller, id: Path<String>) -> Result<Reply, ApiError> {
+    let id = id.into_inner();
+    // A write: the customer's first read of a ready order reveals and clears its pickup code.
+    ctx.db
+        .write(move |conn| {
+            let found = order::get(conn, &id)?;
+            check_order_access(&caller, &found)?;
+            order_reply(conn, &found, &caller)
+        })
+        .await
+}
+
+/// The audit trail of an order: every transition with actor, channel, time and reason.
+#[utoipa::path(tag = "orders", params(("id" = String, Path)), responses((status = 200, body = AuditResponse)))]
+#[get("/orders/{id}/audit")]
+pub async fn order_audit(ctx: Data<Context>, caller: Caller, id: Path<String>) -> Result<Reply, ApiError> {
+    let id = id.into_inner();
+    ctx.db
+        .read(move |conn| {
+            let found = order::get(conn, &id)?;
+            check_order_access(&caller, &found)?;
+            let entries = order::audit_trail(conn, &found.row.id)?.into_iter().map(Into::into).collect();
+            Ok(Reply::ok(&AuditResponse { order: found.row.number, entries }))
+        })
+        .await
+}
+
+fn reason_of(v: &mut Validator, raw: &Option<String>) -> Option<String> {
+    raw.as_deref().filter(|r| !r.trim().is_empty()).and_then(|r| v.check("/reason", text(r, 500)))
+}
+
+/// Cancel the whole order; its held stock goes back. Refused once anything has left.
+#[utoipa::path(tag = "orders", request_body = ReasonRequest, params(("id" = String, Path)), responses((status = 200, body = OrderResponse)))]
+#[post("/orders/{id}/cancel")]
+pub async fn cancel_order(
+    ctx: Data<Context>,
+    caller: Caller,
+    id: Path<String>,
+    key: IdempotencyKey,
+    body: JsonBody<ReasonRequest>,
+) -> Result<Reply, ApiError> {
+    caller.require(&[Role::Admin, Role::Staff, Role::Storefront, Role::Marketplace])?;
+    let mut v = Validator::default();
+    let reason = reason_of(&mut v, &body.value.reason).unwrap_or_else(|| "cancelled".to_owned());
+    v.finish()?;
+    let (now, config, id) = (ctx.now(), ctx.config.clone(), id.into_inner());
+    idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
+        let found = order::get(conn, &id)?;
+        check_order_access(&caller, &found)?;
+        let act = Act { actor: &caller, config: &config, now };
+        let cancelled = order::cancel(conn, &found.row.id, &reason, &act)?;
+        order_reply(conn, &cancelled, &caller)
+    })
+    .await
+}
+
+/// Cancel units of one line before it ships; they go back to the shelf.
+#[utoipa::path(
+    tag = "orders",
+    request_body = CancelLineRequest,
+    params(("id" = String, Path), ("line" = String, Path)),
+    responses((status = 200, body = OrderResponse))
+)]
+#[post("/orders/{id}/lines/{line}/cancel")]
+pub async fn cancel_line(
+    ctx: Data<Context>,
+    caller: Caller,
+    path: Path<(String, String)>,
+    key: IdempotencyKey,
+    body: JsonBody<CancelLineRequest>,
+) -> Result<Reply, ApiError> {
+    caller.require(&[Role::Admin, Role::Staff, Role::Storefront, Role::Marketplace])?;
+    let mut v = Validator::default();
+    let quantity = body.value.quantity.map(|q| v.check("/quantity", Quantity::new(q)));
+    let reason = reason_of(&mut v, &body.value.reason).unwrap_or_else(|| "line cancelled".to_owned());
+    v.finish()?;
+    let quantity = quantity.flatten();
+    let (now, config) = (ctx.now(), ctx.config.clone());
+    let (id, line) = path.into_inner();
+    idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
+        let found = order::get(conn, &id)?;
+        check_order_access(&caller, &found)?;
+        let act = Act { actor: &caller, config: &config, now };
+        let changed = order::cancel_line(conn, &found.row.id, &OrderLineId(line), quantity, &reason, &act)?;
+        order_reply(conn, &changed, &caller)
+    })
+    .await
+}
+
+/// Take delivered goods back: restock or write off per line; the refund is computed.
+#[utoipa::path(
+    tag = "orders",
+    request_body = ReturnRequest,
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = ReturnResponse))
+)]
+#[post("/orders/{id}/returns")]
+pub async fn create_return(
+    ctx: Data<Context>,
+    caller: Caller,
+    id: Path<String>,
+    key: IdempotencyKey,
+    body: JsonBody<ReturnRequest>,
+) -> Result<Reply, ApiError> {
+    caller.require(&[Role::Admin, Role::Staff, Role::Pos, Role::Marketplace])?;
+    let request = body.value;
+    let mut v = Validator::default();
+    if request.lines.is_empty() {
+        v.error("/lines", "name at least one line");
+    }
+    let lines: Vec<ReturnRequestLine> = request
+        .lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let quantity = v.check(&format!("/lines/{i}/quantity"), Quantity::new(l.quantity))?;
+            Some(ReturnRequestLine { line_id: OrderLineId(l.line.clone()), quantity, disposition: l.disposition })
+        })
+        .collect();
+    let reason = reason_of(&mut v, &request.reason);
+    v.finish()?;
+    let (now, config, id, location) = (ctx.now(), ctx.config.clone(), id.into_inner(), request.location);
+    idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
+        let found = order::get(conn, &id)?;
+        check_order_access(&caller, &found)?;
+        let at = match (&location, caller.role) {
+            (Some(code), _) => {
+                let place = catalog::get_location(conn, code)?;
+                caller.require_at(&place.id, code)?;
+                Some(place.id)
+            }
+            (None, Role::Staff | Role::Pos) => caller.location_id.clone(),
+            (None, _) => None,
+        };
+        let act = Act { actor: &caller, config: &config, now };
+        let returned = order::create_return(conn, &found.row.id, at.as_ref(), &lines, reason.as_deref(), &act)?;
+        let after = order::get(conn, found.row.id.as_str())?;
+        Ok(Reply::created(&ReturnResponse::new(&returned, &after), format!("/v1/orders/{}", found.row.id)))
+    })
+    .await
+}
+
+/// Which location a transition's caller must belong to.
+#[derive(Clone, Copy)]
+pub enum Side {
+    /// Where the stock is (picking, packing, shipping).
+    Source,
+    /// Either end (cancelling).
+    Either,
+    /// Where the customer collects.
+    Pickup,
+}
+
+/// One fulfilment move as an endpoint asks for it.
+pub struct Move {
+    pub action: Action,
+    pub roles: &'static [Role],
+    pub side: Side,
+    pub reason: Option<String>,
+    pub tracking: Option<String>,
+}
+
+impl Move {
+    pub fn by(action: Action, roles: &'static [Role], side: Side) -> Self {
+        Self { action, roles, side, reason: None, tracking: None }
+    }
+}
+
+/// Runs one fulfilment transition for a caller entitled to it.
+pub async fn transition(ctx: Data<Context>, caller: Caller, id: String, step: Move) -> Result<Reply, ApiError> {
+    let Move { action, roles, side, reason, tracking } = step;
+    caller.require(roles)?;
+    let (now, config) = (ctx.now(), ctx.config.clone());
+    ctx.db
+        .write(move |conn| {
+            let fulfilment = order::fulfilment(conn, &FulfilmentId(id))?;
+            let found = order::get(conn, fulfilment.order_id.as_str())?;
+            check_order_access(&caller, &found)?;
+            if matches!(caller.role, Role::Staff | Role::Pos) {
+                let own = caller.location_id.as_ref();
+                let ok = match side {
+                    Side::Source => fulfilment.location_id.as_ref() == own,
+                    Side::Pickup => fulfilment.pickup_location_id.as_ref().or(fulfilment.location_id.as_ref()) == own,
+                    Side::Either => {
+                        own.is_some()
+                            && (fulfilment.location_id.as_ref() == own || fulfilment.pickup_location_id.as_ref() == own)
+                    }
+                };
+                if !ok {
+                    return Err(ApiError::forbidden("this fulfilment is handled by another location"));
+                }
+            }
+            let act = Act { actor: &caller, config: &config, now };
+            let moved = order::advance(conn, &fulfilment.id, action, reason.as_deref(), &act)?;
+            if let Some(tracking) = &tracking {
+                order::set_tracking(conn, &fulfilment.id, tracking)?;
+            }
+            let moved = if tracking.is_some() { order::get(conn, moved.row.id.as_str())? } else { moved };
+            order_reply(conn, &moved, &caller)
+        })
+        .await
+}
+
+const STORE: &[Role] = &[Role::Admin, Role::Staff];
+
+/// Start picking a fulfilment (staff of its location).
+#[utoipa::path(tag = "fulfilments", params(("id" = String, Path)), responses((status = 200, body = OrderResponse)))]
+#[post("/fulfilments/{id}/start-picking")]
+pub async fn start_picking(ctx: Data<Context>, caller: Caller, id: Path<String>) -> Result<Reply, ApiError> {
+    transition(ctx, caller, id.into_inner(), Move::by(Action::StartPicking, STORE, Side::Source)).await
+}
+
+/// Mark a fulfilment packed (staff of its location).
+#[utoipa::path(tag = "fulfilments", params(("id" = String, Path)), responses((status = 200, body = OrderResponse)))]
+#[post("/fulfilments/{id}/pack")]
+pub async fn pack(ctx: Data<Context>, caller: Caller, id: Path<String>) -> Result<Reply, ApiError> {
+    transition(ctx, caller, id.into_inner(), Move::by(Action::Pack, STORE, Side::Source)).await
+}
+
+/// Ship a fulfilment (to the customer, or to the pickup store); its stock is sold.
+#[utoipa::path(tag = "fulfilments", request_body = ShipRequest, params(("id" = String, Path)), responses((status = 200, body = OrderResponse)))]
+#[post("/fulfilments/{id}/ship")]
+pub async fn ship(
+    ctx: Data<Context>,
+    caller: Caller,
+    id: Path<String>,
+    body: JsonBody<ShipRequest>,
+) -> Result<Reply, ApiError> {
+    let mut v = Validator::default();
+    let tracking = body.value.tracking.as_deref().and_then(|t| v.check("/tracking", text(t, 100)));
+    v.finish()?;
+    transition(ctx, caller, id.into_inner(), Move { tracking, ..Move::by(Action::Ship, STORE, Side::Source) }).await
+}
+
+/// Send a same-day fulfilment out for delivery; its stock is sold.
+#[utoipa::path(tag = "fulfilments", params(("id" = String, Path)), responses((status = 200, body = OrderResponse)))]
+#[post("/fulfilments/{id}/out-for-delivery")]
+pub async fn send_out(ctx: Data<Context>, caller: Caller, id: Path<String>) -> Result<Reply, ApiError> {
+    transition(ctx, caller, id.into_inner(), Move::by(Action::SendOut, STORE, Side::Source)).await
+}
+
+/// Mark delivered (staff, or a courier integration with an admin key).
+#[utoipa::path(tag = "fulfilments", params(("id" = String, Path)), responses((status = 200, body = OrderResponse)))]
+#[post("/fulfilments/{id}/deliver")]
+pub async fn deliver(ctx: Data<Context>, caller: Caller, id: Path<String>) -> Result<Reply, ApiError> {
+    transition(ctx, caller, id.into_inner(), Move::by(Action::Deliver, STORE, Side::Source)).await
+}
+
+/// Cancel one fulfilment before it leaves; its stock goes back.
+#[utoipa::path(tag = "fulfilments", request_body = ReasonRequest, params(("id" = String, Path)), responses((status = 200, body = OrderResponse)))]
+#[post("/fulfilments/{id}/cancel")]
+pub async fn cancel_fulfilment(
+    ctx: Data<Context>,
+    caller: Caller,
+    id: Path<String>,
+    body: JsonBody<ReasonRequest>,
+) -> Result<Reply, ApiError> {
+    let mut v = Validator::default();
+    let reason = reason_of(&mut v, &body.value.reason).or_else(|| Some("cancelled".to_owned()));
+    v.finish()?;
+    const ROLES: &[Role] = &[Role::Admin, Role::Staff, Role::Storefront, Role::Marketplace];
+    transition(ctx, caller, id.into_inner(), Move { reason, ..Move::by(Action::Cancel, ROLES, Side::Either) }).await
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::catalog::location::OpeningHours;
+use super::location::OpeningHours;
 
 /// The UTC instant of a local wall-clock time. In the autumn overlap the
 /// earlier instant counts; in the spring gap, the first instant after it.
