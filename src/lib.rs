@@ -21,6 +21,7 @@ pub mod order;
 pub mod secret;
 pub mod telemetry;
 pub mod types;
+pub mod voice;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -52,6 +53,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// A handle to stop the server (tests stop theirs when done).
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     /// The state handlers share, for tests and jobs.

@@ -67,12 +67,19 @@ pub struct Db {
 impl Db {
     /// Opens the pool; fails at once with the database's own message if it is unreachable.
     pub fn connect(url: &DatabaseUrl, size: u32) -> Result<Self, String> {
+        // No idle minimum: r2d2 tops idle connections up from a background
+        // thread, and a TLS handshake still running there when the process
+        // exits races OpenSSL's exit handlers (a segfault seen in the CLI).
+        // Connections are made on demand instead, and kept.
         let pool = Pool::builder()
             .max_size(size)
-            .min_idle(Some(1))
+            .min_idle(Some(0))
+            .idle_timeout(None)
             .connection_timeout(Duration::from_secs(10))
             .build(conn::ConnectionManager::new(url.clone()))
             .map_err(|e| format!("cannot open database {url:?}: {e}"))?;
+        // Fail at start, with the database's own message, when it is unreachable.
+        pool.get().map_err(|e| format!("cannot open database {url:?}: {e}"))?;
         Ok(Self { pool, backend: url.backend_name() })
     }
 

@@ -15,6 +15,7 @@ use crate::http::dto::cart::{CartResponse, CustomerResponse, PromotionResponse};
 use crate::http::dto::catalog::{LocationResponse, SkuResponse};
 use crate::inventory::{InventoryError, Shortage};
 use crate::order::OrderError;
+use crate::voice::VoiceError;
 
 /// Base of every problem `type`; the stable slug follows it.
 pub const PROBLEM_BASE: &str = "https://omnistock.dev/problems/";
@@ -388,6 +389,24 @@ impl From<OrderError> for ApiError {
             OrderError::Catalog(e) => e.into(),
             OrderError::Customer(e) => e.into(),
             OrderError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<VoiceError> for ApiError {
+    fn from(error: VoiceError) -> Self {
+        let detail = error.to_string();
+        match error {
+            VoiceError::NotUnderstood { speech } => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "phrase-not-understood", "Phrase not understood", detail)
+                    .with("speech", speech)
+            }
+            VoiceError::NeedsPhrase => Self::field("/phrase", detail),
+            VoiceError::NeedsPayment => Self::field("/payment", detail),
+            VoiceError::Cart(e) => e.into(),
+            VoiceError::Order(e) => e.into(),
+            VoiceError::Catalog(e) => e.into(),
+            VoiceError::Db(e) => e.into(),
         }
     }
 }

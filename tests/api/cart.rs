@@ -17,6 +17,7 @@ crate::backend_tests!(
     bad_cart_input_leaves_the_cart_unchanged,
     lines_say_where_they_can_be_fulfilled,
     customers_are_found_by_email_and_phone,
+    voice_commands_work_the_same_cart,
 );
 
 async fn customer(app: &TestApp, reference: &str) {
@@ -31,8 +32,19 @@ async fn customer(app: &TestApp, reference: &str) {
 
 async fn the_same_cart_through_every_channel(app: TestApp) {
     app.create_store("S1", 52.52, 13.40).await;
-    for (sku, price) in [("BREAD", "2.49"), ("EGGS", "3.49"), ("OAT-MILK", "2.29")] {
-        app.create_sku(sku, price).await;
+    for (sku, name, price, spoken) in [
+        ("BREAD", "Sourdough Bread", "2.49", json!(["bread"])),
+        ("EGGS", "Free-Range Eggs", "3.49", json!(["eggs"])),
+        ("OAT-MILK", "Oat Milk 1 L", "2.29", json!(["oat milk", "oatly"])),
+        ("ALMOND-MILK", "Almond Milk 1 L", "2.79", json!(["almond milk"])),
+    ] {
+        app.post(
+            "/v1/skus",
+            &app.admin,
+            json!({"code": sku, "name": name, "price": {"amount": price, "currency": "EUR"}, "spoken_names": spoken}),
+        )
+        .await
+        .assert_status(201);
         app.receive("S1", sku, 10).await;
     }
     customer(&app, "cust-1").await;
@@ -386,4 +398,62 @@ async fn cart_holds_reserve_while_the_line_is_in_the_cart() {
     app.delete("/v1/customers/holder/cart/lines/HELD", &web).await.assert_status(200);
     assert_eq!(app.available("HELD", "S1").await, 3);
     app.assert_ledger_balanced().await;
+}
+
+async fn voice_commands_work_the_same_cart(app: TestApp) {
+    app.create_store("S1", 52.52, 13.40).await;
+    for (sku, name, spoken) in [
+        ("OAT", "Oat Milk 1 L", json!(["oat milk"])),
+        ("ALMOND", "Almond Milk 1 L", json!(["almond milk"])),
+        ("BANANA", "Bananas 1 kg", json!(["bananas"])),
+    ] {
+        app.post(
+            "/v1/skus",
+            &app.admin,
+            json!({"code": sku, "name": name, "price": {"amount": "2.00", "currency": "EUR"}, "spoken_names": spoken}),
+        )
+        .await
+        .assert_status(201);
+        app.receive("S1", sku, 10).await;
+    }
+    customer(&app, "talker").await;
+    let voice = app.key(Role::Storefront, None, Some(Channel::Voice)).await;
+    let web = app.key(Role::Storefront, None, Some(Channel::Web)).await;
+    let say = |intent: &str, phrase: Option<&str>| {
+        app.post("/v1/voice/commands", &voice, json!({"customer_ref": "talker", "intent": intent, "phrase": phrase}))
+    };
+    let added = say("add", Some("two oat milks please")).await;
+    assert_eq!(added.body["cart"]["lines"][0]["quantity"], 2);
+    say("add", Some("3 banana")).await.assert_status(200);
+    let ask = say("add", Some("milk")).await;
+    assert_eq!(ask.body["outcome"], "ask");
+    let choices: Vec<&str> =
+        ask.body["choices"].as_array().unwrap().iter().map(|c| c["sku"].as_str().unwrap()).collect();
+    assert_eq!(choices.len(), 2);
+    assert!(ask.body["speech"].as_str().unwrap().starts_with("Did you mean"));
+    let before = app.get("/v1/customers/talker/cart", &web).await;
+    assert_eq!(before.body["lines"].as_array().unwrap().len(), 2, "nothing added on ambiguity");
+    let nothing = say("add", Some("a unicorn")).await;
+    nothing.assert_problem(422, "phrase_not_understood");
+    assert!(nothing.body["speech"].as_str().unwrap().contains("couldn't find"));
+    assert_eq!(
+        app.get("/v1/customers/talker/cart", &web).await.body["version"],
+        before.body["version"],
+        "cart unchanged"
+    );
+    let removed = say("remove", Some("one banana")).await;
+    assert_eq!(removed.body["cart"]["lines"][1]["quantity"], 2);
+    let listed = say("what_is_in_my_cart", None).await;
+    assert_eq!(listed.body["speech"], "Your cart has 2 Oat Milk 1 L and 2 Bananas 1 kg, 8.00 EUR in total.");
+    app.post("/v1/voice/commands", &web, json!({"customer_ref": "talker", "intent": "what_is_in_my_cart"}))
+        .await
+        .assert_problem(403, "forbidden");
+    app.put("/v1/customers/talker/cart/fulfilment", &web, json!({"method": "pickup", "location": "S1"})).await;
+    let bought = app
+        .post("/v1/voice/commands", &voice, json!({"customer_ref": "talker", "intent": "checkout", "payment": {"reference": "alexa-pay-1", "amount": {"amount": "8.00", "currency": "EUR"}}}))
+        .await;
+    bought.assert_status(200);
+    assert_eq!(bought.body["order"]["channel"], "voice");
+    let whereabouts = say("where_is_my_order", None).await;
+    assert!(whereabouts.body["speech"].as_str().unwrap().contains("has been received"), "{}", whereabouts.body);
 }

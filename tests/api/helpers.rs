@@ -59,7 +59,19 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub admin: String,
     pub database_url: String,
+    server: Option<(actix_web::dev::ServerHandle, std::thread::JoinHandle<std::io::Result<()>>)>,
     _database: TestDatabase,
+}
+
+/// Stops the server and waits for its workers, so that no connection or
+/// thread of this test outlives it (the database is dropped right after).
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some((handle, thread)) = self.server.take() {
+            let _ = std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(false))).join();
+            let _ = thread.join();
+        }
+    }
 }
 
 enum TestDatabase {
@@ -181,7 +193,10 @@ pub async fn spawn_app_with(backend: Backend, settings: &[(&str, &str)]) -> Test
     let app = Application::build(config, clock.clone()).await.expect("build app");
     let addr = format!("http://127.0.0.1:{}", app.port());
     let ctx = app.context().clone();
-    tokio::spawn(app.run_until_stopped());
+    let handle = app.server_handle();
+    // The server runs on its own thread and runtime, so it can be stopped and
+    // joined when the test ends, whatever the test's runtime is doing.
+    let thread = std::thread::spawn(move || actix_web::rt::System::new().block_on(app.run_until_stopped()));
     let mut test_app = TestApp {
         addr,
         client: reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client"),
@@ -189,6 +204,7 @@ pub async fn spawn_app_with(backend: Backend, settings: &[(&str, &str)]) -> Test
         clock,
         admin: String::new(),
         database_url: url,
+        server: Some((handle, thread)),
         _database: database,
     };
     test_app.admin = test_app.key(Role::Admin, None, None).await;

@@ -13,6 +13,7 @@ pub mod promotions;
 pub mod reservations;
 pub mod skus;
 pub mod stock;
+pub mod voice;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -28,5 +29,6 @@ pub fn configure_v1(cfg: &mut ServiceConfig) {
         .configure(carts::configure)
         .configure(promotions::configure)
         .configure(orders::configure)
-        .configure(pos::configure);
+        .configure(pos::configure)
+        .configure(voice::configure);
 }
