@@ -364,6 +364,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    delivery_slots (id) {
+        id -> Text,
+        location_id -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        capacity -> Integer,
+        booked -> Integer,
+    }
+}
+
 diesel::joinable!(stock_levels -> locations (location_id));
 diesel::joinable!(stock_levels -> skus (sku_id));
 diesel::joinable!(stock_movements -> skus (sku_id));
@@ -405,6 +416,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     order_audit,
     returns,
     return_lines,
+    delivery_slots,
 );
 
 diesel::allow_columns_to_appear_in_same_group_by_clause!(reservation_lines::sku_id, reservations::location_id);

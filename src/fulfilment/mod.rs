@@ -1,4 +1,10 @@
 //! Store fulfilment: pickup in store (and curbside), same-day delivery.
+//!
+//! `same_day` sits below `order` (checkout books slots through it); the
+//! pickup flow sits above it (it moves orders through `order::advance`).
+
+pub mod pickup;
+pub mod same_day;
 
 use chrono::{DateTime, Utc};
 

@@ -11,6 +11,7 @@ use crate::cart::CartError;
 use crate::catalog::CatalogError;
 use crate::customer::CustomerError;
 use crate::db::DbError;
+use crate::fulfilment::same_day::SameDayError;
 use crate::http::dto::cart::{CartResponse, CustomerResponse, PromotionResponse};
 use crate::http::dto::catalog::{LocationResponse, SkuResponse};
 use crate::inventory::{InventoryError, Shortage};
@@ -384,6 +385,9 @@ impl From<OrderError> for ApiError {
                     .with("allowed_actions", allowed)
             }
             OrderError::NotReturnable(_) => Self::conflict("not-returnable", "Not returnable", detail),
+            OrderError::BadPick(_) => Self::field("/lines", detail),
+            OrderError::NotApplicable(_) => Self::conflict("not-applicable", "Not applicable", detail),
+            OrderError::SameDay(e) => e.into(),
             OrderError::Cart(e) => e.into(),
             OrderError::Inventory(e) => e.into(),
             OrderError::Catalog(e) => e.into(),
@@ -407,6 +411,37 @@ impl From<VoiceError> for ApiError {
             VoiceError::Order(e) => e.into(),
             VoiceError::Catalog(e) => e.into(),
             VoiceError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<SameDayError> for ApiError {
+    fn from(error: SameDayError) -> Self {
+        let detail = error.to_string();
+        match error {
+            SameDayError::Unavailable { reason, next } => {
+                let next_slot = next.map(|slot| {
+                    serde_json::json!({
+                        "slot": slot.id,
+                        "location": slot.location_code,
+                        "starts_at": slot.starts_at,
+                        "ends_at": slot.ends_at,
+                    })
+                });
+                Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "same-day-unavailable",
+                    "Same-day delivery unavailable",
+                    detail,
+                )
+                .with("reason", reason)
+                .with("next_slot", next_slot)
+                .with("alternatives", ["ship"])
+            }
+            SameDayError::SlotRequired => Self::field("/slot", detail),
+            SameDayError::Catalog(e) => e.into(),
+            SameDayError::Inventory(e) => e.into(),
+            SameDayError::Db(e) => e.into(),
         }
     }
 }

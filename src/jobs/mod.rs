@@ -2,6 +2,7 @@
 //! [`run_pending`] instead of sleeping.
 
 mod outbox;
+mod pickup_expiry;
 mod reservation_expiry;
 
 use std::time::Duration;
@@ -12,11 +13,14 @@ use tracing::Instrument;
 use crate::context::Context;
 use crate::db::{DbError, idempotency, timestamp};
 use crate::inventory::InventoryError;
+use crate::order::OrderError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     #[error(transparent)]
     Inventory(#[from] InventoryError),
+    #[error(transparent)]
+    Order(#[from] OrderError),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -26,6 +30,8 @@ crate::db_error_conversions!(JobError);
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct JobReport {
     pub reservations_expired: usize,
+    pub pickups_expired: usize,
+    pub pickups_warned: usize,
     pub events_sequenced: usize,
     pub idempotency_keys_purged: usize,
 }
@@ -34,9 +40,11 @@ pub struct JobReport {
 pub async fn run_pending(ctx: &Context) -> Result<JobReport, JobError> {
     let reservations_expired =
         reservation_expiry::run(ctx).instrument(tracing::info_span!("job", name = "reservation_expiry")).await?;
+    let (pickups_expired, pickups_warned) =
+        pickup_expiry::run(ctx).instrument(tracing::info_span!("job", name = "pickup_expiry")).await?;
     let events_sequenced = outbox::sequence(ctx).instrument(tracing::info_span!("job", name = "outbox")).await?;
     let idempotency_keys_purged = purge_idempotency_keys(ctx).await?;
-    Ok(JobReport { reservations_expired, events_sequenced, idempotency_keys_purged })
+    Ok(JobReport { reservations_expired, pickups_expired, pickups_warned, events_sequenced, idempotency_keys_purged })
 }
 
 async fn purge_idempotency_keys(ctx: &Context) -> Result<usize, JobError> {

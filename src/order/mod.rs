@@ -26,6 +26,7 @@ use crate::config::Config;
 use crate::customer::{Customer, CustomerError};
 use crate::db::{AnyConnection, DbError, timestamp};
 use crate::events::{self, NewEvent};
+use crate::fulfilment::same_day::{self, SameDayError, Unavailable};
 use crate::inventory::reservation::{self, NewReservation};
 use crate::inventory::{self, InventoryError, LevelAt, Purpose, ReservationStatus, Shortage};
 use crate::types::{
@@ -57,6 +58,12 @@ pub enum OrderError {
     IllegalTransition { from: FulfilmentStatus, action: Action, allowed: Vec<Action> },
     #[error("{0}")]
     NotReturnable(String),
+    #[error("{0}")]
+    BadPick(String),
+    #[error("{0}")]
+    NotApplicable(String),
+    #[error(transparent)]
+    SameDay(#[from] SameDayError),
     #[error(transparent)]
     Cart(#[from] CartError),
     #[error(transparent)]
@@ -277,13 +284,18 @@ fn plan(conn: &mut AnyConnection, new: &NewOrder, wants: &[Want]) -> Result<Plan
             let shipping: Vec<&Location> = locations.iter().filter(|l| l.capabilities.ships).collect();
             (candidates(&levels, &shipping, promise), Rule::Split(address.point()), None, address.point())
         }
-        Destination::SameDay { address, .. } => {
+        Destination::SameDay { address, slot_id } => {
+            // The slot names the store: it delivers, so it must have everything.
             let point = address.point().ok_or(CartError::AddressNeedsCoordinates)?;
-            let in_range: Vec<&Location> = locations
+            let (store, _) = same_day::find(conn, slot_id.as_deref().ok_or(SameDayError::SlotRequired)?)?;
+            if !same_day::covers(&store, point) {
+                return Err(SameDayError::Unavailable { reason: Unavailable::OutOfRange, next: None }.into());
+            }
+            let store = locations
                 .iter()
-                .filter(|l| l.capabilities.same_day.is_some_and(|sd| l.point.distance_km(point) <= sd.radius_km))
-                .collect();
-            (candidates(&levels, &in_range, promise), Rule::Whole(point), None, Some(point))
+                .find(|l| l.id == store.id)
+                .ok_or(SameDayError::Unavailable { reason: Unavailable::UnknownSlot, next: None })?;
+            (candidates(&levels, &[store], promise), Rule::At(0), Some(store), Some(point))
         }
     };
     match allocation::allocate(wants, &cands, rule) {
@@ -408,6 +420,11 @@ pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<O
 
     let wants: Vec<Want> = new.lines.iter().map(|(s, q)| Want { sku_id: s.id.clone(), quantity: q.get() }).collect();
     let Plan { parts, missing } = plan(conn, &new, &wants)?;
+    if let Destination::SameDay { slot_id: Some(slot_id), .. } = &new.destination {
+        // Booked in the same transaction as the stock: both or neither.
+        let (store, slot) = same_day::find(conn, slot_id)?;
+        same_day::book(conn, &store, &slot, act.now)?;
+    }
 
     let order_id = OrderId::generate();
     let at = timestamp(act.now);
@@ -1061,4 +1078,270 @@ pub fn set_tracking(conn: &mut AnyConnection, fulfilment: &FulfilmentId, trackin
 pub fn recent_for(conn: &mut AnyConnection, customer: &CustomerId, limit: i64) -> Result<Vec<Order>, OrderError> {
     let filter = OrderFilter { customer_id: Some(customer.clone()), ..OrderFilter::default() };
     Ok(repo::list(conn, &filter, &PageRequest { limit, after: None })?.items)
+}
+
+/// Records what was picked of each line. Units not found are released and,
+/// where another location has them, re-allocated there (for a pickup, sent on
+/// to the store); otherwise the line is marked short and the order says so.
+/// Nothing is dropped silently.
+pub fn record_picks(
+    conn: &mut AnyConnection,
+    fulfilment_id: &FulfilmentId,
+    picks: &[(OrderLineId, i32)],
+    act: &Act<'_>,
+) -> Result<Order, OrderError> {
+    let fulfilment = repo::fulfilment(conn, fulfilment_id)?;
+    if fulfilment.status()? == FulfilmentStatus::Allocated {
+        advance(conn, fulfilment_id, Action::StartPicking, Some("picking started"), act)?;
+    }
+    let status = repo::fulfilment(conn, fulfilment_id)?.status()?;
+    if status != FulfilmentStatus::Picking {
+        let allowed =
+            state::moves(fulfilment.method()?, fulfilment.is_transfer(), status).into_iter().map(|(a, _)| a).collect();
+        return Err(OrderError::IllegalTransition { from: status, action: Action::Pack, allowed });
+    }
+    let order = get(conn, fulfilment.order_id.as_str())?;
+    for (line_id, picked) in picks {
+        let line = order
+            .lines_of(fulfilment_id)
+            .find(|l| &l.id == line_id)
+            .ok_or_else(|| OrderError::LineNotFound(line_id.to_string()))?
+            .clone();
+        let open = line.open_quantity();
+        if *picked < 0 || *picked > open {
+            return Err(OrderError::BadPick(format!("line {} has {open} units to pick, not {picked}", line.sku_code)));
+        }
+        {
+            use crate::db::schema::order_lines as ol;
+            use diesel::prelude::*;
+            diesel::update(ol::table.find(line_id)).set(ol::picked_quantity.eq(picked)).execute(conn)?;
+        }
+        if *picked < open {
+            short_pick(conn, &fulfilment, &line, open - picked, act)?;
+        }
+    }
+    let open_left: i32 =
+        get(conn, fulfilment.order_id.as_str())?.lines_of(fulfilment_id).map(OrderLine::open_quantity).sum();
+    if open_left == 0 {
+        // Everything was short or moved elsewhere: this fulfilment has nothing left to hand over.
+        advance(conn, fulfilment_id, Action::Cancel, Some("nothing left to pick here"), act)?;
+    }
+    refresh_status(conn, &fulfilment.order_id, act.now)?;
+    get(conn, fulfilment.order_id.as_str())
+}
+
+/// Handles `short` units of a line that were not on the shelf.
+fn short_pick(
+    conn: &mut AnyConnection,
+    fulfilment: &Fulfilment,
+    line: &OrderLine,
+    short: i32,
+    act: &Act<'_>,
+) -> Result<(), OrderError> {
+    let units = Quantity::new(i64::from(short)).map_err(DbError::Corrupt)?;
+    if let Some(hold) = &fulfilment.reservation_id {
+        reservation::release_part(conn, hold, &line.sku_id, units, act.actor, "short pick", act.now)?;
+    }
+    let source = fulfilment
+        .location_id
+        .clone()
+        .ok_or_else(|| DbError::Corrupt("picked fulfilment without a location".into()))?;
+    // The system thought the units were there: correct on_hand. In a savepoint,
+    // because a concurrent movement may already have taken it below.
+    let _ = conn.write(|c| {
+        inventory::adjust(c, &source, &line.sku_id, -short, "short pick: not on the shelf", act.actor, act.now)
+    });
+    let method = fulfilment.method()?;
+    let moved = match method {
+        Method::Pickup | Method::Curbside | Method::Ship => reallocate_units(conn, fulfilment, line, units, act)?,
+        Method::SameDay | Method::Counter => None,
+    };
+    let note = match &moved {
+        Some(location) => format!("{short} × {} re-allocated to {location}", line.sku_code),
+        None => {
+            use crate::db::schema::{fulfilments as f, order_lines as ol};
+            use diesel::prelude::*;
+            diesel::update(ol::table.find(&line.id))
+                .set(ol::short_quantity.eq(ol::short_quantity + short))
+                .execute(conn)?;
+            let reason = format!("{short} × {} short: not in stock anywhere, refund due", line.sku_code);
+            diesel::update(f::table.find(&fulfilment.id)).set(f::status_reason.eq(&reason)).execute(conn)?;
+            events::append(
+                conn,
+                NewEvent {
+                    topic: "order.short_picked",
+                    sku_id: Some(&line.sku_id),
+                    location_id: Some(&source),
+                    order_id: Some(&fulfilment.order_id),
+                    payload: json!({"fulfilment": fulfilment.id, "sku": line.sku_code, "short": short}),
+                },
+                act.now,
+            )?;
+            reason
+        }
+    };
+    repo::audit(
+        conn,
+        Audit {
+            order: &fulfilment.order_id,
+            fulfilment: Some(&fulfilment.id),
+            action: "short_pick",
+            from: None,
+            to: None,
+            reason: Some(&note),
+        },
+        act.actor.key_id.as_str(),
+        act.actor.channel.as_str(),
+        act.now,
+    )?;
+    Ok(())
+}
+
+/// Moves `units` of a line to a new fulfilment from the nearest other
+/// location that has them; returns that location's code, or None.
+fn reallocate_units(
+    conn: &mut AnyConnection,
+    fulfilment: &Fulfilment,
+    line: &OrderLine,
+    units: Quantity,
+    act: &Act<'_>,
+) -> Result<Option<String>, OrderError> {
+    let method = fulfilment.method()?;
+    let locations = catalog::active_locations(conn)?;
+    let target = fulfilment
+        .pickup_location_id
+        .as_ref()
+        .and_then(|id| locations.iter().find(|l| &l.id == id).map(|l| l.point))
+        .or_else(|| {
+            fulfilment
+                .address
+                .as_deref()
+                .and_then(|a| serde_json::from_str::<DeliveryAddress>(a).ok())
+                .and_then(|a| a.point())
+        });
+    let levels = inventory::levels_of(conn, std::slice::from_ref(&line.sku_id))?;
+    let eligible: Vec<&Location> = locations
+        .iter()
+        .filter(|l| Some(&l.id) != fulfilment.location_id.as_ref())
+        .filter(|l| method != Method::Ship || l.capabilities.ships)
+        .collect();
+    let cands = candidates(&levels, &eligible, LevelAt::available);
+    let want = [Want { sku_id: line.sku_id.clone(), quantity: units.get() }];
+    let rule = match target {
+        Some(point) => Rule::Whole(point),
+        None => Rule::Split(None),
+    };
+    let Some(part) = allocation::allocate(&want, &cands, rule)
+        .ok()
+        .and_then(|parts| parts.into_iter().next())
+        .filter(|p| p.lines[0].1 == units.get())
+    else {
+        return Ok(None);
+    };
+    let order = get(conn, fulfilment.order_id.as_str())?;
+    let held = reservation::create(
+        conn,
+        NewReservation {
+            location_id: part.location_id.clone(),
+            purpose: if order.row.marketplace_id.is_some() { Purpose::MarketplaceOrder } else { Purpose::Order },
+            lines: vec![(line.sku_id.clone(), units)],
+            expires_at: None,
+            customer_ref: None,
+            reference: Some(order.row.number.clone()),
+        },
+        act.actor,
+        act.now,
+    )?;
+    let at = timestamp(act.now);
+    let moved = Fulfilment {
+        id: FulfilmentId::generate(),
+        location_id: Some(part.location_id.clone()),
+        status: FulfilmentStatus::Allocated.as_str().to_owned(),
+        status_reason: Some("re-allocated after a short pick at another location".to_owned()),
+        reservation_id: Some(held.id),
+        ready_by: None,
+        pickup_code_hash: None,
+        pickup_code_plain: None,
+        pickup_code_attempts: 0,
+        pickup_deadline: None,
+        expiry_warned: false,
+        arrived_at: None,
+        arrival_note: None,
+        tracking: None,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        ..fulfilment.clone()
+    };
+    {
+        use crate::db::schema::{fulfilments as f, order_lines as ol};
+        use diesel::prelude::*;
+        diesel::insert_into(f::table).values(&moved).execute(conn)?;
+        let weights = [i64::from(line.quantity - units.get()), i64::from(units.get())];
+        let split = |amount: i64| pricing::allocate(amount, &weights);
+        let (discount, tax, total) = (split(line.discount_minor), split(line.tax_minor), split(line.total_minor));
+        diesel::update(ol::table.find(&line.id))
+            .set((
+                ol::quantity.eq(line.quantity - units.get()),
+                ol::picked_quantity.eq(line.picked_quantity.map(|p| p.min(line.quantity - units.get()))),
+                ol::discount_minor.eq(discount[0]),
+                ol::tax_minor.eq(tax[0]),
+                ol::total_minor.eq(total[0]),
+            ))
+            .execute(conn)?;
+        let new_line = OrderLine {
+            id: OrderLineId::generate(),
+            fulfilment_id: moved.id.clone(),
+            quantity: units.get(),
+            discount_minor: discount[1],
+            tax_minor: tax[1],
+            total_minor: total[1],
+            picked_quantity: None,
+            short_quantity: 0,
+            cancelled_quantity: 0,
+            returned_quantity: 0,
+            ..line.clone()
+        };
+        diesel::insert_into(ol::table).values(&new_line).execute(conn)?;
+    }
+    repo::audit(
+        conn,
+        Audit {
+            order: &fulfilment.order_id,
+            fulfilment: Some(&moved.id),
+            action: "placed",
+            from: None,
+            to: Some("allocated"),
+            reason: moved.status_reason.as_deref(),
+        },
+        act.actor.key_id.as_str(),
+        act.actor.channel.as_str(),
+        act.now,
+    )?;
+    Ok(locations.iter().find(|l| l.id == part.location_id).map(|l| l.code.to_string()))
+}
+
+/// Adds a note to the audit trail of a fulfilment (no status change).
+pub fn audit_note(
+    conn: &mut AnyConnection,
+    fulfilment: &Fulfilment,
+    action: &str,
+    note: &str,
+    act: &Act<'_>,
+) -> Result<(), OrderError> {
+    repo::audit(
+        conn,
+        Audit {
+            order: &fulfilment.order_id,
+            fulfilment: Some(&fulfilment.id),
+            action,
+            from: None,
+            to: None,
+            reason: Some(note),
+        },
+        act.actor.key_id.as_str(),
+        act.actor.channel.as_str(),
+        act.now,
+    )?;
+    Ok(())
 }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod cart;
 mod foundation;
+mod fulfilment;
 mod inventory;
 mod model;
 mod orders;

@@ -3,6 +3,7 @@
 
 pub mod cart;
 pub mod catalog;
+pub mod fulfilment;
 pub mod inventory;
 pub mod order;
 

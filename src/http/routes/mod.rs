@@ -8,6 +8,7 @@ pub mod events;
 pub mod health;
 pub mod locations;
 pub mod orders;
+pub mod pickups;
 pub mod pos;
 pub mod promotions;
 pub mod reservations;
@@ -30,5 +31,6 @@ pub fn configure_v1(cfg: &mut ServiceConfig) {
         .configure(promotions::configure)
         .configure(orders::configure)
         .configure(pos::configure)
+        .configure(pickups::configure)
         .configure(voice::configure);
 }
