@@ -86,6 +86,9 @@ enum ImportCommand {
     /// (columns: location,sku,on_hand,safety_stock,aisle; the last two optional).
     /// The ledger records each difference as a count.
     Stock { file: PathBuf },
+    /// Map SKUs to a marketplace's listings from a JSON array or a CSV file
+    /// (columns: sku,listing_id,seller_sku; the last optional).
+    Listings { marketplace: String, file: PathBuf },
 }
 
 pub async fn run(cli: Cli, config: Config) -> Result<(), String> {
@@ -105,6 +108,9 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), String> {
         }
         Command::Import { what: ImportCommand::Skus { file } } => import_skus(&open(config).await?, &file).await,
         Command::Import { what: ImportCommand::Stock { file } } => import_stock(&open(config).await?, &file).await,
+        Command::Import { what: ImportCommand::Listings { marketplace, file } } => {
+            import_listings(&open(config).await?, &marketplace, &file).await
+        }
         Command::CheckLedger => check_ledger(&open(config).await?).await,
         Command::Openapi => {
             print!("{}", omnistock::http::openapi_document());
@@ -426,5 +432,64 @@ async fn import_stock(ctx: &Context, path: &Path) -> Result<(), String> {
     }
     bar.finish_and_clear();
     report(&rejected, &[("counted", changed), ("unchanged", unchanged)]);
+    Ok(())
+}
+
+/// One row of a listings import.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListingRow {
+    sku: String,
+    listing_id: String,
+    #[serde(default)]
+    seller_sku: Option<String>,
+}
+
+async fn import_listings(ctx: &Context, marketplace: &str, path: &Path) -> Result<(), String> {
+    let name = marketplace.to_owned();
+    let id = ctx
+        .db
+        .read(move |conn| omnistock::marketplace::id_by_name_or_id(conn, &name))
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no marketplace '{marketplace}'"))?;
+    let rows = read_rows::<ListingRow, ListingRow>(path, Ok)?;
+    let bar = progress(rows.len(), "importing listings");
+    let mut mapped = 0;
+    let mut rejected = Vec::new();
+    for (number, row) in rows {
+        bar.inc(1);
+        let row = match row {
+            Ok(row) if !row.listing_id.trim().is_empty() => row,
+            Ok(_) => {
+                rejected.push((number, "listing_id is empty".to_owned()));
+                continue;
+            }
+            Err(why) => {
+                rejected.push((number, why));
+                continue;
+            }
+        };
+        let (id, now) = (id.clone(), ctx.now());
+        let result = ctx
+            .db
+            .write(move |conn| {
+                omnistock::marketplace::put_listing(
+                    conn,
+                    &id,
+                    &row.sku,
+                    row.listing_id.trim(),
+                    row.seller_sku.as_deref(),
+                    now,
+                )
+            })
+            .await;
+        match result {
+            Ok(_) => mapped += 1,
+            Err(error) => rejected.push((number, reason(&ApiError::from(error)))),
+        }
+    }
+    bar.finish_and_clear();
+    report(&rejected, &[("mapped", mapped)]);
     Ok(())
 }

@@ -375,6 +375,69 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    marketplace_listings (marketplace_id, sku_id) {
+        marketplace_id -> Text,
+        sku_id -> Text,
+        listing_id -> Text,
+        seller_sku -> Text,
+    }
+}
+
+diesel::table! {
+    marketplace_stock (marketplace_id, sku_id) {
+        marketplace_id -> Text,
+        sku_id -> Text,
+        quantity -> Integer,
+        pushed_quantity -> Nullable<Integer>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    marketplace_outbound (id) {
+        id -> Text,
+        marketplace_id -> Text,
+        order_id -> Text,
+        kind -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    marketplace_deliveries (marketplace_id, delivery_id) {
+        marketplace_id -> Text,
+        delivery_id -> Text,
+        external_order_id -> Nullable<Text>,
+        topic -> Text,
+        order_id -> Nullable<Text>,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    marketplace_push_log (id) {
+        id -> BigInt,
+        marketplace_id -> Text,
+        listing_id -> Text,
+        quantity -> Integer,
+        outcome -> Text,
+        status_code -> Nullable<Integer>,
+        error -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(stock_levels -> locations (location_id));
 diesel::joinable!(stock_levels -> skus (sku_id));
 diesel::joinable!(stock_movements -> skus (sku_id));
@@ -391,6 +454,9 @@ diesel::joinable!(order_lines -> orders (order_id));
 diesel::joinable!(order_lines -> fulfilments (fulfilment_id));
 diesel::joinable!(order_audit -> orders (order_id));
 diesel::joinable!(return_lines -> returns (return_id));
+diesel::joinable!(marketplace_listings -> marketplaces (marketplace_id));
+diesel::joinable!(marketplace_listings -> skus (sku_id));
+diesel::joinable!(marketplace_stock -> marketplaces (marketplace_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     locations,
@@ -417,6 +483,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     returns,
     return_lines,
     delivery_slots,
+    marketplace_listings,
+    marketplace_stock,
+    marketplace_outbound,
+    marketplace_deliveries,
+    marketplace_push_log,
 );
 
 diesel::allow_columns_to_appear_in_same_group_by_clause!(reservation_lines::sku_id, reservations::location_id);

@@ -32,10 +32,23 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let body = Bytes::from_request(req, payload);
+        let body = RawBody::from_request(req, payload);
         let target = request_target(req);
+        Box::pin(async move { parse_json(&body.await?.0, &target) })
+    }
+}
+
+/// The request body as sent (for signatures), within the size limit.
+pub struct RawBody(pub Bytes);
+
+impl FromRequest for RawBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = Bytes::from_request(req, payload);
         Box::pin(async move {
-            let bytes = body.await.map_err(|error| match error.as_error::<PayloadError>() {
+            body.await.map(RawBody).map_err(|error| match error.as_error::<PayloadError>() {
                 Some(PayloadError::Overflow) => ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "payload-too-large",
@@ -43,8 +56,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                     "the request body is larger than this service accepts",
                 ),
                 _ => ApiError::bad_request(format!("the request body could not be read: {error}")),
-            })?;
-            parse_json(&bytes, &target)
+            })
         })
     }
 }

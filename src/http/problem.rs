@@ -14,7 +14,10 @@ use crate::db::DbError;
 use crate::fulfilment::same_day::SameDayError;
 use crate::http::dto::cart::{CartResponse, CustomerResponse, PromotionResponse};
 use crate::http::dto::catalog::{LocationResponse, SkuResponse};
+use crate::http::dto::marketplace::MarketplaceResponse;
 use crate::inventory::{InventoryError, Shortage};
+use crate::marketplace::MarketplaceError;
+use crate::marketplace::connector::WebhookError;
 use crate::order::OrderError;
 use crate::voice::VoiceError;
 
@@ -442,6 +445,41 @@ impl From<SameDayError> for ApiError {
             SameDayError::Catalog(e) => e.into(),
             SameDayError::Inventory(e) => e.into(),
             SameDayError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<MarketplaceError> for ApiError {
+    fn from(error: MarketplaceError) -> Self {
+        let detail = error.to_string();
+        match error {
+            MarketplaceError::NotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "marketplace-not-found", "Marketplace not found", detail)
+            }
+            MarketplaceError::NameTaken(_) => Self::conflict("name-taken", "Name already taken", detail),
+            MarketplaceError::Stale { current, .. } => Self::stale(detail, MarketplaceResponse::from(&*current)),
+            MarketplaceError::ListingTaken(_) => Self::conflict("listing-taken", "Listing already mapped", detail),
+            MarketplaceError::ListingNotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "listing-not-found", "Listing not found", detail)
+            }
+            MarketplaceError::UnknownListing(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown-listing", "Unknown listing", detail)
+            }
+            MarketplaceError::Order(e) => e.into(),
+            MarketplaceError::Inventory(e) => e.into(),
+            MarketplaceError::Catalog(e) => e.into(),
+            MarketplaceError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<WebhookError> for ApiError {
+    fn from(error: WebhookError) -> Self {
+        match error {
+            WebhookError::BadSignature | WebhookError::Stale => {
+                Self::new(StatusCode::UNAUTHORIZED, "invalid-signature", "Invalid signature", error.to_string())
+            }
+            WebhookError::Malformed(_) => Self::bad_request(error.to_string()),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Background jobs. `serve` runs them on an interval; tests call
 //! [`run_pending`] instead of sleeping.
 
+mod marketplace;
 mod outbox;
 mod pickup_expiry;
 mod reservation_expiry;
@@ -13,6 +14,7 @@ use tracing::Instrument;
 use crate::context::Context;
 use crate::db::{DbError, idempotency, timestamp};
 use crate::inventory::InventoryError;
+use crate::marketplace::MarketplaceError;
 use crate::order::OrderError;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +23,8 @@ pub enum JobError {
     Inventory(#[from] InventoryError),
     #[error(transparent)]
     Order(#[from] OrderError),
+    #[error(transparent)]
+    Marketplace(#[from] MarketplaceError),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -33,6 +37,8 @@ pub struct JobReport {
     pub pickups_expired: usize,
     pub pickups_warned: usize,
     pub events_sequenced: usize,
+    pub marketplace_pushes: usize,
+    pub marketplace_confirmations: usize,
     pub idempotency_keys_purged: usize,
 }
 
@@ -43,8 +49,18 @@ pub async fn run_pending(ctx: &Context) -> Result<JobReport, JobError> {
     let (pickups_expired, pickups_warned) =
         pickup_expiry::run(ctx).instrument(tracing::info_span!("job", name = "pickup_expiry")).await?;
     let events_sequenced = outbox::sequence(ctx).instrument(tracing::info_span!("job", name = "outbox")).await?;
+    let (marketplace_pushes, marketplace_confirmations) =
+        marketplace::run(ctx).instrument(tracing::info_span!("job", name = "marketplace")).await?;
     let idempotency_keys_purged = purge_idempotency_keys(ctx).await?;
-    Ok(JobReport { reservations_expired, pickups_expired, pickups_warned, events_sequenced, idempotency_keys_purged })
+    Ok(JobReport {
+        reservations_expired,
+        pickups_expired,
+        pickups_warned,
+        events_sequenced,
+        marketplace_pushes,
+        marketplace_confirmations,
+        idempotency_keys_purged,
+    })
 }
 
 async fn purge_idempotency_keys(ctx: &Context) -> Result<usize, JobError> {

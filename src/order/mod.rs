@@ -419,7 +419,8 @@ pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<O
     }
 
     let wants: Vec<Want> = new.lines.iter().map(|(s, q)| Want { sku_id: s.id.clone(), quantity: q.get() }).collect();
-    let Plan { parts, missing } = plan(conn, &new, &wants)?;
+    let number = repo::new_number();
+    let (Plan { parts, missing }, holds) = plan_and_hold(conn, &new, &wants, &number, act)?;
     if let Destination::SameDay { slot_id: Some(slot_id), .. } = &new.destination {
         // Booked in the same transaction as the stock: both or neither.
         let (store, slot) = same_day::find(conn, slot_id)?;
@@ -430,7 +431,7 @@ pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<O
     let at = timestamp(act.now);
     let mut row = model::OrderRow {
         id: order_id.clone(),
-        number: repo::new_number(),
+        number,
         customer_id: new.customer_id.clone(),
         channel: act.actor.channel.as_str().to_owned(),
         placed_by: act.actor.key_id.to_string(),
@@ -476,52 +477,12 @@ pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<O
         }
     }
 
-    let purpose = if new.marketplace.is_some() { Purpose::MarketplaceOrder } else { Purpose::Order };
     let channel = act.actor.channel.as_str();
     let actor = act.actor.key_id.as_str();
-    for (p, part) in parts.iter().enumerate() {
+    for ((p, part), reservation_id) in parts.iter().enumerate().zip(holds) {
         let fulfilment_id = FulfilmentId::generate();
         let store = new.destination.store();
-        let (reservation_id, status) = match &new.destination {
-            Destination::Counter { .. } => {
-                for (i, q) in &part.lines {
-                    let quantity = Quantity::new(i64::from(*q)).map_err(DbError::Corrupt)?;
-                    inventory::sell(
-                        conn,
-                        &part.location_id,
-                        &new.lines[*i].0.id,
-                        quantity,
-                        &row.number,
-                        act.actor,
-                        act.now,
-                    )?;
-                }
-                (None, FulfilmentStatus::Collected)
-            }
-            _ => {
-                let lines = part
-                    .lines
-                    .iter()
-                    .map(|(i, q)| {
-                        Ok((new.lines[*i].0.id.clone(), Quantity::new(i64::from(*q)).map_err(DbError::Corrupt)?))
-                    })
-                    .collect::<Result<Vec<_>, DbError>>()?;
-                let held = reservation::create(
-                    conn,
-                    NewReservation {
-                        location_id: part.location_id.clone(),
-                        purpose,
-                        lines,
-                        expires_at: inventory::expiry(purpose, None, &act.config.holds, act.now)?,
-                        customer_ref: None,
-                        reference: Some(row.number.clone()),
-                    },
-                    act.actor,
-                    act.now,
-                )?;
-                (Some(held.id), FulfilmentStatus::Allocated)
-            }
-        };
+        let status = if reservation_id.is_some() { FulfilmentStatus::Allocated } else { FulfilmentStatus::Collected };
         let fulfilment = new_fulfilment(
             &new,
             &order_id,
@@ -595,6 +556,61 @@ pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<O
     )?;
     refresh_status(conn, &order_id, act.now)?;
     get(conn, order_id.as_str())
+}
+
+/// Plans the allocation and takes the stock: holds each part (or, at the
+/// counter, sells it). A hold can still lose a race after planning; an order
+/// already sold on a marketplace then plans again from fresh levels (the
+/// units lost go to `needs_attention`), anything else answers with the
+/// shortage. Each try runs in a savepoint, so a lost race leaves nothing.
+fn plan_and_hold(
+    conn: &mut AnyConnection,
+    new: &NewOrder,
+    wants: &[Want],
+    number: &str,
+    act: &Act<'_>,
+) -> Result<(Plan, Vec<Option<crate::types::ReservationId>>), OrderError> {
+    const TRIES: usize = 5;
+    let purpose = if new.marketplace.is_some() { Purpose::MarketplaceOrder } else { Purpose::Order };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let plan = plan(conn, new, wants)?;
+        let held = conn.write(|conn| {
+            plan.parts
+                .iter()
+                .map(|part| {
+                    let lines = part
+                        .lines
+                        .iter()
+                        .map(|(i, q)| {
+                            Ok((new.lines[*i].0.id.clone(), Quantity::new(i64::from(*q)).map_err(DbError::Corrupt)?))
+                        })
+                        .collect::<Result<Vec<_>, DbError>>()?;
+                    if let Destination::Counter { .. } = &new.destination {
+                        for (sku, quantity) in &lines {
+                            inventory::sell(conn, &part.location_id, sku, *quantity, number, act.actor, act.now)?;
+                        }
+                        return Ok(None);
+                    }
+                    let hold = NewReservation {
+                        location_id: part.location_id.clone(),
+                        purpose,
+                        lines,
+                        expires_at: inventory::expiry(purpose, None, &act.config.holds, act.now)?,
+                        customer_ref: None,
+                        reference: Some(number.to_owned()),
+                    };
+                    Ok(Some(reservation::create(conn, hold, act.actor, act.now)?.id))
+                })
+                .collect::<Result<Vec<_>, OrderError>>()
+        });
+        match held {
+            Ok(holds) => return Ok((plan, holds)),
+            Err(OrderError::Inventory(InventoryError::Insufficient(_))) if new.accept_shortage && attempt < TRIES => {}
+            Err(other) => return Err(other),
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -790,8 +806,14 @@ pub fn advance(
         act.now,
     )?;
     let order = get(conn, fulfilment.order_id.as_str())?;
-    let payload =
-        json!({"number": order.row.number, "fulfilment": fulfilment_id, "method": method, "from": from, "to": to});
+    let payload = json!({
+        "number": order.row.number,
+        "fulfilment": fulfilment_id,
+        "method": method,
+        "from": from,
+        "to": to,
+        "channel": act.actor.channel,
+    });
     let location = fulfilment.pickup_location_id.as_ref().or(fulfilment.location_id.as_ref());
     for topic in [Some(ORDER_STATUS_CHANGED), notification_topic(to)].into_iter().flatten() {
         let event = NewEvent {

@@ -7,5 +7,6 @@ mod cart;
 mod foundation;
 mod fulfilment;
 mod inventory;
+mod marketplace;
 mod model;
 mod orders;

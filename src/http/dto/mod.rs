@@ -5,6 +5,7 @@ pub mod cart;
 pub mod catalog;
 pub mod fulfilment;
 pub mod inventory;
+pub mod marketplace;
 pub mod order;
 
 use chrono::{DateTime, NaiveDateTime, Utc};

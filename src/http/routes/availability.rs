@@ -9,7 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::access::Role;
 use crate::context::Context;
 use crate::http::auth::Caller;
-use crate::http::dto::inventory::{AvailabilityResponse, ExplainResponse};
+use crate::http::dto::inventory::{AvailabilityResponse, ExplainResponse, MarketplaceShare};
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
 use crate::inventory;
@@ -91,11 +91,20 @@ pub async fn explain(
             let sku = crate::catalog::get_sku(conn, &sku)?;
             let location = crate::catalog::get_location(conn, &location)?;
             let explanation = inventory::explain(conn, &sku.id, &location.id)?;
+            let shares = crate::marketplace::shares_of(conn, &sku.id)?
+                .into_iter()
+                .map(|s| MarketplaceShare {
+                    marketplace: s.marketplace,
+                    share_percent: s.share_percent,
+                    buffer_units: s.buffer_units,
+                    quantity: s.quantity,
+                })
+                .collect();
             Ok::<_, ApiError>(Reply::ok(&ExplainResponse::new(
                 &explanation,
                 sku.code.as_str(),
                 location.code.as_str(),
-                Vec::new(),
+                shares,
             )))
         })
         .await

@@ -7,6 +7,7 @@ pub mod customers;
 pub mod events;
 pub mod health;
 pub mod locations;
+pub mod marketplaces;
 pub mod orders;
 pub mod pickups;
 pub mod pos;
@@ -32,5 +33,6 @@ pub fn configure_v1(cfg: &mut ServiceConfig) {
         .configure(orders::configure)
         .configure(pos::configure)
         .configure(pickups::configure)
+        .configure(marketplaces::configure)
         .configure(voice::configure);
 }

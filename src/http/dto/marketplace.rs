@@ -1,0 +1,260 @@
+//! Marketplaces, listings and sync state on the wire. Credentials and the
+//! webhook secret go in and never come out.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Validator, text, utc};
+use crate::http::problem::ApiError;
+use crate::marketplace::{ConnectorKind, Marketplace, MarketplaceInput, SyncState};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarketplaceRequest {
+    pub name: String,
+    pub kind: ConnectorKind,
+    /// Where the marketplace's API answers (a local server in tests).
+    pub base_url: String,
+    /// API credentials, e.g. `{"access_token": "…"}`; kept when left out on replace.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub credentials: Option<serde_json::Value>,
+    /// Shared secret that signs its webhooks; required on create.
+    #[serde(default)]
+    pub webhook_secret: Option<String>,
+    /// Percent of the network's available quantity offered there (default 100).
+    #[serde(default = "hundred")]
+    pub share_percent: i32,
+    /// Units held back from it (default 0).
+    #[serde(default)]
+    pub buffer_units: i32,
+    /// Calls per second its API takes (default 5).
+    #[serde(default = "five")]
+    pub rate_limit_per_sec: i32,
+    /// Connector settings: Shopify `location_id`; Amazon `seller_id`, `marketplace_id`; `country`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn hundred() -> i32 {
+    100
+}
+
+fn five() -> i32 {
+    5
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl MarketplaceRequest {
+    pub fn into_input(self, creating: bool) -> Result<MarketplaceInput, ApiError> {
+        let mut v = Validator::default();
+        let name = v.check("/name", text(&self.name, 100));
+        if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) || self.base_url.len() > 500
+        {
+            v.error("/base_url", "must be an http:// or https:// URL");
+        }
+        if !(0..=100).contains(&self.share_percent) {
+            v.error("/share_percent", "must be 0 to 100");
+        }
+        if !(0..=1_000_000).contains(&self.buffer_units) {
+            v.error("/buffer_units", "must be 0 to 1000000");
+        }
+        if !(1..=1000).contains(&self.rate_limit_per_sec) {
+            v.error("/rate_limit_per_sec", "must be 1 to 1000");
+        }
+        match &self.webhook_secret {
+            Some(secret) if secret.len() < 16 || secret.len() > 200 => {
+                v.error("/webhook_secret", "must be 16 to 200 characters")
+            }
+            None if creating => v.error("/webhook_secret", "is required"),
+            _ => {}
+        }
+        if self.credentials.as_ref().is_some_and(|c| !c.is_object()) {
+            v.error("/credentials", "must be an object");
+        }
+        if !(self.settings.is_object() || self.settings.is_null()) {
+            v.error("/settings", "must be an object");
+        }
+        let Some(name) = name else { return Err(v.into_error()) };
+        v.finish()?;
+        Ok(MarketplaceInput {
+            name,
+            kind: self.kind,
+            base_url: self.base_url,
+            credentials: self.credentials,
+            webhook_secret: self.webhook_secret,
+            share_percent: self.share_percent,
+            buffer_units: self.buffer_units,
+            rate_limit_per_sec: self.rate_limit_per_sec,
+            settings: if self.settings.is_null() { serde_json::json!({}) } else { self.settings },
+            active: self.active,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MarketplaceResponse {
+    pub id: String,
+    pub name: String,
+    pub kind: ConnectorKind,
+    pub base_url: String,
+    pub share_percent: i32,
+    pub buffer_units: i32,
+    pub rate_limit_per_sec: i32,
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+    pub active: bool,
+    /// Credentials are stored (they are never shown).
+    pub has_credentials: bool,
+    /// Where the marketplace sends its webhooks.
+    pub webhook_url: String,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Marketplace> for MarketplaceResponse {
+    fn from(m: &Marketplace) -> Self {
+        Self {
+            id: m.id.to_string(),
+            name: m.name.clone(),
+            kind: m.kind,
+            base_url: m.base_url.clone(),
+            share_percent: m.share_percent,
+            buffer_units: m.buffer_units,
+            rate_limit_per_sec: m.rate_limit_per_sec,
+            settings: m.settings.clone(),
+            active: m.active,
+            has_credentials: m.credentials.as_object().is_some_and(|c| !c.is_empty()),
+            webhook_url: format!("/v1/marketplaces/{}/webhooks", m.id),
+            version: m.version,
+            created_at: utc(m.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListingRequest {
+    /// Their id for stock pushes (Shopify inventory item id, Amazon seller SKU).
+    pub listing_id: String,
+    /// The SKU their orders name (default: our SKU code).
+    #[serde(default)]
+    pub seller_sku: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListingResponse {
+    pub sku: String,
+    pub listing_id: String,
+    pub seller_sku: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParkedPush {
+    pub sku: String,
+    pub quantity: i32,
+    pub attempts: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParkedConfirmation {
+    pub order: String,
+    pub kind: String,
+    pub attempts: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PushAttempt {
+    pub listing: String,
+    pub quantity: i32,
+    /// `ok`, `retry` (backing off) or `dead` (parked).
+    pub outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncResponse {
+    pub pending: i64,
+    pub synced: i64,
+    /// Pushes parked after too many failures; a resync retries them.
+    pub dead_letters: Vec<ParkedPush>,
+    pub confirmations_pending: i64,
+    pub confirmations_dead: Vec<ParkedConfirmation>,
+    /// The latest push attempts, newest first.
+    pub recent: Vec<PushAttempt>,
+}
+
+impl SyncResponse {
+    pub fn new(state: SyncState, sku_code: impl Fn(&crate::types::SkuId) -> String) -> Self {
+        Self {
+            pending: state.pending,
+            synced: state.synced,
+            dead_letters: state
+                .dead
+                .iter()
+                .map(|d| ParkedPush {
+                    sku: sku_code(&d.sku_id),
+                    quantity: d.quantity,
+                    attempts: d.attempts,
+                    last_error: d.last_error.clone(),
+                    updated_at: utc(d.updated_at),
+                })
+                .collect(),
+            confirmations_pending: state.outbound_pending,
+            confirmations_dead: state
+                .outbound_dead
+                .iter()
+                .map(|o| ParkedConfirmation {
+                    order: o.order_id.to_string(),
+                    kind: o.kind.clone(),
+                    attempts: o.attempts,
+                    last_error: o.last_error.clone(),
+                })
+                .collect(),
+            recent: state
+                .recent
+                .iter()
+                .map(|r| PushAttempt {
+                    listing: r.listing_id.clone(),
+                    quantity: r.quantity,
+                    outcome: r.outcome.clone(),
+                    status_code: r.status_code,
+                    error: r.error.clone(),
+                    at: utc(r.created_at),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResyncResponse {
+    /// Listings queued for pushing.
+    pub queued: usize,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookResponse {
+    /// `created`, `duplicate`, `cancelled`, `not_cancellable`, `returned` or `ignored`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_status: Option<String>,
+}

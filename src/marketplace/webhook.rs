@@ -1,0 +1,228 @@
+//! Inbound webhooks, already verified: each delivery is claimed once (its id,
+//! and the marketplace's order id, are unique), so duplicates, concurrent
+//! ones too, create nothing twice. An order takes stock at once; what cannot
+//! be allocated waits as `needs_attention` (the marketplace already sold it)
+//! and the listings involved drop to what is left.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use super::connector::{Delivery, Inbound, MarketOrder};
+use super::{Marketplace, MarketplaceError, refresh};
+use crate::access::{Channel, Principal, Role};
+use crate::cart::DeliveryAddress;
+use crate::catalog::{self, Sku};
+use crate::config::Config;
+use crate::db::schema::{marketplace_deliveries as md, marketplace_listings as ml};
+use crate::db::{AnyConnection, DbError, timestamp};
+use crate::order::{self, Act, Destination, Disposition, NewOrder, Order, OrderError, Prices, ReturnRequestLine};
+use crate::types::{ApiKeyId, OrderId, Quantity, SkuId};
+
+/// What a delivery did.
+#[derive(Debug)]
+pub enum Received {
+    Created(Box<Order>),
+    Duplicate {
+        order: Option<OrderId>,
+    },
+    Cancelled(Box<Order>),
+    /// The order had already left and cannot be cancelled here.
+    NotCancellable(Box<Order>),
+    Returned(Box<Order>),
+    Ignored {
+        topic: String,
+    },
+}
+
+/// The marketplace as the actor of what its webhooks do.
+pub fn principal(marketplace: &Marketplace) -> Principal {
+    Principal {
+        key_id: ApiKeyId(format!("marketplace:{}", marketplace.name)),
+        role: Role::Marketplace,
+        location_id: None,
+        channel: Channel::Marketplace,
+        marketplace_id: Some(marketplace.id.clone()),
+    }
+}
+
+/// Claims the delivery id; false when it was seen before.
+fn claim(
+    conn: &mut AnyConnection,
+    marketplace: &Marketplace,
+    delivery: &Delivery,
+    external: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let inserted = conn.transaction(|c| {
+        diesel::insert_into(md::table)
+            .values((
+                md::marketplace_id.eq(&marketplace.id),
+                md::delivery_id.eq(&delivery.delivery_id),
+                md::external_order_id.eq(external),
+                md::topic.eq(&delivery.topic),
+                md::received_at.eq(timestamp(now)),
+            ))
+            .execute(c)
+    });
+    match inserted.map_err(DbError::from) {
+        Ok(_) => Ok(true),
+        Err(DbError::Unique(_)) => Ok(false),
+        Err(other) => Err(other),
+    }
+}
+
+fn note_order(
+    conn: &mut AnyConnection,
+    marketplace: &Marketplace,
+    delivery: &Delivery,
+    order: &OrderId,
+) -> Result<(), DbError> {
+    diesel::update(md::table.find((&marketplace.id, &delivery.delivery_id)))
+        .set(md::order_id.eq(order))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Our SKU for the marketplace's: its listing, else our own code.
+fn sku_for(conn: &mut AnyConnection, marketplace: &Marketplace, seller_sku: &str) -> Result<Sku, MarketplaceError> {
+    let mapped: Option<SkuId> = ml::table
+        .filter(ml::marketplace_id.eq(&marketplace.id))
+        .filter(ml::seller_sku.eq(seller_sku))
+        .select(ml::sku_id)
+        .first(conn)
+        .optional()?;
+    match mapped {
+        Some(id) => catalog::skus_by_ids(conn, std::slice::from_ref(&id))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| MarketplaceError::UnknownListing(seller_sku.to_owned())),
+        None => catalog::get_sku(conn, seller_sku).map_err(|_| MarketplaceError::UnknownListing(seller_sku.to_owned())),
+    }
+}
+
+/// Handles a verified delivery in the caller's transaction.
+pub fn receive(
+    conn: &mut AnyConnection,
+    marketplace: &Marketplace,
+    delivery: Delivery,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<Received, MarketplaceError> {
+    let external = match &delivery.inbound {
+        Inbound::Order(o) => Some(o.external_id.clone()),
+        Inbound::Cancelled { external_id } | Inbound::Returned { external_id, .. } => Some(external_id.clone()),
+        Inbound::Ignored { .. } => None,
+    };
+    if !claim(conn, marketplace, &delivery, external.as_deref(), now)? {
+        let order: Option<OrderId> = md::table
+            .find((&marketplace.id, &delivery.delivery_id))
+            .select(md::order_id)
+            .first::<Option<OrderId>>(conn)?;
+        return Ok(Received::Duplicate { order });
+    }
+    let actor = principal(marketplace);
+    let act = Act { actor: &actor, config, now };
+    let existing = match &external {
+        Some(id) => order::by_marketplace(conn, &marketplace.id, id)?,
+        None => None,
+    };
+    match delivery.inbound.clone() {
+        Inbound::Order(sold) => {
+            if let Some(found) = existing {
+                // The same order under a new delivery id: still one order.
+                note_order(conn, marketplace, &delivery, &found.row.id)?;
+                return Ok(Received::Duplicate { order: Some(found.row.id) });
+            }
+            let placed = place(conn, marketplace, *sold, &act)?;
+            note_order(conn, marketplace, &delivery, &placed.row.id)?;
+            // Whatever it took, every marketplace's listings follow now, not at the next event pass.
+            let skus: Vec<SkuId> = placed.lines.iter().map(|l| l.sku_id.clone()).collect();
+            refresh(conn, None, &skus, false, now)?;
+            Ok(Received::Created(Box::new(placed)))
+        }
+        Inbound::Cancelled { external_id } => {
+            let found = existing.ok_or_else(|| MarketplaceError::Order(OrderError::NotFound(external_id)))?;
+            note_order(conn, marketplace, &delivery, &found.row.id)?;
+            // A savepoint: an order that already left stays as it is.
+            match conn.write(|c| order::cancel(c, &found.row.id, "cancelled on the marketplace", &act)) {
+                Ok(cancelled) => Ok(Received::Cancelled(Box::new(cancelled))),
+                Err(OrderError::IllegalTransition { .. }) => {
+                    for f in &found.fulfilments {
+                        order::audit_note(
+                            conn,
+                            f,
+                            "marketplace_cancel_refused",
+                            "the marketplace cancelled after it left",
+                            &act,
+                        )?;
+                    }
+                    Ok(Received::NotCancellable(Box::new(order::get(conn, found.row.id.as_str())?)))
+                }
+                Err(other) => Err(other.into()),
+            }
+        }
+        Inbound::Returned { external_id, lines } => {
+            let found = existing.ok_or_else(|| MarketplaceError::Order(OrderError::NotFound(external_id)))?;
+            note_order(conn, marketplace, &delivery, &found.row.id)?;
+            let mut requests = Vec::new();
+            for (seller_sku, quantity) in lines {
+                let sku = sku_for(conn, marketplace, &seller_sku)?;
+                let line = found
+                    .lines
+                    .iter()
+                    .find(|l| l.sku_id == sku.id && l.open_quantity() > 0)
+                    .ok_or_else(|| OrderError::LineNotFound(seller_sku.clone()))?;
+                let quantity = Quantity::new(quantity).map_err(OrderError::NotReturnable)?;
+                requests.push(ReturnRequestLine {
+                    line_id: line.id.clone(),
+                    quantity,
+                    disposition: Disposition::Restock,
+                });
+            }
+            order::create_return(conn, &found.row.id, None, &requests, Some("returned through the marketplace"), &act)?;
+            Ok(Received::Returned(Box::new(order::get(conn, found.row.id.as_str())?)))
+        }
+        Inbound::Ignored { topic } => Ok(Received::Ignored { topic }),
+    }
+}
+
+fn place(
+    conn: &mut AnyConnection,
+    marketplace: &Marketplace,
+    sold: MarketOrder,
+    act: &Act<'_>,
+) -> Result<Order, MarketplaceError> {
+    let mut lines = Vec::new();
+    let mut prices = Vec::new();
+    for line in &sold.lines {
+        let sku = sku_for(conn, marketplace, &line.seller_sku)?;
+        let quantity =
+            Quantity::new(line.quantity).map_err(|e| OrderError::NotReturnable(format!("{}: {e}", line.seller_sku)))?;
+        lines.push((sku, quantity));
+        prices.push(line.unit_price);
+    }
+    // The marketplace keeps the buyer's address where it does not share it.
+    let address = sold.address.unwrap_or_else(|| DeliveryAddress {
+        recipient: Some(format!("{} buyer", marketplace.name)),
+        line1: "held by the marketplace".into(),
+        line2: None,
+        city: "-".into(),
+        postal_code: "-".into(),
+        region: None,
+        country: marketplace.settings["country"].as_str().unwrap_or("DE").to_owned(),
+        latitude: None,
+        longitude: None,
+    });
+    let new = NewOrder {
+        customer_id: None,
+        cart_id: None,
+        lines,
+        destination: Destination::Ship { address },
+        prices: Prices::Given(prices),
+        payment: None,
+        marketplace: Some((marketplace.id.clone(), sold.external_id)),
+        contact: sold.buyer,
+        accept_shortage: true,
+    };
+    Ok(order::place(conn, new, act)?)
+}
