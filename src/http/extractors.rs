@@ -20,10 +20,13 @@ use super::problem::ApiError;
 use crate::secret::sha256_hex;
 use crate::types::PageRequest;
 
-/// A JSON body parsed and validated into `T`, with a fingerprint of the request
-/// (method, path and canonical body) for idempotent replays.
+/// A JSON body parsed into `T`, with a fingerprint of the request (method,
+/// path and canonical body) for idempotent replays. A body that does not
+/// parse is not refused here but when the handler takes `value`, after it
+/// has checked the caller's role: a caller without the role learns nothing
+/// about what the endpoint expects.
 pub struct JsonBody<T> {
-    pub value: T,
+    pub value: Result<T, ApiError>,
     pub fingerprint: String,
 }
 
@@ -34,7 +37,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let body = RawBody::from_request(req, payload);
         let target = request_target(req);
-        Box::pin(async move { parse_json(&body.await?.0, &target) })
+        Box::pin(async move {
+            let bytes = body.await?.0;
+            Ok(match parse_json(&bytes, &target) {
+                Ok(parsed) => parsed,
+                Err(error) => JsonBody { value: Err(error), fingerprint: String::new() },
+            })
+        })
     }
 }
 
@@ -78,7 +87,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8], target: &str) -> Result<Jso
     let value = serde_path_to_error::deserialize(value).map_err(|error| {
         let pointer = json_pointer(error.path());
         ApiError::field(&pointer, error.into_inner().to_string())
-    })?;
+    });
     Ok(JsonBody { value, fingerprint })
 }
 

@@ -483,3 +483,112 @@ impl From<WebhookError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cart::CartStatus;
+    use crate::fulfilment::same_day::Unavailable;
+    use crate::inventory::ReservationStatus;
+    use crate::order::state::{Action, FulfilmentStatus};
+
+    /// Every error variant's status and stable slug, pinned.
+    #[test]
+    fn each_error_maps_to_its_status_and_type() {
+        let s = |n: &str| n.to_owned();
+        let cases: Vec<(ApiError, u16, &str)> = vec![
+            (DbError::NotFound.into(), 404, "not-found"),
+            (DbError::Unique(s("x")).into(), 409, "duplicate"),
+            (DbError::TaskFailed.into(), 500, "internal-error"),
+            (DbError::Corrupt(s("x")).into(), 500, "internal-error"),
+            (DbError::Migration(s("x")).into(), 500, "internal-error"),
+            (CatalogError::LocationNotFound(s("L")).into(), 404, "location-not-found"),
+            (CatalogError::SkuNotFound(s("S")).into(), 404, "sku-not-found"),
+            (CatalogError::LocationCodeTaken(s("L")).into(), 409, "code-taken"),
+            (CatalogError::SkuCodeTaken(s("S")).into(), 409, "code-taken"),
+            (CatalogError::GtinTaken(s("G")).into(), 409, "gtin-taken"),
+            (InventoryError::Insufficient(Vec::new()).into(), 409, "insufficient-stock"),
+            (InventoryError::ReservationNotFound(s("R")).into(), 404, "reservation-not-found"),
+            (
+                InventoryError::ReservationNotActive { id: s("R"), status: ReservationStatus::Expired }.into(),
+                409,
+                "reservation-not-active",
+            ),
+            (
+                InventoryError::ReservationExpired { id: s("R"), at: chrono::NaiveDateTime::default() }.into(),
+                409,
+                "reservation-expired",
+            ),
+            (InventoryError::NotHeld { reservation: s("R"), sku: s("S"), quantity: 1 }.into(), 409, "not-held"),
+            (InventoryError::SameLocation.into(), 422, "validation-failed"),
+            (InventoryError::LocationInactive(s("L")).into(), 409, "location-inactive"),
+            (InventoryError::SkuInactive(s("S")).into(), 409, "sku-inactive"),
+            (InventoryError::HoldTooLong { max_seconds: 1 }.into(), 422, "validation-failed"),
+            (CustomerError::NotFound(s("C")).into(), 404, "customer-not-found"),
+            (CustomerError::RefTaken(s("C")).into(), 409, "customer-exists"),
+            (CartError::NotFound(s("C")).into(), 404, "cart-not-found"),
+            (CartError::Closed(CartStatus::Merged).into(), 409, "cart-closed"),
+            (CartError::TooManyLines.into(), 409, "cart-limit"),
+            (CartError::QuantityTooLarge.into(), 409, "cart-limit"),
+            (CartError::LineNotFound(s("S")).into(), 404, "line-not-found"),
+            (CartError::SkuInactive(s("S")).into(), 409, "sku-inactive"),
+            (CartError::LocationCannot { code: s("L"), what: "x" }.into(), 409, "location-cannot"),
+            (CartError::AddressNeedsCoordinates.into(), 422, "validation-failed"),
+            (CartError::PromotionNotFound(s("P")).into(), 404, "promotion-not-found"),
+            (CartError::PromotionCodeTaken(s("P")).into(), 409, "code-taken"),
+            (CartError::PromotionInvalid { code: s("P"), reason: s("x") }.into(), 422, "promotion-invalid"),
+            (OrderError::NotFound(s("O")).into(), 404, "order-not-found"),
+            (OrderError::FulfilmentNotFound(s("F")).into(), 404, "fulfilment-not-found"),
+            (OrderError::LineNotFound(s("L")).into(), 404, "line-not-found"),
+            (OrderError::CartEmpty.into(), 409, "cart-empty"),
+            (OrderError::NoFulfilmentChosen.into(), 409, "fulfilment-missing"),
+            (OrderError::MixedCurrency.into(), 409, "currency-mismatch"),
+            (OrderError::PaymentMismatch { expected: s("1"), got: s("2") }.into(), 409, "payment-mismatch"),
+            (
+                OrderError::IllegalTransition {
+                    from: FulfilmentStatus::Shipped,
+                    action: Action::Cancel,
+                    allowed: Vec::new(),
+                }
+                .into(),
+                409,
+                "illegal-transition",
+            ),
+            (OrderError::NotReturnable(s("x")).into(), 409, "not-returnable"),
+            (OrderError::BadPick(s("x")).into(), 422, "validation-failed"),
+            (OrderError::NotApplicable(s("x")).into(), 409, "not-applicable"),
+            (
+                SameDayError::Unavailable { reason: Unavailable::AfterCutoff, next: None }.into(),
+                422,
+                "same-day-unavailable",
+            ),
+            (SameDayError::SlotRequired.into(), 422, "validation-failed"),
+            (MarketplaceError::NotFound(s("M")).into(), 404, "marketplace-not-found"),
+            (MarketplaceError::NameTaken(s("M")).into(), 409, "name-taken"),
+            (MarketplaceError::ListingTaken(s("L")).into(), 409, "listing-taken"),
+            (MarketplaceError::ListingNotFound(s("L")).into(), 404, "listing-not-found"),
+            (MarketplaceError::UnknownListing(s("L")).into(), 422, "unknown-listing"),
+            (WebhookError::BadSignature.into(), 401, "invalid-signature"),
+            (WebhookError::Stale.into(), 401, "invalid-signature"),
+            (WebhookError::Malformed(s("x")).into(), 400, "bad-request"),
+            (VoiceError::NotUnderstood { speech: s("x") }.into(), 422, "phrase-not-understood"),
+            (VoiceError::NeedsPhrase.into(), 422, "validation-failed"),
+            (VoiceError::NeedsPayment.into(), 422, "validation-failed"),
+        ];
+        for (error, status, slug) in cases {
+            let problem = error.to_problem();
+            assert_eq!(
+                (problem.status, problem.problem_type.as_str()),
+                (status, format!("{PROBLEM_BASE}{slug}").as_str()),
+                "{error}"
+            );
+            assert_eq!(problem.code, slug.replace('-', "_"));
+        }
+    }
+
+    #[test]
+    fn a_server_error_shows_no_internals() {
+        let problem = ApiError::from(DbError::Corrupt("secret table detail".into())).to_problem();
+        assert!(!problem.detail.contains("secret table detail"));
+    }
+}

@@ -480,19 +480,9 @@ pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<O
     let channel = act.actor.channel.as_str();
     let actor = act.actor.key_id.as_str();
     for ((p, part), reservation_id) in parts.iter().enumerate().zip(holds) {
-        let fulfilment_id = FulfilmentId::generate();
-        let store = new.destination.store();
         let status = if reservation_id.is_some() { FulfilmentStatus::Allocated } else { FulfilmentStatus::Collected };
-        let fulfilment = new_fulfilment(
-            &new,
-            &order_id,
-            fulfilment_id,
-            Some(part.location_id.clone()),
-            store,
-            status,
-            reservation_id,
-            act.now,
-        );
+        let fulfilment =
+            new_fulfilment(&new, &order_id, Some(part.location_id.clone()), status, reservation_id, act.now);
         insert_fulfilment(conn, &fulfilment, &new, &priced, &shares, p, &part.lines)?;
         repo::audit(
             conn,
@@ -510,22 +500,12 @@ pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<O
         )?;
     }
     if !missing.is_empty() {
-        let fulfilment_id = FulfilmentId::generate();
         let reason = missing
             .iter()
             .map(|(i, q)| format!("{} × {} could not be allocated", q, new.lines[*i].0.code))
             .collect::<Vec<_>>()
             .join("; ");
-        let mut fulfilment = new_fulfilment(
-            &new,
-            &order_id,
-            fulfilment_id,
-            None,
-            new.destination.store(),
-            FulfilmentStatus::NeedsAttention,
-            None,
-            act.now,
-        );
+        let mut fulfilment = new_fulfilment(&new, &order_id, None, FulfilmentStatus::NeedsAttention, None, act.now);
         fulfilment.status_reason = Some(reason.clone());
         insert_fulfilment(conn, &fulfilment, &new, &priced, &shares, parts.len(), &missing)?;
         repo::audit(
@@ -613,47 +593,29 @@ fn plan_and_hold(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A fulfilment of this order's destination, from `location_id`.
 fn new_fulfilment(
     new: &NewOrder,
     order_id: &OrderId,
-    id: FulfilmentId,
     location_id: Option<LocationId>,
-    store: Option<&Location>,
     status: FulfilmentStatus,
     reservation_id: Option<crate::types::ReservationId>,
     now: DateTime<Utc>,
 ) -> Fulfilment {
-    let at = timestamp(now);
     let (address, slot_id) = match &new.destination {
         Destination::Ship { address } => (Some(address), None),
         Destination::SameDay { address, slot_id } => (Some(address), slot_id.clone()),
         _ => (None, None),
     };
-    let pickup = matches!(new.destination, Destination::Pickup { .. });
+    let store = new.destination.store().filter(|_| matches!(new.destination, Destination::Pickup { .. }));
     Fulfilment {
-        id,
-        order_id: order_id.clone(),
-        method: new.destination.method().as_str().to_owned(),
         location_id,
-        pickup_location_id: store.filter(|_| pickup).map(|s| s.id.clone()),
-        status: status.as_str().to_owned(),
-        status_reason: None,
+        pickup_location_id: store.map(|s| s.id.clone()),
         reservation_id,
         address: address.map(|a| serde_json::to_string(a).unwrap_or_default()),
         slot_id,
-        ready_by: store.filter(|_| pickup).and_then(|s| s.pickup_ready_by(now)).map(timestamp),
-        pickup_code_hash: None,
-        pickup_code_plain: None,
-        pickup_code_attempts: 0,
-        pickup_deadline: None,
-        expiry_warned: false,
-        arrived_at: None,
-        arrival_note: None,
-        tracking: None,
-        version: 1,
-        created_at: at,
-        updated_at: at,
+        ready_by: store.and_then(|s| s.pickup_ready_by(now)).map(timestamp),
+        ..Fulfilment::blank(order_id.clone(), new.destination.method(), status, timestamp(now))
     }
 }
 
@@ -1274,26 +1236,13 @@ fn reallocate_units(
         act.actor,
         act.now,
     )?;
-    let at = timestamp(act.now);
     let moved = Fulfilment {
-        id: FulfilmentId::generate(),
         location_id: Some(part.location_id.clone()),
-        status: FulfilmentStatus::Allocated.as_str().to_owned(),
+        pickup_location_id: fulfilment.pickup_location_id.clone(),
         status_reason: Some("re-allocated after a short pick at another location".to_owned()),
         reservation_id: Some(held.id),
-        ready_by: None,
-        pickup_code_hash: None,
-        pickup_code_plain: None,
-        pickup_code_attempts: 0,
-        pickup_deadline: None,
-        expiry_warned: false,
-        arrived_at: None,
-        arrival_note: None,
-        tracking: None,
-        version: 1,
-        created_at: at,
-        updated_at: at,
-        ..fulfilment.clone()
+        address: fulfilment.address.clone(),
+        ..Fulfilment::blank(fulfilment.order_id.clone(), method, FulfilmentStatus::Allocated, timestamp(act.now))
     };
     {
         use crate::db::schema::{fulfilments as f, order_lines as ol};
@@ -1366,4 +1315,69 @@ pub fn audit_note(
         act.now,
     )?;
     Ok(())
+}
+
+/// Allocates a `needs_attention` fulfilment once stock is back: every open
+/// unit from one location (nearest first), or refused with the shortage.
+pub fn reallocate(conn: &mut AnyConnection, fulfilment_id: &FulfilmentId, act: &Act<'_>) -> Result<Order, OrderError> {
+    let fulfilment = repo::fulfilment(conn, fulfilment_id)?;
+    let status = fulfilment.status()?;
+    if status != FulfilmentStatus::NeedsAttention {
+        let allowed =
+            state::moves(fulfilment.method()?, fulfilment.is_transfer(), status).into_iter().map(|(a, _)| a).collect();
+        return Err(OrderError::IllegalTransition { from: status, action: Action::Reallocate, allowed });
+    }
+    let order = get(conn, fulfilment.order_id.as_str())?;
+    let lines: Vec<&OrderLine> = order.lines_of(fulfilment_id).filter(|l| l.open_quantity() > 0).collect();
+    let wants: Vec<Want> =
+        lines.iter().map(|l| Want { sku_id: l.sku_id.clone(), quantity: l.open_quantity() }).collect();
+    let ids: Vec<SkuId> = wants.iter().map(|w| w.sku_id.clone()).collect();
+    let skus = catalog::skus_by_ids(conn, &ids)?;
+    let skus: Vec<Sku> = ids.iter().filter_map(|id| skus.iter().find(|s| &s.id == id).cloned()).collect();
+    let levels = inventory::levels_of(conn, &ids)?;
+    let locations = catalog::active_locations(conn)?;
+    let shipping: Vec<&Location> = locations.iter().filter(|l| l.capabilities.ships).collect();
+    let near = fulfilment
+        .address
+        .as_deref()
+        .and_then(|a| serde_json::from_str::<DeliveryAddress>(a).ok())
+        .and_then(|a| a.point());
+    let cands = candidates(&levels, &shipping, LevelAt::available);
+    let rule = match near {
+        Some(point) => Rule::Whole(point),
+        None => Rule::Split(None),
+    };
+    let part = match allocation::allocate(&wants, &cands, rule) {
+        Ok(parts) if parts.len() == 1 => parts.into_iter().next(),
+        Ok(_) => None,
+        Err(short) => {
+            return Err(InventoryError::Insufficient(shortages(&wants, &short, &skus, &levels, None, near)).into());
+        }
+    }
+    .ok_or_else(|| OrderError::NotApplicable("no single location has every open unit yet".into()))?;
+    let purpose = if order.row.marketplace_id.is_some() { Purpose::MarketplaceOrder } else { Purpose::Order };
+    let held = reservation::create(
+        conn,
+        NewReservation {
+            location_id: part.location_id.clone(),
+            purpose,
+            lines: wants
+                .iter()
+                .map(|w| Ok((w.sku_id.clone(), Quantity::new(i64::from(w.quantity)).map_err(DbError::Corrupt)?)))
+                .collect::<Result<_, DbError>>()?,
+            expires_at: inventory::expiry(purpose, None, &act.config.holds, act.now)?,
+            customer_ref: None,
+            reference: Some(order.row.number.clone()),
+        },
+        act.actor,
+        act.now,
+    )?;
+    {
+        use crate::db::schema::fulfilments as f;
+        use diesel::prelude::*;
+        diesel::update(f::table.find(fulfilment_id))
+            .set((f::location_id.eq(&part.location_id), f::reservation_id.eq(&held.id)))
+            .execute(conn)?;
+    }
+    advance(conn, fulfilment_id, Action::Reallocate, Some("stock allocated"), act)
 }

@@ -68,6 +68,34 @@ pub struct Fulfilment {
 }
 
 impl Fulfilment {
+    /// A fulfilment just made: nothing picked, no code, deadline, arrival or tracking.
+    pub fn blank(order_id: OrderId, method: Method, status: FulfilmentStatus, at: NaiveDateTime) -> Self {
+        Self {
+            id: FulfilmentId::generate(),
+            order_id,
+            method: method.as_str().to_owned(),
+            location_id: None,
+            pickup_location_id: None,
+            status: status.as_str().to_owned(),
+            status_reason: None,
+            reservation_id: None,
+            address: None,
+            slot_id: None,
+            ready_by: None,
+            pickup_code_hash: None,
+            pickup_code_plain: None,
+            pickup_code_attempts: 0,
+            pickup_deadline: None,
+            expiry_warned: false,
+            arrived_at: None,
+            arrival_note: None,
+            tracking: None,
+            version: 1,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
     pub fn method(&self) -> Result<Method, DbError> {
         Method::parse(&self.method).map_err(DbError::Corrupt)
     }

@@ -10,3 +10,4 @@ mod inventory;
 mod marketplace;
 mod model;
 mod orders;
+mod roles;

@@ -79,13 +79,10 @@ pub struct ExplainQuery {
 /// Why the available quantity of a SKU at a location is what it is (admin, staff, POS).
 #[utoipa::path(tag = "availability", params(ExplainQuery), responses((status = 200, body = ExplainResponse)))]
 #[get("/availability/explain")]
-pub async fn explain(
-    ctx: Data<Context>,
-    caller: Caller,
-    query: actix_web::web::Query<ExplainQuery>,
-) -> Result<Reply, ApiError> {
+pub async fn explain(ctx: Data<Context>, caller: Caller, req: HttpRequest) -> Result<Reply, ApiError> {
     caller.require(&[Role::Admin, Role::Staff, Role::Pos])?;
-    let ExplainQuery { sku, location } = query.into_inner();
+    let ExplainQuery { sku, location } = serde_urlencoded::from_str(req.query_string())
+        .map_err(|e| ApiError::bad_request(format!("invalid query string: {e}")))?;
     ctx.db
         .read(move |conn| {
             let sku = crate::catalog::get_sku(conn, &sku)?;

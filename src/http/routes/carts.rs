@@ -187,7 +187,8 @@ pub async fn add_line(
     key: IdempotencyKey,
     body: JsonBody<AddLineRequest>,
 ) -> Result<Reply, ApiError> {
-    let (sku, quantity) = sku_line(body.value)?;
+    caller.require(WRITERS)?;
+    let (sku, quantity) = sku_line(body.value?)?;
     let owner = Owner::Customer(reference.into_inner());
     run(ctx, caller, owner, if_match, key.0, body.fingerprint, Command::Add(sku, quantity)).await
 }
@@ -208,7 +209,8 @@ pub async fn set_quantity(
     key: IdempotencyKey,
     body: JsonBody<SetQuantityRequest>,
 ) -> Result<Reply, ApiError> {
-    let quantity = new_quantity(body.value)?;
+    caller.require(WRITERS)?;
+    let quantity = new_quantity(body.value?)?;
     let (reference, sku) = path.into_inner();
     run(ctx, caller, Owner::Customer(reference), if_match, key.0, body.fingerprint, Command::Set(sku, quantity)).await
 }
@@ -249,8 +251,10 @@ pub async fn set_fulfilment(
     key: IdempotencyKey,
     body: JsonBody<FulfilmentRequest>,
 ) -> Result<Reply, ApiError> {
+    caller.require(WRITERS)?;
+    let request = body.value?;
     let mut v = Validator::default();
-    match &body.value {
+    match &request {
         FulfilmentRequest::Ship { address } | FulfilmentRequest::SameDay { address, .. } => {
             validate_address(&mut v, "/address", address)
         }
@@ -260,7 +264,7 @@ pub async fn set_fulfilment(
     }
     v.finish()?;
     let owner = Owner::Customer(reference.into_inner());
-    run(ctx, caller, owner, if_match, key.0, body.fingerprint, Command::Fulfil(Some(body.value))).await
+    run(ctx, caller, owner, if_match, key.0, body.fingerprint, Command::Fulfil(Some(request))).await
 }
 
 /// Forget the fulfilment choice.
@@ -293,8 +297,9 @@ pub async fn apply_promotion(
     key: IdempotencyKey,
     body: JsonBody<PromotionCodeRequest>,
 ) -> Result<Reply, ApiError> {
+    caller.require(WRITERS)?;
     let mut v = Validator::default();
-    let code = v.check("/code", text(&body.value.code, 40)).ok_or_else(|| v.into_error())?;
+    let code = v.check("/code", text(&body.value?.code, 40)).ok_or_else(|| v.into_error())?;
     let owner = Owner::Customer(reference.into_inner());
     run(ctx, caller, owner, if_match, key.0, body.fingerprint, Command::ApplyCode(code)).await
 }
@@ -328,8 +333,9 @@ pub async fn merge_cart(
     key: IdempotencyKey,
     body: JsonBody<MergeRequest>,
 ) -> Result<Reply, ApiError> {
+    caller.require(WRITERS)?;
     let mut v = Validator::default();
-    let token = v.check("/token", text(&body.value.token, 100)).ok_or_else(|| v.into_error())?;
+    let token = v.check("/token", text(&body.value?.token, 100)).ok_or_else(|| v.into_error())?;
     let owner = Owner::Customer(reference.into_inner());
     run(ctx, caller, owner, IfMatch(None), key.0, body.fingerprint, Command::Merge(token)).await
 }
@@ -415,7 +421,8 @@ pub async fn add_anonymous_line(
     key: IdempotencyKey,
     body: JsonBody<AddLineRequest>,
 ) -> Result<Reply, ApiError> {
-    let (sku, quantity) = sku_line(body.value)?;
+    caller.require(WRITERS)?;
+    let (sku, quantity) = sku_line(body.value?)?;
     run(ctx, caller, Owner::Token(token.into_inner()), if_match, key.0, body.fingerprint, Command::Add(sku, quantity))
         .await
 }
@@ -436,7 +443,8 @@ pub async fn set_anonymous_quantity(
     key: IdempotencyKey,
     body: JsonBody<SetQuantityRequest>,
 ) -> Result<Reply, ApiError> {
-    let quantity = new_quantity(body.value)?;
+    caller.require(WRITERS)?;
+    let quantity = new_quantity(body.value?)?;
     let (token, sku) = path.into_inner();
     run(ctx, caller, Owner::Token(token), if_match, key.0, body.fingerprint, Command::Set(sku, quantity)).await
 }

@@ -58,7 +58,7 @@ pub async fn create_customer(
     body: JsonBody<CustomerRequest>,
 ) -> Result<Reply, ApiError> {
     caller.require(WRITERS)?;
-    let input = body.value.into_input(None)?;
+    let input = body.value?.into_input(None)?;
     let now = ctx.now();
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
         let customer = customer::create(conn, input, now)?;
@@ -84,7 +84,7 @@ pub async fn put_customer(
     body: JsonBody<CustomerRequest>,
 ) -> Result<Reply, ApiError> {
     caller.require(WRITERS)?;
-    let input = body.value.into_input(Some(&reference))?;
+    let input = body.value?.into_input(Some(&reference))?;
     let now = ctx.now();
     ctx.db
         .write(move |conn| {

@@ -42,7 +42,7 @@ pub async fn create_location(
     body: JsonBody<LocationRequest>,
 ) -> Result<Reply, ApiError> {
     caller.require(&[Role::Admin])?;
-    let input = body.value.into_input(None)?;
+    let input = body.value?.into_input(None)?;
     let now = ctx.now();
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
         let location = catalog::create_location(conn, input, now)?;
@@ -85,7 +85,7 @@ pub async fn replace_location(
     body: JsonBody<LocationRequest>,
 ) -> Result<Reply, ApiError> {
     caller.require(&[Role::Admin])?;
-    let input = body.value.into_input(Some(&code))?;
+    let input = body.value?.into_input(Some(&code))?;
     let now = ctx.now();
     let location = ctx.db.write(move |conn| catalog::update_location(conn, input, if_match.0, now)).await?;
     Ok(reply(&location))

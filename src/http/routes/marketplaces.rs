@@ -54,7 +54,7 @@ pub async fn create_marketplace(
     body: JsonBody<MarketplaceRequest>,
 ) -> Result<Reply, ApiError> {
     caller.require(ADMIN)?;
-    let input = body.value.into_input(true)?;
+    let input = body.value?.into_input(true)?;
     let now = ctx.now();
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
         let created = marketplace::create(conn, input, now)?;
@@ -99,7 +99,7 @@ pub async fn replace_marketplace(
     body: JsonBody<MarketplaceRequest>,
 ) -> Result<Reply, ApiError> {
     caller.require(ADMIN)?;
-    let input = body.value.into_input(false)?;
+    let input = body.value?.into_input(false)?;
     let (now, id) = (ctx.now(), MarketplaceId(id.into_inner()));
     let updated = ctx.db.write(move |conn| marketplace::update(conn, &id, input, if_match.0, now)).await?;
     Ok(Reply::ok(&MarketplaceResponse::from(&updated)).version(updated.version))
@@ -120,9 +120,10 @@ pub async fn put_listing(
     body: JsonBody<ListingRequest>,
 ) -> Result<Reply, ApiError> {
     caller.require(ADMIN)?;
+    let request = body.value?;
     let mut v = Validator::default();
-    let listing = v.check("/listing_id", text(&body.value.listing_id, 200));
-    let seller_sku = body.value.seller_sku.as_deref().and_then(|s| v.check("/seller_sku", text(s, 200)));
+    let listing = v.check("/listing_id", text(&request.listing_id, 200));
+    let seller_sku = request.seller_sku.as_deref().and_then(|s| v.check("/seller_sku", text(s, 200)));
     let Some(listing) = listing else { return Err(v.into_error()) };
     v.finish()?;
     let (id, sku) = path.into_inner();

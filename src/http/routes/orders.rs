@@ -40,7 +40,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(ship)
         .service(send_out)
         .service(deliver)
-        .service(cancel_fulfilment);
+        .service(cancel_fulfilment)
+        .service(reallocate);
 }
 
 /// Whether this caller may see and act on the order.
@@ -136,7 +137,7 @@ pub async fn checkout(
         )
     })?;
     let mut v = Validator::default();
-    let payment = body.value.payment.validate(&mut v, "/payment");
+    let payment = body.value?.payment.validate(&mut v, "/payment");
     let Some(payment) = payment else { return Err(v.into_error()) };
     let now = ctx.now();
     let config = ctx.config.clone();
@@ -256,7 +257,7 @@ pub async fn cancel_order(
 ) -> Result<Reply, ApiError> {
     caller.require(&[Role::Admin, Role::Staff, Role::Storefront, Role::Marketplace])?;
     let mut v = Validator::default();
-    let reason = reason_of(&mut v, &body.value.reason).unwrap_or_else(|| "cancelled".to_owned());
+    let reason = reason_of(&mut v, &body.value?.reason).unwrap_or_else(|| "cancelled".to_owned());
     v.finish()?;
     let (now, config, id) = (ctx.now(), ctx.config.clone(), id.into_inner());
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
@@ -286,8 +287,9 @@ pub async fn cancel_line(
 ) -> Result<Reply, ApiError> {
     caller.require(&[Role::Admin, Role::Staff, Role::Storefront, Role::Marketplace])?;
     let mut v = Validator::default();
-    let quantity = body.value.quantity.map(|q| v.check("/quantity", Quantity::new(q)));
-    let reason = reason_of(&mut v, &body.value.reason).unwrap_or_else(|| "line cancelled".to_owned());
+    let request = body.value?;
+    let quantity = request.quantity.map(|q| v.check("/quantity", Quantity::new(q)));
+    let reason = reason_of(&mut v, &request.reason).unwrap_or_else(|| "line cancelled".to_owned());
     v.finish()?;
     let quantity = quantity.flatten();
     let (now, config) = (ctx.now(), ctx.config.clone());
@@ -318,7 +320,7 @@ pub async fn create_return(
     body: JsonBody<ReturnRequest>,
 ) -> Result<Reply, ApiError> {
     caller.require(&[Role::Admin, Role::Staff, Role::Pos, Role::Marketplace])?;
-    let request = body.value;
+    let request = body.value?;
     let mut v = Validator::default();
     if request.lines.is_empty() {
         v.error("/lines", "name at least one line");
@@ -417,6 +419,7 @@ pub async fn transition(ctx: Data<Context>, caller: Caller, id: String, step: Mo
 }
 
 const STORE: &[Role] = &[Role::Admin, Role::Staff];
+const CANCELLERS: &[Role] = &[Role::Admin, Role::Staff, Role::Storefront, Role::Marketplace];
 
 /// Start picking a fulfilment (staff of its location).
 #[utoipa::path(tag = "fulfilments", params(("id" = String, Path)), responses((status = 200, body = OrderResponse)))]
@@ -441,8 +444,9 @@ pub async fn ship(
     id: Path<String>,
     body: JsonBody<ShipRequest>,
 ) -> Result<Reply, ApiError> {
+    caller.require(STORE)?;
     let mut v = Validator::default();
-    let tracking = body.value.tracking.as_deref().and_then(|t| v.check("/tracking", text(t, 100)));
+    let tracking = body.value?.tracking.as_deref().and_then(|t| v.check("/tracking", text(t, 100)));
     v.finish()?;
     transition(ctx, caller, id.into_inner(), Move { tracking, ..Move::by(Action::Ship, STORE, Side::Source) }).await
 }
@@ -470,9 +474,26 @@ pub async fn cancel_fulfilment(
     id: Path<String>,
     body: JsonBody<ReasonRequest>,
 ) -> Result<Reply, ApiError> {
+    caller.require(CANCELLERS)?;
     let mut v = Validator::default();
-    let reason = reason_of(&mut v, &body.value.reason).or_else(|| Some("cancelled".to_owned()));
+    let reason = reason_of(&mut v, &body.value?.reason).or_else(|| Some("cancelled".to_owned()));
     v.finish()?;
-    const ROLES: &[Role] = &[Role::Admin, Role::Staff, Role::Storefront, Role::Marketplace];
-    transition(ctx, caller, id.into_inner(), Move { reason, ..Move::by(Action::Cancel, ROLES, Side::Either) }).await
+    transition(ctx, caller, id.into_inner(), Move { reason, ..Move::by(Action::Cancel, CANCELLERS, Side::Either) })
+        .await
+}
+
+/// Allocate a fulfilment that needed attention, once stock is back (staff, admin).
+#[utoipa::path(tag = "fulfilments", params(("id" = String, Path)), responses((status = 200, body = OrderResponse)))]
+#[post("/fulfilments/{id}/reallocate")]
+pub async fn reallocate(ctx: Data<Context>, caller: Caller, id: Path<String>) -> Result<Reply, ApiError> {
+    caller.require(&[Role::Admin, Role::Staff])?;
+    let (now, config) = (ctx.now(), ctx.config.clone());
+    let id = FulfilmentId(id.into_inner());
+    ctx.db
+        .write(move |conn| {
+            let act = Act { actor: &caller, config: &config, now };
+            let moved = order::reallocate(conn, &id, &act)?;
+            order_reply(conn, &moved, &caller)
+        })
+        .await
 }

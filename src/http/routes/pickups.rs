@@ -121,12 +121,12 @@ pub async fn record_picks(
     body: JsonBody<PicksRequest>,
 ) -> Result<Reply, ApiError> {
     caller.require(&[Role::Admin, Role::Staff])?;
+    let request = body.value?;
     let mut v = Validator::default();
-    if body.value.lines.is_empty() {
+    if request.lines.is_empty() {
         v.error("/lines", "name at least one line");
     }
-    let picks: Vec<(OrderLineId, i32)> = body
-        .value
+    let picks: Vec<(OrderLineId, i32)> = request
         .lines
         .iter()
         .enumerate()
@@ -187,7 +187,7 @@ pub async fn collect(
 ) -> Result<Reply, ApiError> {
     caller.require(&[Role::Admin, Role::Staff, Role::Pos])?;
     let mut v = Validator::default();
-    let pickup_code = v.check("/code", text(&body.value.code, 20)).ok_or_else(|| v.into_error())?;
+    let pickup_code = v.check("/code", text(&body.value?.code, 20)).ok_or_else(|| v.into_error())?;
     let (code, id) = path.into_inner();
     let (now, config) = (ctx.now(), ctx.config.clone());
     // A wrong code must be counted even though the answer is an error: the
@@ -252,7 +252,7 @@ pub async fn arrived(
 ) -> Result<Reply, ApiError> {
     caller.require(&[Role::Admin, Role::Staff, Role::Pos, Role::Storefront])?;
     let mut v = Validator::default();
-    let note = body.value.note.as_deref().and_then(|n| v.check("/note", text(n, 200)));
+    let note = body.value?.note.as_deref().and_then(|n| v.check("/note", text(n, 200)));
     v.finish()?;
     let (id, fulfilment) = path.into_inner();
     let (now, config) = (ctx.now(), ctx.config.clone());

@@ -66,7 +66,7 @@ pub async fn counter_sale(
     body: JsonBody<PosSaleRequest>,
 ) -> Result<Reply, ApiError> {
     caller.require(&[Role::Pos])?;
-    let request = body.value;
+    let request = body.value?;
     let mut v = Validator::default();
     let items = order_items(&mut v, "/items", &request.items);
     let payment = request.payment.validate(&mut v, "/payment");
@@ -119,8 +119,9 @@ pub async fn counter_checkout(
         )
     })?;
     let mut v = Validator::default();
-    let reference = v.check("/customer_ref", text(&body.value.customer_ref, 200));
-    let payment = body.value.payment.validate(&mut v, "/payment");
+    let request = body.value?;
+    let reference = v.check("/customer_ref", text(&request.customer_ref, 200));
+    let payment = request.payment.validate(&mut v, "/payment");
     let (Some(reference), Some(payment)) = (reference, payment) else { return Err(v.into_error()) };
     let (now, config) = (ctx.now(), ctx.config.clone());
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
@@ -149,7 +150,7 @@ pub async fn endless_aisle(
     body: JsonBody<EndlessAisleRequest>,
 ) -> Result<Reply, ApiError> {
     caller.require(&[Role::Pos])?;
-    let request = body.value;
+    let request = body.value?;
     let mut v = Validator::default();
     let items = order_items(&mut v, "/items", &request.items);
     let payment = request.payment.validate(&mut v, "/payment");

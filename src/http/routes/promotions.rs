@@ -60,7 +60,7 @@ pub async fn create_promotion(
 ) -> Result<Reply, ApiError> {
     caller.require(&[Role::Admin])?;
     let now = ctx.now();
-    let draft = body.value.into_draft(now)?;
+    let draft = body.value?.into_draft(now)?;
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
         let input = input(conn, draft)?;
         let created = promotion::create(conn, input, now)?;
@@ -118,7 +118,7 @@ pub async fn replace_promotion(
 ) -> Result<Reply, ApiError> {
     caller.require(&[Role::Admin])?;
     let now = ctx.now();
-    let draft = body.value.into_draft(now)?;
+    let draft = body.value?.into_draft(now)?;
     let id = PromotionId(id.into_inner());
     ctx.db
         .write(move |conn| {
@@ -159,7 +159,7 @@ pub async fn put_tax_rate(
     {
         return Err(ApiError::field("/region", "must be a region code such as DE or DE-BE"));
     }
-    let rate = match &body.value.rate_percent {
+    let rate = match &body.value?.rate_percent {
         serde_json::Value::String(s) => Decimal::from_str(s.trim()).ok(),
         serde_json::Value::Number(n) => Decimal::from_str(&n.to_string()).ok(),
         _ => None,

@@ -152,7 +152,7 @@ pub async fn create_reservation(
     body: JsonBody<ReservationRequest>,
 ) -> Result<Reply, ApiError> {
     caller.require(ANY_HOLDER)?;
-    let request = body.value;
+    let request = body.value?;
     if !may_hold(caller.role, request.purpose) {
         return Err(ApiError::forbidden(format!("a {} key cannot hold stock for {}", caller.role, request.purpose)));
     }
@@ -189,7 +189,7 @@ pub async fn create_pos_hold(
     body: JsonBody<PosHoldRequest>,
 ) -> Result<Reply, ApiError> {
     caller.require(&[Role::Pos])?;
-    let request = body.value;
+    let request = body.value?;
     let own = ctx
         .db
         .read({
@@ -250,7 +250,7 @@ pub async fn extend_reservation(
     caller.require(ANY_HOLDER)?;
     let now = ctx.now();
     let id = ReservationId(id.into_inner());
-    let lifetime = Duration::from_secs(body.value.expires_in_seconds);
+    let lifetime = Duration::from_secs(body.value?.expires_in_seconds);
     if lifetime.is_zero() || lifetime > ctx.config.holds.max {
         return Err(ApiError::field(
             "/expires_in_seconds",

@@ -40,7 +40,7 @@ pub async fn create_sku(
     body: JsonBody<SkuRequest>,
 ) -> Result<Reply, ApiError> {
     caller.require(&[Role::Admin])?;
-    let input = body.value.into_input(None)?;
+    let input = body.value?.into_input(None)?;
     let now = ctx.now();
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
         let sku = catalog::create_sku(conn, input, now)?;
@@ -95,7 +95,7 @@ pub async fn replace_sku(
     body: JsonBody<SkuRequest>,
 ) -> Result<Reply, ApiError> {
     caller.require(&[Role::Admin])?;
-    let input = body.value.into_input(Some(&code))?;
+    let input = body.value?.into_input(Some(&code))?;
     let now = ctx.now();
     let sku = ctx.db.write(move |conn| catalog::update_sku(conn, input, if_match.0, now)).await?;
     Ok(reply(&sku))

@@ -81,8 +81,9 @@ pub async fn receive(
 ) -> Result<Reply, ApiError> {
     caller.require(WRITERS)?;
     let mut v = Validator::default();
-    let lines = validate_lines(&mut v, "/lines", &body.value.lines);
-    let reference = optional_text(&mut v, "/reference", &body.value.reference, 200);
+    let request = body.value?;
+    let lines = validate_lines(&mut v, "/lines", &request.lines);
+    let reference = optional_text(&mut v, "/reference", &request.reference, 200);
     v.finish()?;
     let now = ctx.now();
     let principal: Principal = caller.0.clone();
@@ -111,7 +112,7 @@ pub async fn adjust(
     body: JsonBody<AdjustmentRequest>,
 ) -> Result<Reply, ApiError> {
     caller.require(WRITERS)?;
-    let request = body.value;
+    let request = body.value?;
     let mut v = Validator::default();
     let sku = v.check("/sku", text(&request.sku, 64));
     let delta = v.check(
@@ -150,7 +151,7 @@ pub async fn count(
     body: JsonBody<CountRequest>,
 ) -> Result<Reply, ApiError> {
     caller.require(WRITERS)?;
-    let request = body.value;
+    let request = body.value?;
     let mut v = Validator::default();
     if request.lines.is_empty() || request.lines.len() > 200 {
         v.error("/lines", "must hold 1 to 200 lines");
@@ -203,7 +204,7 @@ pub async fn transfer(
     body: JsonBody<TransferRequest>,
 ) -> Result<Reply, ApiError> {
     caller.require(WRITERS)?;
-    let request = body.value;
+    let request = body.value?;
     let mut v = Validator::default();
     let to = v.check("/to", text(&request.to, 64));
     let lines = validate_lines(&mut v, "/lines", &request.lines);
@@ -243,12 +244,13 @@ pub async fn set_settings(
 ) -> Result<Reply, ApiError> {
     caller.require(WRITERS)?;
     let (code, sku) = path.into_inner();
+    let request = body.value?;
     let mut v = Validator::default();
     let safety = v.check(
         "/safety_stock",
-        if body.value.safety_stock == 0 { Ok(0) } else { Quantity::new(body.value.safety_stock).map(Quantity::get) },
+        if request.safety_stock == 0 { Ok(0) } else { Quantity::new(request.safety_stock).map(Quantity::get) },
     );
-    let aisle = optional_text(&mut v, "/aisle", &body.value.aisle, 40);
+    let aisle = optional_text(&mut v, "/aisle", &request.aisle, 40);
     let Some(safety) = safety else { return Err(v.into_error()) };
     v.finish()?;
     let now = ctx.now();

@@ -77,7 +77,7 @@ pub async fn command(
     if caller.channel != Channel::Voice {
         return Err(ApiError::forbidden("voice commands need a storefront key of channel voice"));
     }
-    let request = body.value;
+    let request = body.value?;
     let mut v = Validator::default();
     let reference = v.check("/customer_ref", text(&request.customer_ref, 200));
     let phrase = request.phrase.as_deref().and_then(|p| v.check("/phrase", text(p, 300)));
