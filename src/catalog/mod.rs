@@ -11,10 +11,11 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 pub use location::{Location, LocationInput};
+pub use repo::SkuRow;
 pub use sku::{Sku, SkuInput, normalize_words};
 
 use crate::db::schema::{locations, skus};
-use crate::db::{AnyConnection, DbError, timestamp};
+use crate::db::{AnyConnection, DbError, one_of, timestamp};
 use crate::types::{Code, LocationId, Page, PageRequest, SkuId};
 
 #[derive(Debug, thiserror::Error)]
@@ -162,7 +163,7 @@ pub fn skus_by_ids(conn: &mut AnyConnection, ids: &[SkuId]) -> Result<Vec<Sku>, 
 /// The codes of these SKUs, by id.
 pub fn sku_codes(conn: &mut AnyConnection, ids: &[SkuId]) -> Result<HashMap<SkuId, String>, CatalogError> {
     Ok(skus::table
-        .filter(skus::id.eq_any(ids))
+        .filter(one_of(skus::id, ids))
         .select((skus::id, skus::code))
         .load::<(SkuId, String)>(conn)?
         .into_iter()
@@ -172,7 +173,7 @@ pub fn sku_codes(conn: &mut AnyConnection, ids: &[SkuId]) -> Result<HashMap<SkuI
 /// SKUs by code, in one query; unknown codes are simply absent.
 pub fn skus_by_codes(conn: &mut AnyConnection, codes: &[&str]) -> Result<Vec<Sku>, CatalogError> {
     skus::table
-        .filter(skus::code.eq_any(codes))
+        .filter(one_of(skus::code, codes))
         .select(repo::SkuRow::as_select())
         .load(conn)?
         .into_iter()

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use super::location::{Address, Capabilities, Location, LocationInput, LocationKind, OpeningHours, TimeZone};
 use super::sku::{Sku, SkuInput};
 use crate::db::schema::{locations, skus};
-use crate::db::{AnyConnection, DbError};
+use crate::db::{AnyConnection, DbError, one_of};
 use crate::types::{Code, Currency, GeoPoint, Gtin, LocationId, Money, SkuId};
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
@@ -154,7 +154,7 @@ pub fn find_location(conn: &mut AnyConnection, code: &str) -> Result<Option<Loca
 
 pub fn locations_by_ids(conn: &mut AnyConnection, ids: &[LocationId]) -> Result<Vec<Location>, DbError> {
     locations::table
-        .filter(locations::id.eq_any(ids))
+        .filter(one_of(locations::id, ids))
         .select(LocationRow::as_select())
         .load(conn)?
         .into_iter()
@@ -269,7 +269,7 @@ pub fn find_sku(conn: &mut AnyConnection, code_or_gtin: &str) -> Result<Option<S
 
 pub fn skus_by_ids(conn: &mut AnyConnection, ids: &[SkuId]) -> Result<Vec<Sku>, DbError> {
     skus::table
-        .filter(skus::id.eq_any(ids))
+        .filter(one_of(skus::id, ids))
         .select(SkuRow::as_select())
         .load(conn)?
         .into_iter()

@@ -3,15 +3,21 @@
 
 pub mod conn;
 pub mod idempotency;
+mod in_list;
 pub mod migrate;
 pub mod schema;
+mod writer;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use diesel::Connection;
+use diesel::connection::{SimpleConnection, TransactionManager};
 use diesel::r2d2::{Pool, PooledConnection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 pub use conn::{AnyConnection, DatabaseUrl};
+pub use in_list::one_of;
 
 /// Errors of the storage layer. Domains wrap it; `http::problem` maps it once.
 #[derive(Debug, thiserror::Error)]
@@ -56,12 +62,15 @@ macro_rules! db_error_conversions {
     };
 }
 
-/// The shared pool. Diesel is synchronous, so every use runs on the blocking
-/// thread pool and never holds a connection across an outbound HTTP call.
+/// The shared pool. Diesel is synchronous, so every use runs off the executor
+/// (the blocking pool, or SQLite's writer thread) and never holds a connection
+/// across an outbound HTTP call.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<conn::ConnectionManager>,
     backend: &'static str,
+    /// SQLite only: the one connection that writes.
+    writer: Option<Arc<writer::Writer>>,
 }
 
 impl Db {
@@ -75,12 +84,19 @@ impl Db {
             .max_size(size)
             .min_idle(Some(0))
             .idle_timeout(None)
+            // No `SELECT 1` before every use: a dead connection is found when a
+            // query on it fails (see `read`) and then leaves the pool.
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(10))
             .build(conn::ConnectionManager::new(url.clone()))
             .map_err(|e| format!("cannot open database {url:?}: {e}"))?;
         // Fail at start, with the database's own message, when it is unreachable.
         pool.get().map_err(|e| format!("cannot open database {url:?}: {e}"))?;
-        Ok(Self { pool, backend: url.backend_name() })
+        let writer = match url {
+            DatabaseUrl::Sqlite(_) => Some(Arc::new(writer::Writer::start(conn::ConnectionManager::new(url.clone()))?)),
+            DatabaseUrl::Postgres(_) => None,
+        };
+        Ok(Self { pool, backend: url.backend_name(), writer })
     }
 
     pub fn backend(&self) -> &'static str {
@@ -92,7 +108,8 @@ impl Db {
         Ok(self.pool.get()?)
     }
 
-    /// Runs `f` with a connection, outside any explicit transaction.
+    /// Runs `f` with a connection, outside any explicit transaction. Work that
+    /// writes goes through `write`, so that on SQLite it runs on the writer.
     pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
@@ -102,20 +119,31 @@ impl Db {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().map_err(DbError::from)?;
-            f(&mut conn)
+            let result = f(&mut conn);
+            if result.is_err() && conn.batch_execute("SELECT 1").is_err() {
+                // The connection itself is gone (the database restarted, the
+                // network dropped): marking it broken makes the pool discard it.
+                <AnyConnection as Connection>::TransactionManager::transaction_manager_status_mut(&mut conn)
+                    .set_in_error();
+            }
+            result
         })
         .await
         .map_err(|_| DbError::TaskFailed)?
     }
 
-    /// Runs `f` in one write transaction (IMMEDIATE on SQLite).
+    /// Runs `f` in one write transaction: on SQLite's writer thread after the
+    /// writes queued before it, on PostgreSQL on a pooled connection.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + From<DieselError> + Send + 'static,
     {
-        self.read(move |conn| conn.write(f)).await
+        match &self.writer {
+            Some(writer) => writer.run(f).await,
+            None => self.read(move |conn| conn.write(f)).await,
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::catalog::Location;
 use crate::db::schema::{fulfilments as f, order_lines as ol, orders as o, stock_levels as sl};
-use crate::db::{AnyConnection, DbError, timestamp};
+use crate::db::{AnyConnection, DbError, one_of, timestamp};
 use crate::events::{self, NewEvent};
 use crate::order::state::{Action, FulfilmentStatus, Method};
 use crate::order::{self, Act, Fulfilment, Order, OrderError};
@@ -53,7 +53,7 @@ pub fn queue(
     let wanted: Vec<&str> = statuses.unwrap_or(&default).iter().map(|s| s.as_str()).collect();
     let mut rows: Vec<Fulfilment> = f::table
         .filter(f::pickup_location_id.eq(&store.id))
-        .filter(f::status.eq_any(&wanted))
+        .filter(one_of(f::status, &wanted))
         .select(Fulfilment::as_select())
         .load(conn)?;
     rows.sort_by(|a, b| match (a.arrived_at, b.arrived_at) {
@@ -92,7 +92,7 @@ pub fn pick_list(
         .inner_join(f::table)
         .inner_join(o::table)
         .filter(f::location_id.eq(&store.id))
-        .filter(f::status.eq_any(statuses))
+        .filter(one_of(f::status, &statuses))
         .filter(f::method.ne(Method::Counter.as_str()))
         .order((ol::sku_code, o::number))
         .select((
@@ -110,7 +110,7 @@ pub fn pick_list(
     let skus: Vec<SkuId> = rows.iter().map(|r| r.2.clone()).collect();
     let aisles: BTreeMap<SkuId, Option<String>> = sl::table
         .filter(sl::location_id.eq(&store.id))
-        .filter(sl::sku_id.eq_any(&skus))
+        .filter(one_of(sl::sku_id, &skus))
         .select((sl::sku_id, sl::aisle))
         .load::<(SkuId, Option<String>)>(conn)?
         .into_iter()

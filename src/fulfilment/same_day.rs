@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use crate::catalog::hours::{local_date, to_utc};
 use crate::catalog::{self, CatalogError, Location};
 use crate::db::schema::delivery_slots as ds;
-use crate::db::{AnyConnection, DbError, timestamp};
+use crate::db::{AnyConnection, DbError, one_of, timestamp};
 use crate::inventory::{self, InventoryError, LevelAt};
 use crate::per_backend;
 use crate::text_enum;
@@ -131,7 +131,7 @@ pub fn covers(location: &Location, point: GeoPoint) -> bool {
 fn with_bookings(conn: &mut AnyConnection, mut slots: Vec<Slot>) -> Result<Vec<Slot>, DbError> {
     let ids: Vec<&str> = slots.iter().map(|s| s.id.as_str()).collect();
     let booked: HashMap<String, i32> = ds::table
-        .filter(ds::id.eq_any(&ids))
+        .filter(one_of(ds::id, &ids))
         .select((ds::id, ds::booked))
         .load::<(String, i32)>(conn)?
         .into_iter()

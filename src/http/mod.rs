@@ -42,6 +42,9 @@ pub fn serve(listener: TcpListener, ctx: Context) -> std::io::Result<Server> {
     let ctx = Data::new(ctx);
     let server = HttpServer::new(move || app(ctx.clone(), metrics.clone(), keys.clone()))
         .workers(config.workers)
+        // A blocking thread beyond the pool's connections would only wait for
+        // one, holding its own stack and malloc arena meanwhile.
+        .worker_max_blocking_threads((config.pool_size as usize).div_ceil(config.workers).max(1))
         .shutdown_timeout(config.shutdown_timeout.as_secs())
         .listen(listener)?
         .run();

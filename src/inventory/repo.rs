@@ -9,7 +9,7 @@ use serde_json::json;
 use super::model::{Level, MovementKind};
 use crate::access::Principal;
 use crate::db::schema::{locations, stock_levels as sl, stock_movements as sm};
-use crate::db::{AnyConnection, DbError, timestamp};
+use crate::db::{AnyConnection, DbError, one_of, timestamp};
 use crate::events::{self, NewEvent};
 use crate::per_backend;
 use crate::types::{GeoPoint, LocationId, SkuId};
@@ -234,7 +234,7 @@ impl LevelAt {
 pub fn levels_of(conn: &mut AnyConnection, skus: &[SkuId]) -> Result<Vec<LevelAt>, DbError> {
     Ok(sl::table
         .inner_join(locations::table)
-        .filter(sl::sku_id.eq_any(skus))
+        .filter(one_of(sl::sku_id, skus))
         .filter(locations::active.eq(true))
         .select((
             sl::sku_id,

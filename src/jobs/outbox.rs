@@ -7,7 +7,7 @@ use crate::events;
 pub async fn sequence(ctx: &Context) -> Result<usize, JobError> {
     let mut total = 0;
     loop {
-        let sequenced = ctx.db.read(events::sequence_pending).await?;
+        let sequenced = ctx.db.write(events::sequence_pending).await?;
         if sequenced == 0 {
             return Ok(total);
         }

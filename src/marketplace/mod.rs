@@ -19,7 +19,7 @@ use crate::catalog::{self, CatalogError};
 use crate::db::schema::{
     marketplace_listings as ml, marketplace_push_log as log, marketplace_stock as ms, marketplaces as m, skus,
 };
-use crate::db::{AnyConnection, DbError, timestamp};
+use crate::db::{AnyConnection, DbError, one_of, timestamp};
 use crate::events;
 use crate::inventory::{self, InventoryError};
 use crate::order::OrderError;
@@ -383,7 +383,8 @@ pub fn refresh(
     force: bool,
     now: DateTime<Utc>,
 ) -> Result<usize, MarketplaceError> {
-    let mut query = ml::table.inner_join(m::table).inner_join(skus::table).filter(ml::sku_id.eq_any(skus)).into_boxed();
+    let mut query =
+        ml::table.inner_join(m::table).inner_join(skus::table).filter(one_of(ml::sku_id, skus)).into_boxed();
     if let Some(marketplace) = only {
         query = query.filter(ml::marketplace_id.eq(marketplace.clone()));
     }

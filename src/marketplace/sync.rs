@@ -21,7 +21,7 @@ use crate::context::Context;
 use crate::db::schema::{
     marketplace_listings as ml, marketplace_outbound as mo, marketplace_push_log as log, marketplace_stock as ms,
 };
-use crate::db::{AnyConnection, DbError, timestamp};
+use crate::db::{AnyConnection, DbError, one_of, timestamp};
 use crate::events;
 use crate::order::state::{FulfilmentStatus, Method};
 use crate::order::{self, OrderError};
@@ -246,7 +246,7 @@ fn record_push(
 pub async fn push_due(ctx: &Context) -> Result<usize, MarketplaceError> {
     let now = ctx.now();
     let (at, until) = (timestamp(now), timestamp(now + chrono::Duration::from_std(LEASE).unwrap_or_default()));
-    let claimed = ctx.db.read(move |conn| claim_stock(conn, at, until)).await?;
+    let claimed = ctx.db.write(move |conn| claim_stock(conn, at, until)).await?;
     let config = ctx.config.marketplace.clone();
     let mut attempted = 0;
     for (marketplace, rows) in claimed {
@@ -266,7 +266,7 @@ pub async fn push_due(ctx: &Context) -> Result<usize, MarketplaceError> {
                 tracing::warn!(marketplace = %marketplace.name, status = ?error.status, error = %error.message, "stock push failed");
             }
             let (rows, id, config, now) = (chunk.to_vec(), marketplace.id.clone(), config.clone(), ctx.now());
-            ctx.db.read(move |conn| record_push(conn, &id, &rows, &result, &config, now)).await?;
+            ctx.db.write(move |conn| record_push(conn, &id, &rows, &result, &config, now)).await?;
             attempted += chunk.len();
         }
         if !unsent.is_empty() {
@@ -358,7 +358,7 @@ pub fn ingest_order_events(conn: &mut AnyConnection, now: chrono::DateTime<Utc>)
                     let skus: Vec<SkuId> = found.lines_of(&fulfilment_id).map(|l| l.sku_id.clone()).collect();
                     let sellers: HashMap<SkuId, String> = ml::table
                         .filter(ml::marketplace_id.eq(marketplace))
-                        .filter(ml::sku_id.eq_any(&skus))
+                        .filter(one_of(ml::sku_id, &skus))
                         .select((ml::sku_id, ml::seller_sku))
                         .load::<(SkuId, String)>(conn)?
                         .into_iter()

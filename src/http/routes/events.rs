@@ -49,7 +49,7 @@ pub async fn list_events(ctx: Data<Context>, caller: Caller, query: Query<Events
         return Err(ApiError::field("/limit", "must be 1 to 1000"));
     }
     // Put whatever has committed in order first, so a reader is never behind the job.
-    ctx.db.read(|conn| events::sequence_pending(conn).map_err(ApiError::from)).await?;
+    ctx.db.write(events::sequence_pending).await?;
     ctx.db
         .read(move |conn| {
             let location_id = match &query.location {
