@@ -92,11 +92,11 @@ pub fn open_cart_id(conn: &mut AnyConnection, customer: &CustomerId) -> Result<O
     Ok(repo::open_for_customer(conn, customer)?)
 }
 
-/// The customer's open cart, created on first use.
-pub fn open_cart(conn: &mut AnyConnection, customer: &CustomerId, e: &Editor<'_>) -> Result<Cart, CartError> {
+/// The id of the customer's open cart, created on first use.
+pub fn ensure_open(conn: &mut AnyConnection, customer: &CustomerId, e: &Editor<'_>) -> Result<CartId, CartError> {
     loop {
         if let Some(id) = repo::open_for_customer(conn, customer)? {
-            return load(conn, &id);
+            return Ok(id);
         }
         let id = CartId::generate();
         // Two channels creating the first cart at once: the unique index keeps
@@ -104,9 +104,15 @@ pub fn open_cart(conn: &mut AnyConnection, customer: &CustomerId, e: &Editor<'_>
         if repo::insert(conn, &id, Some(customer), None, e.now)? {
             let record = Record { action: CartAction::Create, sku: None, quantity: None, detail: None };
             repo::record(conn, &id, 1, record, e.actor.channel.as_str(), e.actor.key_id.as_str(), e.now)?;
-            return load(conn, &id);
+            return Ok(id);
         }
     }
+}
+
+/// The customer's open cart, created on first use.
+pub fn open_cart(conn: &mut AnyConnection, customer: &CustomerId, e: &Editor<'_>) -> Result<Cart, CartError> {
+    let id = ensure_open(conn, customer, e)?;
+    load(conn, &id)
 }
 
 /// A cart for a visitor who has not signed in; its token is its only key.
@@ -119,8 +125,12 @@ pub fn create_anonymous(conn: &mut AnyConnection, e: &Editor<'_>) -> Result<Cart
     load(conn, &id)
 }
 
+pub fn id_by_token(conn: &mut AnyConnection, token: &str) -> Result<CartId, CartError> {
+    repo::by_token(conn, token)?.ok_or_else(|| CartError::NotFound(token.to_owned()))
+}
+
 pub fn by_token(conn: &mut AnyConnection, token: &str) -> Result<Cart, CartError> {
-    let id = repo::by_token(conn, token)?.ok_or_else(|| CartError::NotFound(token.to_owned()))?;
+    let id = id_by_token(conn, token)?;
     load(conn, &id)
 }
 
@@ -190,7 +200,10 @@ pub fn add_line(
             None => repo::set_currency(conn, id, Some(sku.price.currency))?,
         }
         let hold = rehold(conn, cart, &sku.id, total, existing.and_then(|l| l.hold_id.as_ref()), e)?;
-        repo::put_line(conn, id, &sku.id, total, hold.as_ref(), e.actor.channel.as_str(), e.now)?;
+        match existing {
+            Some(_) => repo::update_line(conn, id, &sku.id, total, hold.as_ref(), e.now)?,
+            None => repo::insert_line(conn, id, &sku.id, total, hold.as_ref(), e.actor.channel.as_str(), e.now)?,
+        }
         Ok(Record {
             action: CartAction::AddLine,
             sku: Some(sku.id.clone()),
@@ -214,7 +227,7 @@ pub fn set_quantity(
     edit(conn, id, e, |conn, cart| {
         let line = line_of(cart, &sku.id).ok_or_else(|| CartError::LineNotFound(sku.code.to_string()))?;
         let hold = rehold(conn, cart, &sku.id, quantity.get(), line.hold_id.as_ref(), e)?;
-        repo::put_line(conn, id, &sku.id, quantity.get(), hold.as_ref(), e.actor.channel.as_str(), e.now)?;
+        repo::update_line(conn, id, &sku.id, quantity.get(), hold.as_ref(), e.now)?;
         Ok(Record {
             action: CartAction::SetQuantity,
             sku: Some(sku.id.clone()),
@@ -324,7 +337,10 @@ pub fn merge(conn: &mut AnyConnection, into: &CartId, token: &str, e: &Editor<'_
             }
             release_hold(conn, line.hold_id.as_ref(), e)?;
             let hold = rehold(conn, cart, &line.sku.id, total, existing.and_then(|l| l.hold_id.as_ref()), e)?;
-            repo::put_line(conn, into, &line.sku.id, total, hold.as_ref(), &line.added_channel, e.now)?;
+            match existing {
+                Some(_) => repo::update_line(conn, into, &line.sku.id, total, hold.as_ref(), e.now)?,
+                None => repo::insert_line(conn, into, &line.sku.id, total, hold.as_ref(), &line.added_channel, e.now)?,
+            }
         }
         if cart.intent.is_none() && from.intent.is_some() {
             repo::set_intent(conn, into, from.intent.as_ref())?;
@@ -381,8 +397,9 @@ pub fn history(conn: &mut AnyConnection, id: &CartId, page: &PageRequest) -> Res
 
 fn release_hold(conn: &mut AnyConnection, hold: Option<&ReservationId>, e: &Editor<'_>) -> Result<(), CartError> {
     let Some(hold) = hold else { return Ok(()) };
-    if reservation::get(conn, hold)?.status == ReservationStatus::Active {
-        reservation::release(conn, hold, e.actor, "cart line changed", e.now)?;
+    let held = reservation::get(conn, hold)?;
+    if held.status == ReservationStatus::Active {
+        reservation::release(conn, &held, e.actor, "cart line changed", e.now)?;
     }
     Ok(())
 }

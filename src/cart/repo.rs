@@ -5,8 +5,8 @@ use diesel::prelude::*;
 
 use super::CartError;
 use super::model::{Cart, CartAction, CartChange, CartLine, CartStatus, Intent};
-use crate::catalog::{self, Sku};
-use crate::db::schema::{cart_changes, cart_lines, carts};
+use crate::catalog::SkuRow;
+use crate::db::schema::{cart_changes, cart_lines, carts, skus};
 use crate::db::{AnyConnection, DbError, timestamp};
 use crate::types::{CartId, Currency, CustomerId, ReservationId, SkuId};
 
@@ -28,7 +28,6 @@ struct CartRow {
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = cart_lines)]
 struct LineRow {
-    sku_id: SkuId,
     quantity: i32,
     hold_id: Option<ReservationId>,
     added_channel: String,
@@ -40,19 +39,17 @@ pub fn load(conn: &mut AnyConnection, id: &CartId) -> Result<Option<Cart>, CartE
     let Some(row) = carts::table.find(id).select(CartRow::as_select()).first(conn).optional()? else {
         return Ok(None);
     };
-    let rows: Vec<LineRow> = cart_lines::table
+    let rows: Vec<(LineRow, SkuRow)> = cart_lines::table
+        .inner_join(skus::table)
         .filter(cart_lines::cart_id.eq(id))
         .order((cart_lines::added_at, cart_lines::sku_id))
-        .select(LineRow::as_select())
+        .select((LineRow::as_select(), SkuRow::as_select()))
         .load(conn)?;
-    let ids: Vec<SkuId> = rows.iter().map(|l| l.sku_id.clone()).collect();
-    let skus: Vec<Sku> = catalog::skus_by_ids(conn, &ids)?;
     let lines = rows
         .into_iter()
-        .filter_map(|l| {
-            let sku = skus.iter().find(|s| s.id == l.sku_id)?.clone();
-            Some(CartLine {
-                sku,
+        .map(|(l, sku)| {
+            Ok(CartLine {
+                sku: sku.into_sku()?,
                 quantity: l.quantity,
                 hold_id: l.hold_id,
                 added_channel: l.added_channel,
@@ -60,7 +57,7 @@ pub fn load(conn: &mut AnyConnection, id: &CartId) -> Result<Option<Cart>, CartE
                 updated_at: l.updated_at,
             })
         })
-        .collect();
+        .collect::<Result<_, DbError>>()?;
     let corrupt = |what: String| CartError::Db(DbError::Corrupt(what));
     Ok(Some(Cart {
         status: CartStatus::parse(&row.status).map_err(corrupt)?,
@@ -83,12 +80,7 @@ pub fn load(conn: &mut AnyConnection, id: &CartId) -> Result<Option<Cart>, CartE
 }
 
 pub fn open_for_customer(conn: &mut AnyConnection, customer: &CustomerId) -> Result<Option<CartId>, DbError> {
-    Ok(carts::table
-        .filter(carts::customer_id.eq(customer))
-        .filter(carts::status.eq(CartStatus::Open.as_str()))
-        .select(carts::id)
-        .first(conn)
-        .optional()?)
+    Ok(carts::table.filter(carts::open_for.eq(customer)).select(carts::id).first(conn).optional()?)
 }
 
 pub fn by_token(conn: &mut AnyConnection, token: &str) -> Result<Option<CartId>, DbError> {
@@ -96,7 +88,7 @@ pub fn by_token(conn: &mut AnyConnection, token: &str) -> Result<Option<CartId>,
 }
 
 /// Inserts an open cart; `false` when the customer got one concurrently (the
-/// partial unique index refused this one).
+/// unique `open_for` refused this one).
 pub fn insert(
     conn: &mut AnyConnection,
     id: &CartId,
@@ -112,6 +104,7 @@ pub fn insert(
                 carts::customer_id.eq(customer),
                 carts::token.eq(token),
                 carts::status.eq(CartStatus::Open.as_str()),
+                carts::open_for.eq(customer),
                 carts::version.eq(1),
                 carts::created_at.eq(at),
                 carts::updated_at.eq(at),
@@ -164,11 +157,33 @@ pub fn set_code(conn: &mut AnyConnection, id: &CartId, code: Option<&str>) -> Re
 }
 
 pub fn set_status(conn: &mut AnyConnection, id: &CartId, status: CartStatus) -> Result<(), DbError> {
-    diesel::update(carts::table.find(id)).set(carts::status.eq(status.as_str())).execute(conn)?;
+    // Carts only ever close, and a closed cart is nobody's open cart.
+    diesel::update(carts::table.find(id))
+        .set((carts::status.eq(status.as_str()), carts::open_for.eq(None::<CustomerId>)))
+        .execute(conn)?;
     Ok(())
 }
 
-pub fn put_line(
+/// Changes a line already in the cart.
+pub fn update_line(
+    conn: &mut AnyConnection,
+    cart: &CartId,
+    sku: &SkuId,
+    quantity: i32,
+    hold: Option<&ReservationId>,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    diesel::update(cart_lines::table.find((cart, sku)))
+        .set((
+            cart_lines::quantity.eq(quantity),
+            cart_lines::hold_id.eq(hold),
+            cart_lines::updated_at.eq(timestamp(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn insert_line(
     conn: &mut AnyConnection,
     cart: &CartId,
     sku: &SkuId,
@@ -178,22 +193,17 @@ pub fn put_line(
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
     let at = timestamp(now);
-    let changed = diesel::update(cart_lines::table.find((cart, sku)))
-        .set((cart_lines::quantity.eq(quantity), cart_lines::hold_id.eq(hold), cart_lines::updated_at.eq(at)))
+    diesel::insert_into(cart_lines::table)
+        .values((
+            cart_lines::cart_id.eq(cart),
+            cart_lines::sku_id.eq(sku),
+            cart_lines::quantity.eq(quantity),
+            cart_lines::hold_id.eq(hold),
+            cart_lines::added_channel.eq(channel),
+            cart_lines::added_at.eq(at),
+            cart_lines::updated_at.eq(at),
+        ))
         .execute(conn)?;
-    if changed == 0 {
-        diesel::insert_into(cart_lines::table)
-            .values((
-                cart_lines::cart_id.eq(cart),
-                cart_lines::sku_id.eq(sku),
-                cart_lines::quantity.eq(quantity),
-                cart_lines::hold_id.eq(hold),
-                cart_lines::added_channel.eq(channel),
-                cart_lines::added_at.eq(at),
-                cart_lines::updated_at.eq(at),
-            ))
-            .execute(conn)?;
-    }
     Ok(())
 }
 

@@ -23,12 +23,13 @@ pub struct StoredAnswer {
 /// request holds it; under PostgreSQL this call first waits for that request's
 /// transaction to end.
 pub fn claim(conn: &mut AnyConnection, claim: &StoredAnswer) -> Result<bool, DbError> {
-    let inserted = conn.transaction(|c| diesel::insert_into(keys::table).values(claim).execute(c));
-    match inserted.map_err(DbError::from) {
-        Ok(_) => Ok(true),
-        Err(DbError::Unique(_)) => Ok(false),
-        Err(other) => Err(other),
-    }
+    // On PostgreSQL, DO NOTHING waits for a concurrent claim of the same key to
+    // commit or roll back, as the unique index would, without a savepoint.
+    let inserted = crate::per_backend!(conn, |c| diesel::insert_into(keys::table)
+        .values(claim)
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(inserted == 1)
 }
 
 pub fn load(conn: &mut AnyConnection, caller_id: &str, key: &str) -> Result<StoredAnswer, DbError> {

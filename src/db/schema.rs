@@ -186,6 +186,7 @@ diesel::table! {
         customer_id -> Nullable<Text>,
         token -> Nullable<Text>,
         status -> Text,
+        open_for -> Nullable<Text>,
         currency -> Nullable<Text>,
         fulfilment -> Nullable<Text>,
         promotion_code -> Nullable<Text>,

@@ -106,6 +106,7 @@ pub struct ReservationRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReservationLine {
     pub sku_id: SkuId,
+    pub sku_code: String,
     pub quantity: i32,
 }
 
@@ -114,6 +115,7 @@ pub struct ReservationLine {
 pub struct Reservation {
     pub id: ReservationId,
     pub location_id: LocationId,
+    pub location_code: String,
     pub purpose: Purpose,
     pub status: ReservationStatus,
     pub customer_ref: Option<String>,

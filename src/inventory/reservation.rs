@@ -2,7 +2,7 @@
 //! released, or expire by themselves. Status changes are guarded by the status
 //! they expect, so a hold is released, expired or committed exactly once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -11,8 +11,8 @@ use super::model::{MovementKind, Purpose, Reservation, ReservationLine, Reservat
 use super::repo::{self, Change, Delta, Guard};
 use super::{InventoryError, shortage};
 use crate::access::Principal;
-use crate::db::schema::{reservation_lines as rl, reservations as r};
-use crate::db::{AnyConnection, DbError, timestamp};
+use crate::db::schema::{locations, reservation_lines as rl, reservations as r, skus};
+use crate::db::{AnyConnection, DbError, one_of, timestamp};
 use crate::types::{LocationId, Quantity, ReservationId, SkuId};
 
 /// A hold to place.
@@ -28,6 +28,10 @@ pub struct NewReservation {
 
 /// Places a hold on every line or on none: lines that cannot be held are all
 /// reported, and the caller's transaction rolls back the others.
+///
+/// Everything that does not touch a stock level comes first, so that a level
+/// row, which a sale-day SKU makes the hottest row of the database, stays
+/// locked (on PostgreSQL) only for its update, its ledger row and its event.
 pub fn create(
     conn: &mut AnyConnection,
     new: NewReservation,
@@ -36,68 +40,97 @@ pub fn create(
 ) -> Result<Reservation, InventoryError> {
     // Same SKU twice is one line; sorted by id so that concurrent
     // reservations lock rows in one order and cannot deadlock.
-    let mut lines: BTreeMap<SkuId, i32> = BTreeMap::new();
+    let mut wanted: BTreeMap<SkuId, i32> = BTreeMap::new();
     for (sku, quantity) in &new.lines {
-        *lines.entry(sku.clone()).or_default() += quantity.get();
+        *wanted.entry(sku.clone()).or_default() += quantity.get();
     }
+    let location_code: String = locations::table.find(&new.location_id).select(locations::code).first(conn)?;
+    let ids: Vec<SkuId> = wanted.keys().cloned().collect();
+    let codes: HashMap<SkuId, String> =
+        skus::table.filter(one_of(skus::id, &ids)).select((skus::id, skus::code)).load(conn)?.into_iter().collect();
     let id = ReservationId::generate();
     let at = timestamp(now);
+    let reservation = Reservation {
+        id: id.clone(),
+        location_id: new.location_id,
+        location_code,
+        purpose: new.purpose,
+        status: ReservationStatus::Active,
+        customer_ref: new.customer_ref,
+        reference: new.reference,
+        channel: actor.channel.as_str().to_owned(),
+        created_by: actor.key_id.to_string(),
+        expires_at: new.expires_at.map(timestamp),
+        created_at: at,
+        updated_at: at,
+        version: 1,
+        lines: wanted
+            .into_iter()
+            .map(|(sku_id, quantity)| ReservationLine {
+                sku_code: codes.get(&sku_id).cloned().unwrap_or_default(),
+                sku_id,
+                quantity,
+            })
+            .collect(),
+    };
     diesel::insert_into(r::table)
         .values((
             r::id.eq(&id),
-            r::location_id.eq(&new.location_id),
-            r::purpose.eq(new.purpose.as_str()),
-            r::status.eq(ReservationStatus::Active.as_str()),
-            r::customer_ref.eq(&new.customer_ref),
-            r::reference.eq(&new.reference),
-            r::channel.eq(actor.channel.as_str()),
-            r::created_by.eq(actor.key_id.as_str()),
-            r::expires_at.eq(new.expires_at.map(timestamp)),
+            r::location_id.eq(&reservation.location_id),
+            r::purpose.eq(reservation.purpose.as_str()),
+            r::status.eq(reservation.status.as_str()),
+            r::customer_ref.eq(&reservation.customer_ref),
+            r::reference.eq(&reservation.reference),
+            r::channel.eq(&reservation.channel),
+            r::created_by.eq(&reservation.created_by),
+            r::expires_at.eq(reservation.expires_at),
             r::created_at.eq(at),
             r::updated_at.eq(at),
-            r::version.eq(1),
+            r::version.eq(reservation.version),
         ))
         .execute(conn)?;
-    for (sku, q) in &lines {
+    for line in &reservation.lines {
         diesel::insert_into(rl::table)
-            .values((rl::reservation_id.eq(&id), rl::sku_id.eq(sku), rl::quantity.eq(*q)))
+            .values((rl::reservation_id.eq(&id), rl::sku_id.eq(&line.sku_id), rl::quantity.eq(line.quantity)))
             .execute(conn)?;
     }
     let change = Change { reason: Some(new.purpose.as_str()), reference: Some(id.as_str()), actor, now };
     let mut short: Vec<Shortage> = Vec::new();
-    for (sku, &quantity) in &lines {
+    for line in &reservation.lines {
         let held = repo::apply(
             conn,
-            sku,
-            &new.location_id,
-            Guard::available(quantity),
-            &[Delta::reserved(MovementKind::Reserve, quantity)],
+            &line.sku_id,
+            &reservation.location_id,
+            Guard::available(line.quantity),
+            &[Delta::reserved(MovementKind::Reserve, line.quantity)],
             &change,
         )?;
         if held.is_none() {
-            short.push(shortage(conn, sku, &new.location_id, quantity)?);
+            short.push(shortage(conn, &line.sku_id, &reservation.location_id, line.quantity)?);
         }
     }
     if !short.is_empty() {
         return Err(InventoryError::Insufficient(short));
     }
-    get(conn, &id)
+    Ok(reservation)
 }
 
 pub fn get(conn: &mut AnyConnection, id: &ReservationId) -> Result<Reservation, InventoryError> {
-    let row: ReservationRow = r::table
-        .find(id)
-        .select(ReservationRow::as_select())
+    let (row, location_code): (ReservationRow, String) = r::table
+        .inner_join(locations::table)
+        .filter(r::id.eq(id))
+        .select((ReservationRow::as_select(), locations::code))
         .first(conn)
         .optional()?
         .ok_or_else(|| InventoryError::ReservationNotFound(id.to_string()))?;
     let lines = rl::table
+        .inner_join(skus::table)
         .filter(rl::reservation_id.eq(id))
         .order(rl::sku_id)
-        .select((rl::sku_id, rl::quantity))
-        .load::<(SkuId, i32)>(conn)?
+        .select((rl::sku_id, skus::code, rl::quantity))
+        .load::<(SkuId, String, i32)>(conn)?
         .into_iter()
-        .map(|(sku_id, quantity)| ReservationLine { sku_id, quantity })
+        .map(|(sku_id, sku_code, quantity)| ReservationLine { sku_id, sku_code, quantity })
         .collect();
     let corrupt = |e: String| InventoryError::Db(DbError::Corrupt(e));
     Ok(Reservation {
@@ -105,6 +138,7 @@ pub fn get(conn: &mut AnyConnection, id: &ReservationId) -> Result<Reservation, 
         status: ReservationStatus::parse(&row.status).map_err(corrupt)?,
         id: row.id,
         location_id: row.location_id,
+        location_code,
         customer_ref: row.customer_ref,
         reference: row.reference,
         channel: row.channel,
@@ -117,73 +151,99 @@ pub fn get(conn: &mut AnyConnection, id: &ReservationId) -> Result<Reservation, 
     })
 }
 
-/// Explains why a status change did not apply.
-fn refuse(conn: &mut AnyConnection, id: &ReservationId, now: DateTime<Utc>) -> InventoryError {
-    match get(conn, id) {
-        Err(error) => error,
-        Ok(current) if current.status != ReservationStatus::Active => {
-            InventoryError::ReservationNotActive { id: id.to_string(), status: current.status }
+/// Why an active reservation could not change: what it is now.
+fn refusal(current: &Reservation, now: DateTime<Utc>) -> InventoryError {
+    match current.expires_at {
+        Some(at) if current.status == ReservationStatus::Active && at <= timestamp(now) => {
+            InventoryError::ReservationExpired { id: current.id.to_string(), at }
         }
-        Ok(current) => match current.expires_at {
-            Some(at) if at <= timestamp(now) => InventoryError::ReservationExpired { id: id.to_string(), at },
-            _ => InventoryError::ReservationNotActive { id: id.to_string(), status: current.status },
-        },
+        _ => InventoryError::ReservationNotActive { id: current.id.to_string(), status: current.status },
     }
 }
 
-/// Moves an active, unexpired reservation to `to`; false when it was not.
+/// Which moves out of `active` a reservation may make: release and commit
+/// only before its expiry, expiring only after.
+#[derive(Clone, Copy)]
+enum When {
+    Unexpired,
+    Due,
+}
+
+/// Moves `seen` to `to` if it is still active, in time and unchanged since it
+/// was read (release_part changes lines and bumps the version); returns the
+/// reservation as it now is, or `None` with nothing written.
 fn transition(
     conn: &mut AnyConnection,
-    id: &ReservationId,
+    seen: &Reservation,
     to: ReservationStatus,
+    when: When,
     now: DateTime<Utc>,
-) -> Result<bool, DbError> {
+) -> Result<Option<Reservation>, DbError> {
     let at = timestamp(now);
-    let changed = diesel::update(r::table.find(id))
+    let target = r::table
+        .find(&seen.id)
         .filter(r::status.eq(ReservationStatus::Active.as_str()))
-        .filter(r::expires_at.is_null().or(r::expires_at.gt(at)))
-        .set((r::status.eq(to.as_str()), r::updated_at.eq(at), r::version.eq(r::version + 1)))
-        .execute(conn)?;
-    Ok(changed == 1)
+        .filter(r::version.eq(seen.version));
+    let set = (r::status.eq(to.as_str()), r::updated_at.eq(at), r::version.eq(r::version + 1));
+    let version: Option<i32> = match when {
+        When::Unexpired => diesel::update(target.filter(r::expires_at.is_null().or(r::expires_at.gt(at))))
+            .set(set)
+            .returning(r::version)
+            .get_result(conn)
+            .optional()?,
+        When::Due => diesel::update(target.filter(r::expires_at.le(at)))
+            .set(set)
+            .returning(r::version)
+            .get_result(conn)
+            .optional()?,
+    };
+    Ok(version.map(|version| Reservation { status: to, updated_at: at, version, ..seen.clone() }))
 }
 
 /// Gives the held units back to the shelf.
 pub fn release(
     conn: &mut AnyConnection,
-    id: &ReservationId,
+    reservation: &Reservation,
     actor: &Principal,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Reservation, InventoryError> {
-    end(conn, id, ReservationStatus::Released, actor, reason, now)
+    end(conn, reservation, ReservationStatus::Released, actor, reason, now)
 }
 
 /// Turns the held units into a sale: on hand and reserved both go down. A
 /// reservation past its expiry can never be committed.
 pub fn commit(
     conn: &mut AnyConnection,
-    id: &ReservationId,
+    reservation: &Reservation,
     actor: &Principal,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Reservation, InventoryError> {
-    end(conn, id, ReservationStatus::Committed, actor, reason, now)
+    end(conn, reservation, ReservationStatus::Committed, actor, reason, now)
 }
 
 fn end(
     conn: &mut AnyConnection,
-    id: &ReservationId,
+    reservation: &Reservation,
     to: ReservationStatus,
     actor: &Principal,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Reservation, InventoryError> {
-    let reservation = get(conn, id)?;
-    if !transition(conn, id, to, now)? {
-        return Err(refuse(conn, id, now));
+    let mut seen = reservation.clone();
+    loop {
+        if let Some(ended) = transition(conn, &seen, to, When::Unexpired, now)? {
+            unhold(conn, &seen, to, actor, reason, now)?;
+            return Ok(ended);
+        }
+        let current = get(conn, &seen.id)?;
+        if current.status != ReservationStatus::Active || current.version == seen.version {
+            return Err(refusal(&current, now));
+        }
+        // Changed meanwhile but still active: end it as it is now.
+        seen = current;
     }
-    unhold(conn, &reservation, to, actor, reason, now)?;
-    get(conn, id)
 }
 
 /// Moves every held line off `reserved`: back to the shelf, or out as a sale.
@@ -225,7 +285,12 @@ pub fn release_part(
 ) -> Result<Reservation, InventoryError> {
     let q = quantity.get();
     let reservation = get(conn, id)?;
-    if reservation.status != ReservationStatus::Active {
+    // A new version tells a concurrent release or commit that the lines it read are stale.
+    let bumped = diesel::update(r::table.find(id))
+        .filter(r::status.eq(ReservationStatus::Active.as_str()))
+        .set((r::version.eq(r::version + 1), r::updated_at.eq(timestamp(now))))
+        .execute(conn)?;
+    if bumped == 0 {
         return Err(InventoryError::ReservationNotActive { id: id.to_string(), status: reservation.status });
     }
     let changed = diesel::update(rl::table.find((id, sku)))
@@ -250,7 +315,9 @@ pub fn release_part(
         .first::<Option<i64>>(conn)?
         .unwrap_or(0);
     if remaining == 0 {
-        transition(conn, id, ReservationStatus::Released, now)?;
+        diesel::update(r::table.find(id))
+            .set((r::status.eq(ReservationStatus::Released.as_str()), r::version.eq(r::version + 1)))
+            .execute(conn)?;
     }
     get(conn, id)
 }
@@ -269,7 +336,7 @@ pub fn extend(
         .set((r::expires_at.eq(timestamp(expires_at)), r::updated_at.eq(at), r::version.eq(r::version + 1)))
         .execute(conn)?;
     if changed == 0 {
-        return Err(refuse(conn, id, now));
+        return Err(refusal(&get(conn, id)?, now));
     }
     get(conn, id)
 }
@@ -294,16 +361,7 @@ pub fn expire(
     now: DateTime<Utc>,
 ) -> Result<bool, InventoryError> {
     let reservation = get(conn, id)?;
-    let expired = diesel::update(r::table.find(id))
-        .filter(r::status.eq(ReservationStatus::Active.as_str()))
-        .filter(r::expires_at.le(timestamp(now)))
-        .set((
-            r::status.eq(ReservationStatus::Expired.as_str()),
-            r::updated_at.eq(timestamp(now)),
-            r::version.eq(r::version + 1),
-        ))
-        .execute(conn)?;
-    if expired == 0 {
+    if transition(conn, &reservation, ReservationStatus::Expired, When::Due, now)?.is_none() {
         return Ok(false);
     }
     unhold(conn, &reservation, ReservationStatus::Expired, actor, "expired", now)?;

@@ -428,6 +428,32 @@ pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<O
     }
 
     let order_id = OrderId::generate();
+    let mut fulfilments: Vec<(Fulfilment, &[(usize, i32)])> = parts
+        .iter()
+        .zip(holds)
+        .map(|(part, reservation_id)| {
+            let status =
+                if reservation_id.is_some() { FulfilmentStatus::Allocated } else { FulfilmentStatus::Collected };
+            let fulfilment =
+                new_fulfilment(&new, &order_id, Some(part.location_id.clone()), status, reservation_id, act.now);
+            (fulfilment, part.lines.as_slice())
+        })
+        .collect();
+    // The one fulfilment with a reason, so also the order's reason.
+    let missing_reason = (!missing.is_empty()).then(|| {
+        missing
+            .iter()
+            .map(|(i, q)| format!("{} × {} could not be allocated", q, new.lines[*i].0.code))
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
+    if let Some(reason) = &missing_reason {
+        let mut fulfilment = new_fulfilment(&new, &order_id, None, FulfilmentStatus::NeedsAttention, None, act.now);
+        fulfilment.status_reason = Some(reason.clone());
+        fulfilments.push((fulfilment, missing.as_slice()));
+    }
+    // The order's status follows from its fulfilments, as refresh_status would make it.
+    let pairs = fulfilments.iter().map(|(f, _)| Ok((f.method()?, f.status()?))).collect::<Result<Vec<_>, DbError>>()?;
     let at = timestamp(act.now);
     let mut row = model::OrderRow {
         id: order_id.clone(),
@@ -438,8 +464,8 @@ pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<O
         cart_id: new.cart_id.clone(),
         marketplace_id: new.marketplace.as_ref().map(|(m, _)| m.clone()),
         external_id: new.marketplace.as_ref().map(|(_, e)| e.clone()),
-        status: OrderStatus::Placed.as_str().to_owned(),
-        status_reason: None,
+        status: state::order_status(&pairs).as_str().to_owned(),
+        status_reason: missing_reason.clone(),
         currency: currency.code().to_owned(),
         subtotal_minor: priced.subtotal,
         discount_minor: priced.discount,
@@ -479,11 +505,9 @@ pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<O
 
     let channel = act.actor.channel.as_str();
     let actor = act.actor.key_id.as_str();
-    for ((p, part), reservation_id) in parts.iter().enumerate().zip(holds) {
-        let status = if reservation_id.is_some() { FulfilmentStatus::Allocated } else { FulfilmentStatus::Collected };
-        let fulfilment =
-            new_fulfilment(&new, &order_id, Some(part.location_id.clone()), status, reservation_id, act.now);
-        insert_fulfilment(conn, &fulfilment, &new, &priced, &shares, p, &part.lines)?;
+    let mut lines = Vec::new();
+    for (p, (fulfilment, carried)) in fulfilments.iter().enumerate() {
+        lines.extend(insert_fulfilment(conn, fulfilment, &new, &priced, &shares, p, carried)?);
         repo::audit(
             conn,
             Audit {
@@ -491,32 +515,8 @@ pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<O
                 fulfilment: Some(&fulfilment.id),
                 action: "placed",
                 from: None,
-                to: Some(status.as_str()),
-                reason: None,
-            },
-            actor,
-            channel,
-            act.now,
-        )?;
-    }
-    if !missing.is_empty() {
-        let reason = missing
-            .iter()
-            .map(|(i, q)| format!("{} × {} could not be allocated", q, new.lines[*i].0.code))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let mut fulfilment = new_fulfilment(&new, &order_id, None, FulfilmentStatus::NeedsAttention, None, act.now);
-        fulfilment.status_reason = Some(reason.clone());
-        insert_fulfilment(conn, &fulfilment, &new, &priced, &shares, parts.len(), &missing)?;
-        repo::audit(
-            conn,
-            Audit {
-                order: &order_id,
-                fulfilment: Some(&fulfilment.id),
-                action: "placed",
-                from: None,
-                to: Some(FulfilmentStatus::NeedsAttention.as_str()),
-                reason: Some(&reason),
+                to: Some(fulfilment.status.as_str()),
+                reason: fulfilment.status_reason.as_deref(),
             },
             actor,
             channel,
@@ -534,15 +534,18 @@ pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<O
         },
         act.now,
     )?;
-    refresh_status(conn, &order_id, act.now)?;
-    get(conn, order_id.as_str())
+    // Read back as `get` would: fulfilments and lines in id order.
+    let mut fulfilments: Vec<Fulfilment> = fulfilments.into_iter().map(|(f, _)| f).collect();
+    fulfilments.sort_by(|a, b| a.id.cmp(&b.id));
+    lines.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(Order { row, fulfilments, lines })
 }
 
 /// Plans the allocation and takes the stock: holds each part (or, at the
 /// counter, sells it). A hold can still lose a race after planning; an order
 /// already sold on a marketplace then plans again from fresh levels (the
 /// units lost go to `needs_attention`), anything else answers with the
-/// shortage. Each try runs in a savepoint, so a lost race leaves nothing.
+/// shortage. A try that may be retried runs in a savepoint, so it leaves nothing.
 fn plan_and_hold(
     conn: &mut AnyConnection,
     new: &NewOrder,
@@ -556,7 +559,7 @@ fn plan_and_hold(
     loop {
         attempt += 1;
         let plan = plan(conn, new, wants)?;
-        let held = conn.write(|conn| {
+        let hold_all = |conn: &mut AnyConnection| {
             plan.parts
                 .iter()
                 .map(|part| {
@@ -584,7 +587,10 @@ fn plan_and_hold(
                     Ok(Some(reservation::create(conn, hold, act.actor, act.now)?.id))
                 })
                 .collect::<Result<Vec<_>, OrderError>>()
-        });
+        };
+        // Only a try that may be retried needs a savepoint to undo; otherwise
+        // a lost race fails the caller's whole transaction anyway.
+        let held = if new.accept_shortage { conn.write(hold_all) } else { hold_all(conn) };
         match held {
             Ok(holds) => return Ok((plan, holds)),
             Err(OrderError::Inventory(InventoryError::Insufficient(_))) if new.accept_shortage && attempt < TRIES => {}
@@ -627,9 +633,10 @@ fn insert_fulfilment(
     shares: &HashMap<(usize, usize), (i32, [i64; 3])>,
     part: usize,
     lines: &[(usize, i32)],
-) -> Result<(), DbError> {
+) -> Result<Vec<OrderLine>, DbError> {
     use diesel::RunQueryDsl;
     diesel::insert_into(crate::db::schema::fulfilments::table).values(fulfilment).execute(conn)?;
+    let mut inserted = Vec::with_capacity(lines.len());
     for (i, _) in lines {
         let (sku, _) = &new.lines[*i];
         let (quantity, [discount, tax, total]) = shares.get(&(part, *i)).copied().unwrap_or_default();
@@ -651,8 +658,9 @@ fn insert_fulfilment(
             returned_quantity: 0,
         };
         diesel::insert_into(crate::db::schema::order_lines::table).values(&line).execute(conn)?;
+        inserted.push(line);
     }
-    Ok(())
+    Ok(inserted)
 }
 
 /// Recomputes and stores the order's status from its fulfilments.
@@ -810,12 +818,13 @@ fn move_stock(
     act: &Act<'_>,
 ) -> Result<(), OrderError> {
     let Some(hold) = &fulfilment.reservation_id else { return Ok(()) };
-    let status = reservation::get(conn, hold)?.status;
+    let held = reservation::get(conn, hold)?;
+    let status = held.status;
     if state::commits_stock(to) && status == ReservationStatus::Active {
-        reservation::commit(conn, hold, act.actor, &format!("fulfilment {}", to), act.now)?;
+        reservation::commit(conn, &held, act.actor, &format!("fulfilment {}", to), act.now)?;
     } else if state::releases_stock(to) {
         if status == ReservationStatus::Active {
-            reservation::release(conn, hold, act.actor, &format!("fulfilment {}", to), act.now)?;
+            reservation::release(conn, &held, act.actor, &format!("fulfilment {}", to), act.now)?;
         } else if status == ReservationStatus::Committed && fulfilment.is_transfer() {
             // The goods already travelled to the pickup store: they go on its shelf there.
             let order = get(conn, fulfilment.order_id.as_str())?;

@@ -24,14 +24,17 @@ pub fn new_number() -> String {
 /// Inserts the order, drawing another number on the rare collision.
 pub fn insert_order(conn: &mut AnyConnection, row: &mut OrderRow) -> Result<(), DbError> {
     for _ in 0..5 {
-        let inserted = conn.transaction(|c| diesel::insert_into(orders::table).values(&*row).execute(c));
-        match inserted.map_err(DbError::from) {
-            Ok(_) => return Ok(()),
-            Err(DbError::Unique(constraint)) if constraint.contains("number") || constraint.contains("orders") => {
-                row.number = new_number();
-            }
-            Err(other) => return Err(other),
+        // DO NOTHING rather than a savepoint to catch the violation: one
+        // statement instead of three. The id is fresh, so only the number can clash.
+        let values = &*row;
+        let inserted = crate::per_backend!(conn, |c| diesel::insert_into(orders::table)
+            .values(values)
+            .on_conflict_do_nothing()
+            .execute(c))?;
+        if inserted == 1 {
+            return Ok(());
         }
+        row.number = new_number();
     }
     Err(DbError::Unique("orders.number".into()))
 }

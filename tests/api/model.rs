@@ -121,10 +121,11 @@ fn step(world: &mut World<'_>, model: &mut Model, op: &Op) -> Result<(), TestCas
             let allowed = hold.active && (!commit || model.on_hand[hold.location] >= hold.quantity);
             let id = hold.id.clone();
             let result = world.write(|c, a, now| {
+                let held = reservation::get(c, &id)?;
                 if commit {
-                    reservation::commit(c, &id, a, "test", now)
+                    reservation::commit(c, &held, a, "test", now)
                 } else {
-                    reservation::release(c, &id, a, "test", now)
+                    reservation::release(c, &held, a, "test", now)
                 }
             });
             prop_assert_eq!(result.is_ok(), allowed, "{:?} of {:?}", op, hold);

@@ -64,13 +64,13 @@ enum Command {
 }
 
 /// The cart of `owner` (a customer's is created on first use) and the customer's reference.
-pub fn resolve(conn: &mut AnyConnection, owner: &Owner, e: &Editor<'_>) -> Result<(Cart, Option<String>), ApiError> {
+pub fn resolve(conn: &mut AnyConnection, owner: &Owner, e: &Editor<'_>) -> Result<(CartId, Option<String>), ApiError> {
     match owner {
         Owner::Customer(reference) => {
             let customer = customer::get(conn, reference)?;
-            Ok((cart::open_cart(conn, &customer.id, e)?, Some(customer.external_ref)))
+            Ok((cart::ensure_open(conn, &customer.id, e)?, Some(customer.external_ref)))
         }
-        Owner::Token(token) => Ok((cart::by_token(conn, token)?, None)),
+        Owner::Token(token) => Ok((cart::id_by_token(conn, token)?, None)),
     }
 }
 
@@ -136,8 +136,8 @@ async fn run(
     idempotency::run(&ctx, &caller.key_id.clone(), key, fingerprint, move |conn| {
         let e = Editor { actor: &caller, now, expected_version: if_match.0, config: &config };
         let read = Editor { expected_version: None, ..e };
-        let (cart, customer_ref) = resolve(conn, &owner, &read)?;
-        let cart = apply(conn, &cart.id, command, &e)?;
+        let (id, customer_ref) = resolve(conn, &owner, &read)?;
+        let cart = apply(conn, &id, command, &e)?;
         cart_reply(conn, cart, customer_ref, &read)
     })
     .await

@@ -9,7 +9,6 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::access::Role;
 use crate::catalog;
 use crate::context::Context;
-use crate::db::AnyConnection;
 use crate::http::auth::Caller;
 use crate::http::dto::inventory::{
     ExtendRequest, PosHoldRequest, ReservationLineResponse, ReservationRequest, ReservationResponse, optional_text,
@@ -22,7 +21,7 @@ use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
 use crate::inventory::reservation::{self, NewReservation};
 use crate::inventory::{self, Purpose, Reservation};
-use crate::types::{ReservationId, SkuId};
+use crate::types::ReservationId;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(create_reservation)
@@ -60,22 +59,16 @@ fn check_access(caller: &Caller, reservation: &Reservation) -> Result<(), ApiErr
     }
 }
 
-pub fn reservation_response(conn: &mut AnyConnection, r: &Reservation) -> Result<ReservationResponse, ApiError> {
-    let location = catalog::locations_by_ids(conn, std::slice::from_ref(&r.location_id))?;
-    let ids: Vec<SkuId> = r.lines.iter().map(|l| l.sku_id.clone()).collect();
-    let skus = catalog::skus_by_ids(conn, &ids)?;
-    Ok(ReservationResponse {
+pub fn reservation_response(r: &Reservation) -> ReservationResponse {
+    ReservationResponse {
         id: r.id.to_string(),
-        location: location.first().map(|l| l.code.to_string()).unwrap_or_default(),
+        location: r.location_code.clone(),
         purpose: r.purpose,
         status: r.status,
         lines: r
             .lines
             .iter()
-            .map(|l| ReservationLineResponse {
-                sku: skus.iter().find(|s| s.id == l.sku_id).map(|s| s.code.to_string()).unwrap_or_default(),
-                quantity: l.quantity,
-            })
+            .map(|l| ReservationLineResponse { sku: l.sku_code.clone(), quantity: l.quantity })
             .collect(),
         customer_ref: r.customer_ref.clone(),
         reference: r.reference.clone(),
@@ -84,16 +77,11 @@ pub fn reservation_response(conn: &mut AnyConnection, r: &Reservation) -> Result
         created_at: utc(r.created_at),
         updated_at: utc(r.updated_at),
         version: r.version,
-    })
+    }
 }
 
-fn reply(conn: &mut AnyConnection, reservation: &Reservation) -> Result<Reply, ApiError> {
-    Ok(Reply::ok(&reservation_response(conn, reservation)?).version(reservation.version))
-}
-
-fn created(conn: &mut AnyConnection, reservation: &Reservation) -> Result<Reply, ApiError> {
-    let body = reservation_response(conn, reservation)?;
-    Ok(Reply::created(&body, format!("/v1/reservations/{}", reservation.id)).version(reservation.version))
+fn reply(reservation: &Reservation) -> Reply {
+    Reply::ok(&reservation_response(reservation)).version(reservation.version)
 }
 
 /// Validated input of a new hold, before SKU codes are resolved.
@@ -132,7 +120,8 @@ async fn place(
             reference: hold.reference,
         };
         let reservation = reservation::create(conn, new, &caller, now)?;
-        created(conn, &reservation)
+        let body = reservation_response(&reservation);
+        Ok(Reply::created(&body, format!("/v1/reservations/{}", reservation.id)).version(reservation.version))
     })
     .await
 }
@@ -228,7 +217,7 @@ pub async fn get_reservation(ctx: Data<Context>, caller: Caller, id: Path<String
         .read(move |conn| {
             let reservation = reservation::get(conn, &id)?;
             check_access(&caller, &reservation)?;
-            reply(conn, &reservation)
+            Ok(reply(&reservation))
         })
         .await
 }
@@ -262,7 +251,7 @@ pub async fn extend_reservation(
         .write(move |conn| {
             check_access(&caller, &reservation::get(conn, &id)?)?;
             let reservation = reservation::extend(conn, &id, expires_at, now)?;
-            reply(conn, &reservation)
+            Ok(reply(&reservation))
         })
         .await
 }
@@ -305,13 +294,14 @@ async fn end(
 ) -> Result<Reply, ApiError> {
     let now = ctx.now();
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, fingerprint, move |conn| {
-        check_access(&caller, &reservation::get(conn, &id)?)?;
-        let reservation = if commit {
-            reservation::commit(conn, &id, &caller, "committed by caller", now)?
+        let held = reservation::get(conn, &id)?;
+        check_access(&caller, &held)?;
+        let ended = if commit {
+            reservation::commit(conn, &held, &caller, "committed by caller", now)?
         } else {
-            reservation::release(conn, &id, &caller, "released by caller", now)?
+            reservation::release(conn, &held, &caller, "released by caller", now)?
         };
-        reply(conn, &reservation)
+        Ok(reply(&ended))
     })
     .await
 }
