@@ -13,6 +13,10 @@ pub struct Context {
     pub db: Db,
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
+    /// The client for calls to marketplaces (timeouts are per request). One
+    /// per context, not per process: a pooled connection is driven by the
+    /// runtime that opened it, and must not outlive it.
+    pub http: reqwest::Client,
 }
 
 impl Context {

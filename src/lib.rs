@@ -90,5 +90,5 @@ pub async fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Context, Stri
     if migrated > 0 {
         tracing::info!(migrated, backend = db.backend(), "applied database migrations");
     }
-    Ok(Context { db, config: Arc::new(config), clock })
+    Ok(Context { db, config: Arc::new(config), clock, http: reqwest::Client::new() })
 }

@@ -135,12 +135,6 @@ fn take_call(marketplace: &MarketplaceId, per_second: i32) -> bool {
     }
 }
 
-/// The reqwest client every connector shares (timeouts are per request).
-fn client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(reqwest::Client::new)
-}
-
 /// A claimed listing: (SKU, listing id, quantity to send).
 type Claimed = (SkuId, String, i32);
 
@@ -261,7 +255,7 @@ pub async fn push_due(ctx: &Context) -> Result<usize, MarketplaceError> {
                 chunk.iter().map(|(_, l, q)| StockUpdate { listing_id: l.clone(), quantity: *q }).collect();
             let span =
                 tracing::info_span!("marketplace_push", marketplace = %marketplace.name, listings = updates.len());
-            let result = tracing::Instrument::instrument(connector.push(client(), &updates), span).await;
+            let result = tracing::Instrument::instrument(connector.push(&ctx.http, &updates), span).await;
             if let Err(error) = &result {
                 tracing::warn!(marketplace = %marketplace.name, status = ?error.status, error = %error.message, "stock push failed");
             }
@@ -434,7 +428,7 @@ pub async fn confirm_due(ctx: &Context) -> Result<usize, MarketplaceError> {
     for (marketplace, row) in claimed {
         let connector = AnyConnector::of(&marketplace, config.request_timeout);
         let result = match serde_json::from_str::<Confirmation>(&row.payload) {
-            Ok(confirmation) => connector.confirm(client(), &confirmation).await,
+            Ok(confirmation) => connector.confirm(&ctx.http, &confirmation).await,
             Err(e) => Err(CallError {
                 status: None,
                 message: format!("unreadable confirmation: {e}"),
