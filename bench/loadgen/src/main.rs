@@ -61,9 +61,9 @@ struct Args {
     /// A PostgreSQL server where scratch databases can be created.
     #[arg(long, env = "TEST_POSTGRES_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     postgres: String,
-    /// Database connections of the service.
-    #[arg(long, default_value_t = 16)]
-    pool_size: u32,
+    /// Database connections of the service (default: the service's own, 2 per core).
+    #[arg(long)]
+    pool_size: Option<u32>,
     #[arg(long, default_value = "bench/results.md")]
     out: PathBuf,
     /// Skip the database ceilings.
@@ -102,16 +102,19 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(18080)
 }
 
-async fn start(binary: &PathBuf, url: &str, pool: u32) -> Result<Server, Failure> {
+async fn start(binary: &PathBuf, url: &str, pool: Option<u32>) -> Result<Server, Failure> {
     let port = free_port();
     let log =
         std::fs::File::create(std::env::temp_dir().join("omnistock-bench-server.log")).map_err(|e| e.to_string())?;
-    let child = Command::new(binary)
+    let mut command = Command::new(binary);
+    if let Some(pool) = pool {
+        command.env("OMNISTOCK_DB__POOL_SIZE", pool.to_string());
+    }
+    let child = command
         .arg("serve")
         .env("DATABASE_URL", url)
         .env("OMNISTOCK_ADDR", format!("127.0.0.1:{port}"))
         .env("OMNISTOCK_LOG", "warn")
-        .env("OMNISTOCK_DB__POOL_SIZE", pool.to_string())
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()

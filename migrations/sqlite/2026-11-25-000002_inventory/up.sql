@@ -10,7 +10,10 @@ CREATE TABLE stock_levels (
     aisle TEXT,
     updated_at TIMESTAMP NOT NULL,
     PRIMARY KEY (sku_id, location_id)
-);
+-- Availability reads a SKU's levels at every location: clustered on the key,
+-- they are one range of one b-tree instead of an index probe plus a table
+-- seek per location.
+) WITHOUT ROWID;
 CREATE INDEX stock_levels_location ON stock_levels (location_id, sku_id);
 
 -- Every change of on_hand or reserved, never updated or deleted. Each row
