@@ -46,6 +46,7 @@ const WRITERS: &[Role] = &[Role::Admin, Role::Pos, Role::Storefront];
 const READERS: &[Role] = &[Role::Admin, Role::Pos, Role::Storefront, Role::Staff];
 
 /// Whose cart.
+#[derive(Clone)]
 pub enum Owner {
     Customer(String),
     Token(String),
@@ -71,6 +72,17 @@ pub fn resolve(conn: &mut AnyConnection, owner: &Owner, e: &Editor<'_>) -> Resul
             Ok((cart::ensure_open(conn, &customer.id, e)?, Some(customer.external_ref)))
         }
         Owner::Token(token) => Ok((cart::id_by_token(conn, token)?, None)),
+    }
+}
+
+/// The cart of `owner` if it has one yet, and the customer's reference.
+fn existing(conn: &mut AnyConnection, owner: &Owner) -> Result<Option<(CartId, Option<String>)>, ApiError> {
+    match owner {
+        Owner::Customer(reference) => {
+            let customer = customer::get(conn, reference)?;
+            Ok(cart::open_cart_id(conn, &customer.id)?.map(|id| (id, Some(customer.external_ref))))
+        }
+        Owner::Token(token) => Ok(Some((cart::id_by_token(conn, token)?, None))),
     }
 }
 
@@ -133,6 +145,23 @@ async fn run(
     caller.require(if matches!(command, Command::Read) { READERS } else { WRITERS })?;
     let now = ctx.now();
     let config = ctx.config.clone();
+    if matches!(command, Command::Read) {
+        // Reading a cart that exists takes no write transaction (on SQLite, no
+        // turn on the writer); only a customer's first read creates the cart.
+        let (caller, owner, config) = (caller.clone(), owner.clone(), config.clone());
+        let found = ctx
+            .db
+            .read(move |conn| {
+                let Some((id, customer_ref)) = existing(conn, &owner)? else { return Ok(None) };
+                let read = Editor { actor: &caller, now, expected_version: None, config: &config };
+                let cart = cart::load(conn, &id)?;
+                cart_reply(conn, cart, customer_ref, &read).map(Some)
+            })
+            .await?;
+        if let Some(reply) = found {
+            return Ok(reply);
+        }
+    }
     idempotency::run(&ctx, &caller.key_id.clone(), key, fingerprint, move |conn| {
         let e = Editor { actor: &caller, now, expected_version: if_match.0, config: &config };
         let read = Editor { expected_version: None, ..e };
