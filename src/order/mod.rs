@@ -15,7 +15,7 @@ use serde_json::json;
 
 use allocation::{Candidate, Part, Rule, Want};
 pub use model::{AuditEntry, Disposition, Fulfilment, Order, OrderLine, ReturnLine, ReturnRow};
-use repo::Audit;
+use repo::{Audit, LineUnits};
 pub use repo::{OrderFilter, touches};
 use state::{Action, FulfilmentStatus, Method, OrderStatus};
 
@@ -634,8 +634,7 @@ fn insert_fulfilment(
     part: usize,
     lines: &[(usize, i32)],
 ) -> Result<Vec<OrderLine>, DbError> {
-    use diesel::RunQueryDsl;
-    diesel::insert_into(crate::db::schema::fulfilments::table).values(fulfilment).execute(conn)?;
+    repo::insert_fulfilment(conn, fulfilment)?;
     let mut inserted = Vec::with_capacity(lines.len());
     for (i, _) in lines {
         let (sku, _) = &new.lines[*i];
@@ -657,7 +656,7 @@ fn insert_fulfilment(
             cancelled_quantity: 0,
             returned_quantity: 0,
         };
-        diesel::insert_into(crate::db::schema::order_lines::table).values(&line).execute(conn)?;
+        repo::insert_line(conn, &line)?;
         inserted.push(line);
     }
     Ok(inserted)
@@ -869,13 +868,7 @@ pub fn cancel_line(
     act: &Act<'_>,
 ) -> Result<Order, OrderError> {
     let order = get(conn, order_id.as_str())?;
-    let line =
-        order.lines.iter().find(|l| &l.id == line_id).ok_or_else(|| OrderError::LineNotFound(line_id.to_string()))?;
-    let fulfilment = order
-        .fulfilments
-        .iter()
-        .find(|f| f.id == line.fulfilment_id)
-        .ok_or_else(|| OrderError::FulfilmentNotFound(line.fulfilment_id.to_string()))?;
+    let (line, fulfilment) = line_and_fulfilment(&order, line_id)?;
     let status = fulfilment.status()?;
     state::transition(fulfilment.method()?, fulfilment.is_transfer(), status, Action::Cancel)
         .map_err(|allowed| OrderError::IllegalTransition { from: status, action: Action::Cancel, allowed })?;
@@ -888,13 +881,7 @@ pub fn cancel_line(
         let units = Quantity::new(i64::from(q)).map_err(DbError::Corrupt)?;
         reservation::release_part(conn, hold, &line.sku_id, units, act.actor, reason, act.now)?;
     }
-    {
-        use crate::db::schema::order_lines as ol;
-        use diesel::prelude::*;
-        diesel::update(ol::table.find(line_id))
-            .set(ol::cancelled_quantity.eq(ol::cancelled_quantity + q))
-            .execute(conn)?;
-    }
+    repo::count_units(conn, line_id, LineUnits::Cancelled(q))?;
     repo::audit(
         conn,
         Audit {
@@ -952,22 +939,11 @@ pub fn create_return(
     reason: Option<&str>,
     act: &Act<'_>,
 ) -> Result<Returned, OrderError> {
-    use crate::db::schema::{order_lines as ol, return_lines as rl, returns as r};
-    use diesel::prelude::*;
     let order = get(conn, order_id.as_str())?;
     let return_id = ReturnId::generate();
     let mut out = Vec::new();
     for request in lines {
-        let line = order
-            .lines
-            .iter()
-            .find(|l| l.id == request.line_id)
-            .ok_or_else(|| OrderError::LineNotFound(request.line_id.to_string()))?;
-        let fulfilment = order
-            .fulfilments
-            .iter()
-            .find(|f| f.id == line.fulfilment_id)
-            .ok_or_else(|| OrderError::FulfilmentNotFound(line.fulfilment_id.to_string()))?;
+        let (line, fulfilment) = line_and_fulfilment(&order, &request.line_id)?;
         let status = fulfilment.status()?;
         let delivered = matches!(status, FulfilmentStatus::Delivered | FulfilmentStatus::Collected)
             || (status == FulfilmentStatus::Shipped && fulfilment.method()? == Method::Ship);
@@ -1005,9 +981,7 @@ pub fn create_return(
         let weights = |n: i32| [i64::from(n), i64::from(line.quantity - n)];
         let before = pricing::allocate(line.total_minor, &weights(line.returned_quantity))[0];
         let after = pricing::allocate(line.total_minor, &weights(line.returned_quantity + q))[0];
-        diesel::update(ol::table.find(&line.id))
-            .set(ol::returned_quantity.eq(ol::returned_quantity + q))
-            .execute(conn)?;
+        repo::count_units(conn, &line.id, LineUnits::Returned(q))?;
         out.push(ReturnLine {
             return_id: return_id.clone(),
             order_line_id: line.id.clone(),
@@ -1026,10 +1000,7 @@ pub fn create_return(
         actor: act.actor.key_id.to_string(),
         created_at: timestamp(act.now),
     };
-    diesel::insert_into(r::table).values(&row).execute(conn)?;
-    for line in &out {
-        diesel::insert_into(rl::table).values(line).execute(conn)?;
-    }
+    repo::insert_return(conn, &row, &out)?;
     let refund = order.money(row.refund_minor)?;
     repo::audit(
         conn,
@@ -1059,12 +1030,24 @@ pub fn create_return(
     Ok(Returned { row, lines: out })
 }
 
+/// A line of `order` and the fulfilment it ships in.
+fn line_and_fulfilment<'o>(
+    order: &'o Order,
+    line_id: &OrderLineId,
+) -> Result<(&'o OrderLine, &'o Fulfilment), OrderError> {
+    let line =
+        order.lines.iter().find(|l| &l.id == line_id).ok_or_else(|| OrderError::LineNotFound(line_id.to_string()))?;
+    let fulfilment = order
+        .fulfilments
+        .iter()
+        .find(|f| f.id == line.fulfilment_id)
+        .ok_or_else(|| OrderError::FulfilmentNotFound(line.fulfilment_id.to_string()))?;
+    Ok((line, fulfilment))
+}
+
 /// Records the carrier's tracking number of a shipped fulfilment.
 pub fn set_tracking(conn: &mut AnyConnection, fulfilment: &FulfilmentId, tracking: &str) -> Result<(), OrderError> {
-    use crate::db::schema::fulfilments as f;
-    use diesel::prelude::*;
-    diesel::update(f::table.find(fulfilment)).set(f::tracking.eq(tracking)).execute(conn)?;
-    Ok(())
+    Ok(repo::set_tracking(conn, fulfilment, tracking)?)
 }
 
 /// A customer's latest orders, newest first.
@@ -1104,11 +1087,7 @@ pub fn record_picks(
         if *picked < 0 || *picked > open {
             return Err(OrderError::BadPick(format!("line {} has {open} units to pick, not {picked}", line.sku_code)));
         }
-        {
-            use crate::db::schema::order_lines as ol;
-            use diesel::prelude::*;
-            diesel::update(ol::table.find(line_id)).set(ol::picked_quantity.eq(picked)).execute(conn)?;
-        }
+        repo::count_units(conn, line_id, LineUnits::Picked(*picked))?;
         if *picked < open {
             short_pick(conn, &fulfilment, &line, open - picked, act)?;
         }
@@ -1152,13 +1131,9 @@ fn short_pick(
     let note = match &moved {
         Some(location) => format!("{short} × {} re-allocated to {location}", line.sku_code),
         None => {
-            use crate::db::schema::{fulfilments as f, order_lines as ol};
-            use diesel::prelude::*;
-            diesel::update(ol::table.find(&line.id))
-                .set(ol::short_quantity.eq(ol::short_quantity + short))
-                .execute(conn)?;
+            repo::count_units(conn, &line.id, LineUnits::Short(short))?;
             let reason = format!("{short} × {} short: not in stock anywhere, refund due", line.sku_code);
-            diesel::update(f::table.find(&fulfilment.id)).set(f::status_reason.eq(&reason)).execute(conn)?;
+            repo::set_status_reason(conn, &fulfilment.id, &reason)?;
             events::append(
                 conn,
                 NewEvent {
@@ -1253,37 +1228,36 @@ fn reallocate_units(
         address: fulfilment.address.clone(),
         ..Fulfilment::blank(fulfilment.order_id.clone(), method, FulfilmentStatus::Allocated, timestamp(act.now))
     };
-    {
-        use crate::db::schema::{fulfilments as f, order_lines as ol};
-        use diesel::prelude::*;
-        diesel::insert_into(f::table).values(&moved).execute(conn)?;
-        let weights = [i64::from(line.quantity - units.get()), i64::from(units.get())];
-        let split = |amount: i64| pricing::allocate(amount, &weights);
-        let (discount, tax, total) = (split(line.discount_minor), split(line.tax_minor), split(line.total_minor));
-        diesel::update(ol::table.find(&line.id))
-            .set((
-                ol::quantity.eq(line.quantity - units.get()),
-                ol::picked_quantity.eq(line.picked_quantity.map(|p| p.min(line.quantity - units.get()))),
-                ol::discount_minor.eq(discount[0]),
-                ol::tax_minor.eq(tax[0]),
-                ol::total_minor.eq(total[0]),
-            ))
-            .execute(conn)?;
-        let new_line = OrderLine {
-            id: OrderLineId::generate(),
-            fulfilment_id: moved.id.clone(),
-            quantity: units.get(),
-            discount_minor: discount[1],
-            tax_minor: tax[1],
-            total_minor: total[1],
-            picked_quantity: None,
-            short_quantity: 0,
-            cancelled_quantity: 0,
-            returned_quantity: 0,
+    repo::insert_fulfilment(conn, &moved)?;
+    let kept = line.quantity - units.get();
+    let weights = [i64::from(kept), i64::from(units.get())];
+    let split = |amount: i64| pricing::allocate(amount, &weights);
+    let (discount, tax, total) = (split(line.discount_minor), split(line.tax_minor), split(line.total_minor));
+    repo::resize_line(
+        conn,
+        &OrderLine {
+            quantity: kept,
+            picked_quantity: line.picked_quantity.map(|p| p.min(kept)),
+            discount_minor: discount[0],
+            tax_minor: tax[0],
+            total_minor: total[0],
             ..line.clone()
-        };
-        diesel::insert_into(ol::table).values(&new_line).execute(conn)?;
-    }
+        },
+    )?;
+    let new_line = OrderLine {
+        id: OrderLineId::generate(),
+        fulfilment_id: moved.id.clone(),
+        quantity: units.get(),
+        discount_minor: discount[1],
+        tax_minor: tax[1],
+        total_minor: total[1],
+        picked_quantity: None,
+        short_quantity: 0,
+        cancelled_quantity: 0,
+        returned_quantity: 0,
+        ..line.clone()
+    };
+    repo::insert_line(conn, &new_line)?;
     repo::audit(
         conn,
         Audit {
@@ -1381,12 +1355,6 @@ pub fn reallocate(conn: &mut AnyConnection, fulfilment_id: &FulfilmentId, act: &
         act.actor,
         act.now,
     )?;
-    {
-        use crate::db::schema::fulfilments as f;
-        use diesel::prelude::*;
-        diesel::update(f::table.find(fulfilment_id))
-            .set((f::location_id.eq(&part.location_id), f::reservation_id.eq(&held.id)))
-            .execute(conn)?;
-    }
+    repo::assign(conn, fulfilment_id, &part.location_id, &held.id)?;
     advance(conn, fulfilment_id, Action::Reallocate, Some("stock allocated"), act)
 }

@@ -5,10 +5,12 @@ use diesel::prelude::*;
 use rand::Rng;
 
 use super::OrderError;
-use super::model::{AuditEntry, Fulfilment, Order, OrderLine, OrderRow};
-use crate::db::schema::{fulfilments, order_audit, order_lines, orders};
+use super::model::{AuditEntry, Fulfilment, Order, OrderLine, OrderRow, ReturnLine, ReturnRow};
+use crate::db::schema::{fulfilments, order_audit, order_lines, orders, return_lines, returns};
 use crate::db::{AnyConnection, DbError, timestamp};
-use crate::types::{CustomerId, FulfilmentId, LocationId, MarketplaceId, OrderId, Page, PageRequest};
+use crate::types::{
+    CustomerId, FulfilmentId, LocationId, MarketplaceId, OrderId, OrderLineId, Page, PageRequest, ReservationId,
+};
 
 /// Letters and digits that cannot be misread for each other when spoken or typed.
 const NUMBER_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -111,6 +113,90 @@ pub fn set_status(
         ))
         .execute(conn)?
         == 1)
+}
+
+pub fn insert_fulfilment(conn: &mut AnyConnection, fulfilment: &Fulfilment) -> Result<(), DbError> {
+    diesel::insert_into(fulfilments::table).values(fulfilment).execute(conn)?;
+    Ok(())
+}
+
+pub fn insert_line(conn: &mut AnyConnection, line: &OrderLine) -> Result<(), DbError> {
+    diesel::insert_into(order_lines::table).values(line).execute(conn)?;
+    Ok(())
+}
+
+/// Stores a line's new quantity, picked units and amounts (after part of it moved to another fulfilment).
+pub fn resize_line(conn: &mut AnyConnection, line: &OrderLine) -> Result<(), DbError> {
+    use order_lines as ol;
+    diesel::update(ol::table.find(&line.id))
+        .set((
+            ol::quantity.eq(line.quantity),
+            ol::picked_quantity.eq(line.picked_quantity),
+            ol::discount_minor.eq(line.discount_minor),
+            ol::tax_minor.eq(line.tax_minor),
+            ol::total_minor.eq(line.total_minor),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Sends a fulfilment to a location, with the reservation that holds its stock there.
+pub fn assign(
+    conn: &mut AnyConnection,
+    id: &FulfilmentId,
+    location: &LocationId,
+    reservation: &ReservationId,
+) -> Result<(), DbError> {
+    diesel::update(fulfilments::table.find(id))
+        .set((fulfilments::location_id.eq(location), fulfilments::reservation_id.eq(reservation)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Says why a fulfilment is where it is, without moving it.
+pub fn set_status_reason(conn: &mut AnyConnection, id: &FulfilmentId, reason: &str) -> Result<(), DbError> {
+    diesel::update(fulfilments::table.find(id)).set(fulfilments::status_reason.eq(reason)).execute(conn)?;
+    Ok(())
+}
+
+pub fn set_tracking(conn: &mut AnyConnection, id: &FulfilmentId, tracking: &str) -> Result<(), DbError> {
+    diesel::update(fulfilments::table.find(id)).set(fulfilments::tracking.eq(tracking)).execute(conn)?;
+    Ok(())
+}
+
+/// What became of a line's units: picked (set), or cancelled, short or
+/// returned (added to). The table's CHECK keeps their sum within the line.
+pub enum LineUnits {
+    Picked(i32),
+    Cancelled(i32),
+    Short(i32),
+    Returned(i32),
+}
+
+pub fn count_units(conn: &mut AnyConnection, line: &OrderLineId, units: LineUnits) -> Result<(), DbError> {
+    use order_lines as ol;
+    let target = ol::table.find(line);
+    match units {
+        LineUnits::Picked(n) => diesel::update(target).set(ol::picked_quantity.eq(n)).execute(conn)?,
+        LineUnits::Cancelled(n) => {
+            diesel::update(target).set(ol::cancelled_quantity.eq(ol::cancelled_quantity + n)).execute(conn)?
+        }
+        LineUnits::Short(n) => {
+            diesel::update(target).set(ol::short_quantity.eq(ol::short_quantity + n)).execute(conn)?
+        }
+        LineUnits::Returned(n) => {
+            diesel::update(target).set(ol::returned_quantity.eq(ol::returned_quantity + n)).execute(conn)?
+        }
+    };
+    Ok(())
+}
+
+pub fn insert_return(conn: &mut AnyConnection, row: &ReturnRow, lines: &[ReturnLine]) -> Result<(), DbError> {
+    diesel::insert_into(returns::table).values(row).execute(conn)?;
+    for line in lines {
+        diesel::insert_into(return_lines::table).values(line).execute(conn)?;
+    }
+    Ok(())
 }
 
 pub fn set_order_status(
