@@ -8,7 +8,7 @@ pub mod model;
 mod repo;
 pub mod state;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -940,6 +940,12 @@ pub fn create_return(
     act: &Act<'_>,
 ) -> Result<Returned, OrderError> {
     let order = get(conn, order_id.as_str())?;
+    // Each line's open units are checked against the order as read, so a
+    // line named twice would be checked twice against the same figure.
+    let mut named = HashSet::new();
+    if let Some(twice) = lines.iter().find(|l| !named.insert(&l.line_id)) {
+        return Err(OrderError::NotReturnable(format!("line {} is named twice; name each line once", twice.line_id)));
+    }
     let return_id = ReturnId::generate();
     let mut out = Vec::new();
     for request in lines {

@@ -382,6 +382,14 @@ async fn a_return_restocks_and_shows_in_availability(app: TestApp) {
     assert_eq!(app.available("SHOE", "S1").await, 0);
     let id = sale.body["id"].as_str().unwrap();
     let line = sale.body["fulfilments"][0]["lines"][0]["id"].as_str().unwrap();
+    app.post(
+        &format!("/v1/orders/{id}/returns"),
+        &pos,
+        json!({"lines": [{"line": line, "quantity": 1, "disposition": "restock"}, {"line": line, "quantity": 1, "disposition": "restock"}]}),
+    )
+    .await
+    .assert_problem(409, "not_returnable");
+    assert_eq!(app.available("SHOE", "S1").await, 0, "a refused return restocks nothing");
     let returned = app
         .post(
             &format!("/v1/orders/{id}/returns"),
