@@ -256,6 +256,15 @@ async fn a_short_pick_is_reallocated_or_shown_never_dropped(app: TestApp) {
     let f = fulfilment_id(&order, 0);
     let lines = order.body["fulfilments"][0]["lines"].as_array().unwrap().clone();
     let id_of = |sku: &str| lines.iter().find(|l| l["sku"] == sku).unwrap()["id"].clone();
+    let twice = app
+        .post(
+            &format!("/v1/locations/HERE/pickups/{f}/picks"),
+            &staff,
+            json!({"lines": [{"line": id_of("SCARCE"), "picked": 1}, {"line": id_of("SCARCE"), "picked": 1}]}),
+        )
+        .await;
+    twice.assert_problem(422, "validation_failed");
+    assert_eq!(twice.body["errors"][0]["pointer"], "/lines/1/line");
     let picked = app
         .post(
             &format!("/v1/locations/HERE/pickups/{f}/picks"),

@@ -126,11 +126,17 @@ pub async fn record_picks(
     if request.lines.is_empty() {
         v.error("/lines", "name at least one line");
     }
+    // Picks are checked against the order as read: a line named twice would
+    // be short-picked twice from the same open units.
+    let mut named = std::collections::HashSet::new();
     let picks: Vec<(OrderLineId, i32)> = request
         .lines
         .iter()
         .enumerate()
         .filter_map(|(i, l)| {
+            if !named.insert(&l.line) {
+                v.error(format!("/lines/{i}/line"), "names a line already named; name each line once");
+            }
             let picked = v.check(
                 &format!("/lines/{i}/picked"),
                 i32::try_from(l.picked).map_err(|_| "is out of range".to_owned()),
