@@ -5,17 +5,18 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use omnistock::access::{self, Channel, NewKey, Principal, Role};
+use omnistock::access::{self, AccessError, Channel, NewKey, Principal, Role};
 use omnistock::catalog::{self, Upserted};
 use omnistock::clock::SystemClock;
 use omnistock::config::Config;
 use omnistock::context::Context;
+use omnistock::db::AnyConnection;
 use omnistock::http::dto::MoneyInput;
 use omnistock::http::dto::catalog::SkuRequest;
 use omnistock::http::problem::ApiError;
 use omnistock::inventory;
 use omnistock::types::{Code, Quantity};
-use omnistock::{Application, demo};
+use omnistock::{Application, demo, marketplace};
 use serde::Deserialize;
 
 #[derive(Parser)]
@@ -156,16 +157,10 @@ async fn print_demo_keys(ctx: &Context, base: &str) -> Result<(), String> {
             wanted
                 .into_iter()
                 .map(|(label, role, location, channel)| {
-                    let new = NewKey {
-                        name: format!("demo {label}"),
-                        role,
-                        location: location.map(Code::parse).transpose().map_err(access::AccessError::Invalid)?,
-                        channel,
-                        marketplace: None,
-                    };
+                    let new = resolve_key(conn, format!("demo {label}"), role, location, channel, None)?;
                     access::create_key(conn, new, now).map(|(_, secret)| (label, secret))
                 })
-                .collect::<Result<Vec<_>, _>>()
+                .collect::<Result<Vec<_>, AccessError>>()
         })
         .await
         .map_err(|e| e.to_string())?;
@@ -182,14 +177,45 @@ async fn print_demo_keys(ctx: &Context, base: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A new key with the location and marketplace it names resolved to their
+/// ids: `access` knows ids only.
+fn resolve_key(
+    conn: &mut AnyConnection,
+    name: String,
+    role: Role,
+    location: Option<&str>,
+    channel: Option<Channel>,
+    marketplace: Option<&str>,
+) -> Result<NewKey, AccessError> {
+    let location_id = location
+        .map(|raw| {
+            let code = Code::parse(raw).map_err(|e| AccessError::Invalid(format!("--location: {e}")))?;
+            catalog::location_id_by_code(conn, &code)
+                .map_err(|e| AccessError::Invalid(e.to_string()))?
+                .ok_or_else(|| AccessError::Invalid(format!("no location with code '{code}'")))
+        })
+        .transpose()?;
+    let marketplace_id = marketplace
+        .map(|name_or_id| {
+            marketplace::id_by_name_or_id(conn, name_or_id)?
+                .ok_or_else(|| AccessError::Invalid(format!("no marketplace '{name_or_id}'")))
+        })
+        .transpose()?;
+    Ok(NewKey { name, role, location_id, channel, marketplace_id })
+}
+
 async fn keys(ctx: Context, command: KeysCommand) -> Result<(), String> {
     let now = ctx.now();
     match command {
         KeysCommand::Create { role, location, channel, marketplace, name } => {
-            let location = location.map(|c| Code::parse(&c)).transpose().map_err(|e| format!("--location: {e}"))?;
-            let new = NewKey { name, role, location, channel, marketplace };
-            let (key, secret) =
-                ctx.db.write(move |conn| access::create_key(conn, new, now)).await.map_err(|e| e.to_string())?;
+            let (key, secret) = ctx
+                .db
+                .write(move |conn| {
+                    let new = resolve_key(conn, name, role, location.as_deref(), channel, marketplace.as_deref())?;
+                    access::create_key(conn, new, now)
+                })
+                .await
+                .map_err(|e| e.to_string())?;
             println!("created {} key {} ({})", key.role, key.id, key.name);
             println!("{secret}");
         }

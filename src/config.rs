@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::db::DatabaseUrl;
+use crate::db::{DatabaseUrl, Durability, PoolSettings};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -13,7 +13,7 @@ pub struct Config {
     pub addr: SocketAddr,
     pub log: String,
     pub log_json: bool,
-    pub pool_size: u32,
+    pub pool: PoolSettings,
     pub workers: usize,
     pub max_body_bytes: usize,
     pub shutdown_timeout: Duration,
@@ -92,7 +92,14 @@ impl Config {
             // the hot SKU at ~1,100 requests/s and 16 at ~600, because more
             // connections only queue on the row lock and on the CPUs; SQLite
             // readers likewise gained throughput and lost memory below 16.
-            pool_size: vars.positive("OMNISTOCK_DB__POOL_SIZE", 2 * cpus as u32)?,
+            pool: PoolSettings {
+                size: vars.positive("OMNISTOCK_DB__POOL_SIZE", 2 * cpus as u32)?,
+                acquire_timeout: Duration::from_millis(u64::from(
+                    vars.positive("OMNISTOCK_DB__ACQUIRE_TIMEOUT_MS", 1000)?,
+                )),
+                write_queue: vars.positive("OMNISTOCK_DB__WRITE_QUEUE", 4096)? as usize,
+                durability: vars.parse_with("OMNISTOCK_DB__SQLITE_SYNCHRONOUS", "full", Durability::parse)?,
+            },
             workers: vars.positive("OMNISTOCK_HTTP__WORKERS", cpus as u32)? as usize,
             max_body_bytes: vars.positive("OMNISTOCK_HTTP__MAX_BODY_BYTES", 256 * 1024)? as usize,
             shutdown_timeout: vars.seconds("OMNISTOCK_HTTP__SHUTDOWN_TIMEOUT_SECS", 30)?,

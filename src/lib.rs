@@ -18,6 +18,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod marketplace;
 pub mod order;
+pub mod pricing;
 pub mod secret;
 pub mod telemetry;
 pub mod types;
@@ -75,9 +76,12 @@ impl Application {
             .enabled
             .then(|| tokio::spawn(jobs::run_forever(self.ctx.clone(), self.ctx.config.jobs.interval, stopped)));
         let served = self.server.await;
-        let _ = stop.send(true);
-        if let Some(jobs) = jobs {
-            let _ = jobs.await;
+        stop.send_replace(true);
+        if let Some(Err(error)) = match jobs {
+            Some(jobs) => Some(jobs.await),
+            None => None,
+        } {
+            tracing::error!(%error, "the background jobs ended with a panic");
         }
         served
     }
@@ -85,7 +89,7 @@ impl Application {
 
 /// Connects and migrates: what every command needs before it starts.
 pub async fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Context, String> {
-    let db = Db::connect(&config.database_url, config.pool_size)?;
+    let db = Db::connect(&config.database_url, &config.pool)?;
     let migrated = db.read(db::migrate::run_pending).await.map_err(|e| format!("cannot migrate the database: {e}"))?;
     if migrated > 0 {
         tracing::info!(migrated, backend = db.backend(), "applied database migrations");

@@ -1,15 +1,16 @@
 //! API keys: who may call, in which role, bound to which location, channel or
 //! marketplace. Only a SHA-256 of each secret is stored.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::prelude::*;
+mod repo;
 
-use crate::catalog;
-use crate::db::schema::api_keys;
+use chrono::{DateTime, Utc};
+
+pub use repo::ApiKey;
+
 use crate::db::{AnyConnection, DbError, timestamp};
 use crate::secret;
 use crate::text_enum;
-use crate::types::{ApiKeyId, Code, LocationId, MarketplaceId};
+use crate::types::{ApiKeyId, LocationId, MarketplaceId};
 
 text_enum! {
     /// What a key may do.
@@ -79,146 +80,95 @@ impl Principal {
 pub enum AccessError {
     #[error("{0}")]
     Invalid(String),
-    #[error("no location with code '{0}'")]
-    UnknownLocation(String),
-    #[error("no marketplace '{0}'")]
-    UnknownMarketplace(String),
     #[error("no API key with id '{0}'")]
     UnknownKey(String),
-    #[error(transparent)]
-    Catalog(#[from] catalog::CatalogError),
     #[error(transparent)]
     Db(#[from] DbError),
 }
 crate::db_error_conversions!(AccessError);
 
-/// What `keys create` asks for.
+/// What `keys create` asks for. The caller has resolved the location and
+/// marketplace it names to their ids.
 #[derive(Debug, Clone)]
 pub struct NewKey {
     pub name: String,
     pub role: Role,
-    pub location: Option<Code>,
-    pub channel: Option<Channel>,
-    pub marketplace: Option<String>,
-}
-
-/// A key as listed: never its secret.
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = api_keys)]
-pub struct ApiKey {
-    pub id: ApiKeyId,
-    pub name: String,
-    pub role: String,
     pub location_id: Option<LocationId>,
-    pub channel: String,
+    pub channel: Option<Channel>,
     pub marketplace_id: Option<MarketplaceId>,
-    pub created_at: NaiveDateTime,
-    pub revoked_at: Option<NaiveDateTime>,
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = api_keys)]
-struct NewKeyRow<'a> {
-    id: &'a ApiKeyId,
-    name: &'a str,
-    role: &'a str,
-    location_id: Option<&'a LocationId>,
-    channel: &'a str,
-    marketplace_id: Option<&'a MarketplaceId>,
-    secret_hash: &'a str,
-    created_at: NaiveDateTime,
+/// The channel a key of `role` records, checking what it is bound to: a
+/// location for staff and POS, a storefront channel for storefronts, a
+/// marketplace for marketplaces, and nothing else.
+fn binding(new: &NewKey) -> Result<Channel, AccessError> {
+    let invalid = |detail: String| Err(AccessError::Invalid(detail));
+    match (new.role, &new.location_id) {
+        (Role::Pos | Role::Staff, None) => return invalid(format!("a {} key needs --location CODE", new.role)),
+        (Role::Pos | Role::Staff, Some(_)) | (_, None) => {}
+        (_, Some(_)) => return invalid(format!("a {} key is not bound to a location", new.role)),
+    }
+    match (new.role, &new.marketplace_id) {
+        (Role::Marketplace, None) => return invalid("a marketplace key needs --marketplace NAME".into()),
+        (Role::Marketplace, Some(_)) | (_, None) => {}
+        (_, Some(_)) => return invalid(format!("a {} key is not bound to a marketplace", new.role)),
+    }
+    match (new.role, new.channel) {
+        (Role::Storefront, Some(channel)) if Channel::STOREFRONT.contains(&channel) => Ok(channel),
+        (Role::Storefront, _) => invalid("a storefront key needs --channel web, app, voice or kiosk".into()),
+        (_, Some(_)) => invalid(format!("a {} key has a fixed channel", new.role)),
+        (Role::Admin, None) => Ok(Channel::Admin),
+        (Role::Staff, None) => Ok(Channel::Staff),
+        (Role::Pos, None) => Ok(Channel::Pos),
+        (Role::Marketplace, None) => Ok(Channel::Marketplace),
+    }
 }
 
 /// Creates a key and returns it with its secret, which is shown this once.
 pub fn create_key(conn: &mut AnyConnection, new: NewKey, now: DateTime<Utc>) -> Result<(ApiKey, String), AccessError> {
-    let location_id = match (new.role, &new.location) {
-        (Role::Pos | Role::Staff, Some(code)) => Some(
-            catalog::location_id_by_code(conn, code)?.ok_or_else(|| AccessError::UnknownLocation(code.to_string()))?,
-        ),
-        (Role::Pos | Role::Staff, None) => {
-            return Err(AccessError::Invalid(format!("a {} key needs --location CODE", new.role)));
-        }
-        (_, Some(_)) => return Err(AccessError::Invalid(format!("a {} key is not bound to a location", new.role))),
-        (_, None) => None,
-    };
-    let channel = match (new.role, new.channel) {
-        (Role::Storefront, Some(channel)) if Channel::STOREFRONT.contains(&channel) => channel,
-        (Role::Storefront, _) => {
-            return Err(AccessError::Invalid("a storefront key needs --channel web, app, voice or kiosk".into()));
-        }
-        (_, Some(_)) => return Err(AccessError::Invalid(format!("a {} key has a fixed channel", new.role))),
-        (Role::Admin, None) => Channel::Admin,
-        (Role::Staff, None) => Channel::Staff,
-        (Role::Pos, None) => Channel::Pos,
-        (Role::Marketplace, None) => Channel::Marketplace,
-    };
-    let marketplace_id = match (new.role, &new.marketplace) {
-        (Role::Marketplace, Some(name_or_id)) => Some(
-            crate::marketplace::id_by_name_or_id(conn, name_or_id)?
-                .ok_or_else(|| AccessError::UnknownMarketplace(name_or_id.clone()))?,
-        ),
-        (Role::Marketplace, None) => {
-            return Err(AccessError::Invalid("a marketplace key needs --marketplace NAME".into()));
-        }
-        (_, Some(_)) => return Err(AccessError::Invalid(format!("a {} key is not bound to a marketplace", new.role))),
-        (_, None) => None,
-    };
+    let channel = binding(&new)?;
     let secret = format!("osk_{}", secret::random_token(32));
-    let id = ApiKeyId::generate();
     let name = if new.name.trim().is_empty() { format!("{} key", new.role) } else { new.name.trim().to_owned() };
-    diesel::insert_into(api_keys::table)
-        .values(NewKeyRow {
-            id: &id,
-            name: &name,
-            role: new.role.as_str(),
-            location_id: location_id.as_ref(),
-            channel: channel.as_str(),
-            marketplace_id: marketplace_id.as_ref(),
-            secret_hash: &hash_secret(&secret),
-            created_at: timestamp(now),
-        })
-        .execute(conn)?;
-    let key = api_keys::table.find(&id).select(ApiKey::as_select()).first(conn)?;
+    let key = ApiKey {
+        id: ApiKeyId::generate(),
+        name,
+        role: new.role.as_str().to_owned(),
+        location_id: new.location_id,
+        channel: channel.as_str().to_owned(),
+        marketplace_id: new.marketplace_id,
+        created_at: timestamp(now),
+        revoked_at: None,
+    };
+    repo::insert(conn, &key, &hash_secret(&secret))?;
     Ok((key, secret))
 }
 
 pub fn list_keys(conn: &mut AnyConnection) -> Result<Vec<ApiKey>, AccessError> {
-    Ok(api_keys::table.order(api_keys::id).select(ApiKey::as_select()).load(conn)?)
+    Ok(repo::list(conn)?)
 }
 
 pub fn revoke_key(conn: &mut AnyConnection, id: &str, now: DateTime<Utc>) -> Result<(), AccessError> {
-    let changed = diesel::update(api_keys::table.find(id))
-        .filter(api_keys::revoked_at.is_null())
-        .set(api_keys::revoked_at.eq(timestamp(now)))
-        .execute(conn)?;
-    if changed == 0 {
-        let exists = api_keys::table.find(id).count().get_result::<i64>(conn)? > 0;
-        if !exists {
-            return Err(AccessError::UnknownKey(id.to_owned()));
-        }
+    if !repo::revoke(conn, id, timestamp(now))? && !repo::exists(conn, id)? {
+        return Err(AccessError::UnknownKey(id.to_owned()));
     }
     Ok(())
 }
 
 /// Finds the live key whose secret this is.
 pub fn authenticate(conn: &mut AnyConnection, secret: &str) -> Result<Option<Principal>, AccessError> {
-    let row = api_keys::table
-        .filter(api_keys::secret_hash.eq(hash_secret(secret)))
-        .filter(api_keys::revoked_at.is_null())
-        .select(ApiKey::as_select())
-        .first(conn)
-        .optional()?;
-    row.map(|key| {
-        let corrupt = |what: String| AccessError::Db(DbError::Corrupt(what));
-        Ok(Principal {
-            role: Role::parse(&key.role).map_err(corrupt)?,
-            channel: Channel::parse(&key.channel).map_err(corrupt)?,
-            key_id: key.id,
-            location_id: key.location_id,
-            marketplace_id: key.marketplace_id,
-        })
+    repo::live_by_hash(conn, &hash_secret(secret))?.map(|key| principal_of(&key)).transpose()
+}
+
+/// The principal a stored key stands for.
+pub fn principal_of(key: &ApiKey) -> Result<Principal, AccessError> {
+    let corrupt = |what: String| AccessError::Db(DbError::Corrupt(what));
+    Ok(Principal {
+        role: Role::parse(&key.role).map_err(corrupt)?,
+        channel: Channel::parse(&key.channel).map_err(corrupt)?,
+        key_id: key.id.clone(),
+        location_id: key.location_id.clone(),
+        marketplace_id: key.marketplace_id.clone(),
     })
-    .transpose()
 }
 
 /// Secrets carry 256 random bits, so a fast hash is enough: there is nothing to brute-force.

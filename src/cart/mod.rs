@@ -4,10 +4,7 @@
 //! overwriting each other, and a writer holding an old version gets refused.
 
 pub mod model;
-pub mod pricing;
-pub mod promotion;
 mod repo;
-pub mod tax;
 
 use std::collections::HashMap;
 
@@ -15,7 +12,6 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 pub use model::{Cart, CartAction, CartChange, CartLine, CartStatus, DeliveryAddress, Intent};
-pub use promotion::{Promotion, PromotionInput};
 use repo::Record;
 
 use crate::access::Principal;
@@ -25,6 +21,7 @@ use crate::customer::CustomerError;
 use crate::db::{AnyConnection, DbError};
 use crate::inventory::reservation::{self, NewReservation};
 use crate::inventory::{self, InventoryError, LevelAt, Purpose, ReservationStatus};
+use crate::pricing::{self, PriceLine, Priced, Pricing, PricingError};
 use crate::secret;
 use crate::types::{CartId, Currency, CustomerId, LocationId, Page, PageRequest, Quantity, ReservationId, SkuId};
 
@@ -55,14 +52,8 @@ pub enum CartError {
     LocationCannot { code: String, what: &'static str },
     #[error("same-day delivery needs the address's latitude and longitude")]
     AddressNeedsCoordinates,
-    #[error("no promotion '{0}'")]
-    PromotionNotFound(String),
-    #[error("promotion code '{0}' is already taken")]
-    PromotionCodeTaken(String),
-    #[error("promotion '{}' has changed since version {seen}", .current.id)]
-    PromotionStale { seen: i32, current: Box<Promotion> },
-    #[error("promotion code '{code}' {reason}")]
-    PromotionInvalid { code: String, reason: String },
+    #[error(transparent)]
+    Pricing(#[from] PricingError),
     #[error(transparent)]
     Customer(#[from] CustomerError),
     #[error(transparent)]
@@ -84,7 +75,45 @@ pub struct Editor<'a> {
 }
 
 pub fn load(conn: &mut AnyConnection, id: &CartId) -> Result<Cart, CartError> {
-    repo::load(conn, id)?.ok_or_else(|| CartError::NotFound(id.to_string()))
+    let (row, stored) = repo::load(conn, id)?.ok_or_else(|| CartError::NotFound(id.to_string()))?;
+    let ids: Vec<SkuId> = stored.iter().map(|l| l.sku_id.clone()).collect();
+    let skus: HashMap<SkuId, Sku> = catalog::skus_by_ids(conn, &ids)?.into_iter().map(|s| (s.id.clone(), s)).collect();
+    let corrupt = |what: String| CartError::Db(DbError::Corrupt(what));
+    let lines = stored
+        .into_iter()
+        .map(|l| {
+            let sku = skus
+                .get(&l.sku_id)
+                .cloned()
+                .ok_or_else(|| corrupt(format!("cart line of unknown SKU {}", l.sku_id)))?;
+            Ok(CartLine {
+                sku,
+                quantity: l.quantity,
+                hold_id: l.hold_id,
+                added_channel: l.added_channel,
+                added_at: l.added_at,
+                updated_at: l.updated_at,
+            })
+        })
+        .collect::<Result<_, CartError>>()?;
+    Ok(Cart {
+        status: CartStatus::parse(&row.status).map_err(corrupt)?,
+        currency: row.currency.as_deref().map(Currency::parse).transpose().map_err(corrupt)?,
+        intent: row
+            .fulfilment
+            .as_deref()
+            .map(serde_json::from_str::<Intent>)
+            .transpose()
+            .map_err(|e| corrupt(format!("cart fulfilment: {e}")))?,
+        id: row.id,
+        customer_id: row.customer_id,
+        token: row.token,
+        promotion_code: row.promotion_code,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        lines,
+    })
 }
 
 /// The id of the customer's open cart, if there is one.
@@ -291,7 +320,7 @@ pub fn set_intent(
 /// Applies a promotion code: refused, with the reason, when it cannot be used
 /// now through the caller's channel.
 pub fn apply_code(conn: &mut AnyConnection, id: &CartId, code: &str, e: &Editor<'_>) -> Result<Cart, CartError> {
-    let promotion = promotion::usable_code(conn, code, e.actor.channel, e.now)?;
+    let promotion = pricing::usable_code(conn, code, e.actor.channel, e.now)?;
     let code = promotion.input.code.unwrap_or_default();
     edit(conn, id, e, |conn, _| {
         repo::set_code(conn, id, Some(&code))?;
@@ -458,7 +487,7 @@ pub struct LineAvailability {
 #[derive(Debug, Clone)]
 pub struct Quote {
     pub cart: Cart,
-    pub priced: Option<pricing::Priced>,
+    pub priced: Option<Priced>,
     pub tax_region: Option<String>,
     pub tax_rate_percent: Decimal,
     pub prices_include_tax: bool,
@@ -484,20 +513,20 @@ pub fn quote(conn: &mut AnyConnection, cart: Cart, e: &Editor<'_>) -> Result<Quo
         None => None,
     };
     let code_problem = match &cart.promotion_code {
-        Some(code) => match promotion::usable_code(conn, code, e.actor.channel, e.now) {
+        Some(code) => match pricing::usable_code(conn, code, e.actor.channel, e.now) {
             Ok(_) => None,
-            Err(CartError::PromotionInvalid { reason, .. }) => Some(reason),
-            Err(other) => return Err(other),
+            Err(PricingError::PromotionInvalid { reason, .. }) => Some(reason),
+            Err(other) => return Err(other.into()),
         },
         None => None,
     };
     let include = e.config.pricing.prices_include_tax;
     let (priced, tax_rate_percent) = match cart.currency {
         Some(currency) => {
-            let lines: Vec<pricing::PriceLine> = cart
+            let lines: Vec<PriceLine> = cart
                 .lines
                 .iter()
-                .map(|l| pricing::PriceLine { sku_id: l.sku.id.clone(), quantity: l.quantity, unit_price: l.sku.price })
+                .map(|l| PriceLine { sku_id: l.sku.id.clone(), quantity: l.quantity, unit_price: l.sku.price })
                 .collect();
             let pricing = Pricing {
                 currency,
@@ -507,7 +536,7 @@ pub fn quote(conn: &mut AnyConnection, cart: Cart, e: &Editor<'_>) -> Result<Quo
                 now: e.now,
                 include_tax: include,
             };
-            let (priced, rate) = price_lines(conn, &lines, &pricing)?;
+            let (priced, rate) = pricing::price_lines(conn, &lines, &pricing)?;
             (Some(priced), rate)
         }
         None => (None, Decimal::ZERO),
@@ -528,32 +557,6 @@ pub fn quote(conn: &mut AnyConnection, cart: Cart, e: &Editor<'_>) -> Result<Quo
     })
 }
 
-/// How lines are priced: in which currency, with which code, for which tax
-/// region, as which channel sees them, when.
-pub struct Pricing<'a> {
-    pub currency: Currency,
-    pub code: Option<&'a str>,
-    pub tax_region: Option<&'a str>,
-    pub channel: crate::access::Channel,
-    pub now: DateTime<Utc>,
-    pub include_tax: bool,
-}
-
-/// Prices lines with the promotions usable now in the channel and the tax
-/// rate of the region; returns the priced lines and the rate in percent.
-pub fn price_lines(
-    conn: &mut AnyConnection,
-    lines: &[pricing::PriceLine],
-    p: &Pricing<'_>,
-) -> Result<(pricing::Priced, Decimal), CartError> {
-    let rate = match p.tax_region {
-        Some(region) => tax::rate_percent(conn, region)?,
-        None => Decimal::ZERO,
-    };
-    let offers = promotion::offers(conn, p.code, p.channel, p.now)?;
-    Ok((pricing::price(p.currency, lines, &offers, rate / Decimal::ONE_HUNDRED, p.include_tax), rate))
-}
-
 /// Pure: can `line` be served under `intent`, and where else if not.
 fn line_availability(
     intent: Option<&Intent>,
@@ -572,7 +575,7 @@ fn line_availability(
         .iter()
         .filter(|l| l.pickup && l.available() >= need)
         .filter(|l| !matches!(intent, Some(Intent::Pickup { location_id, .. }) if *location_id == l.location_id))
-        .map(|l| (l.location_code.clone(), l.available(), origin.map(|o| o.distance_km(l.point())).unwrap_or(0.0)))
+        .map(|l| (l.location_code.clone(), l.available(), origin.map(|o| o.distance_km(l.point)).unwrap_or(0.0)))
         .collect();
     alternatives.sort_by(|a, b| a.2.total_cmp(&b.2));
     alternatives.truncate(3);

@@ -3,80 +3,48 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use super::CartError;
-use super::model::{Cart, CartAction, CartChange, CartLine, CartStatus, Intent};
-use crate::catalog::SkuRow;
-use crate::db::schema::{cart_changes, cart_lines, carts, skus};
+use super::model::{CartAction, CartChange, CartStatus, Intent};
+use crate::db::schema::{cart_changes, cart_lines, carts};
 use crate::db::{AnyConnection, DbError, timestamp};
 use crate::types::{CartId, Currency, CustomerId, ReservationId, SkuId};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = carts)]
-struct CartRow {
-    id: CartId,
-    customer_id: Option<CustomerId>,
-    token: Option<String>,
-    status: String,
-    currency: Option<String>,
-    fulfilment: Option<String>,
-    promotion_code: Option<String>,
-    version: i32,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
+pub struct CartRow {
+    pub id: CartId,
+    pub customer_id: Option<CustomerId>,
+    pub token: Option<String>,
+    pub status: String,
+    pub currency: Option<String>,
+    pub fulfilment: Option<String>,
+    pub promotion_code: Option<String>,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
 }
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = cart_lines)]
-struct LineRow {
-    quantity: i32,
-    hold_id: Option<ReservationId>,
-    added_channel: String,
-    added_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
+pub struct LineRow {
+    pub sku_id: SkuId,
+    pub quantity: i32,
+    pub hold_id: Option<ReservationId>,
+    pub added_channel: String,
+    pub added_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
 }
 
-pub fn load(conn: &mut AnyConnection, id: &CartId) -> Result<Option<Cart>, CartError> {
+/// A cart's row and its lines (oldest first).
+pub fn load(conn: &mut AnyConnection, id: &CartId) -> Result<Option<(CartRow, Vec<LineRow>)>, DbError> {
     let Some(row) = carts::table.find(id).select(CartRow::as_select()).first(conn).optional()? else {
         return Ok(None);
     };
-    let rows: Vec<(LineRow, SkuRow)> = cart_lines::table
-        .inner_join(skus::table)
+    let lines = cart_lines::table
         .filter(cart_lines::cart_id.eq(id))
         .order((cart_lines::added_at, cart_lines::sku_id))
-        .select((LineRow::as_select(), SkuRow::as_select()))
+        .select(LineRow::as_select())
         .load(conn)?;
-    let lines = rows
-        .into_iter()
-        .map(|(l, sku)| {
-            Ok(CartLine {
-                sku: sku.into_sku()?,
-                quantity: l.quantity,
-                hold_id: l.hold_id,
-                added_channel: l.added_channel,
-                added_at: l.added_at,
-                updated_at: l.updated_at,
-            })
-        })
-        .collect::<Result<_, DbError>>()?;
-    let corrupt = |what: String| CartError::Db(DbError::Corrupt(what));
-    Ok(Some(Cart {
-        status: CartStatus::parse(&row.status).map_err(corrupt)?,
-        currency: row.currency.as_deref().map(Currency::parse).transpose().map_err(corrupt)?,
-        intent: row
-            .fulfilment
-            .as_deref()
-            .map(serde_json::from_str::<Intent>)
-            .transpose()
-            .map_err(|e| corrupt(format!("cart fulfilment: {e}")))?,
-        id: row.id,
-        customer_id: row.customer_id,
-        token: row.token,
-        promotion_code: row.promotion_code,
-        version: row.version,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-        lines,
-    }))
+    Ok(Some((row, lines)))
 }
 
 pub fn open_for_customer(conn: &mut AnyConnection, customer: &CustomerId) -> Result<Option<CartId>, DbError> {

@@ -1,10 +1,98 @@
 //! Store time: opening hours and cut-offs are wall-clock times in the store's
 //! own zone; everything stored is UTC. The conversions live here.
 
-use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
-use chrono_tz::Tz;
+use std::collections::BTreeMap;
 
-use super::location::OpeningHours;
+use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::text_enum;
+
+text_enum! {
+    /// Days of the week as they appear in opening hours.
+    pub enum Day {
+        Mon => "mon",
+        Tue => "tue",
+        Wed => "wed",
+        Thu => "thu",
+        Fri => "fri",
+        Sat => "sat",
+        Sun => "sun",
+    }
+}
+
+impl From<Weekday> for Day {
+    fn from(day: Weekday) -> Self {
+        match day {
+            Weekday::Mon => Day::Mon,
+            Weekday::Tue => Day::Tue,
+            Weekday::Wed => Day::Wed,
+            Weekday::Thu => Day::Thu,
+            Weekday::Fri => Day::Fri,
+            Weekday::Sat => Day::Sat,
+            Weekday::Sun => Day::Sun,
+        }
+    }
+}
+
+/// A wall-clock time of day, written `"HH:MM"`, in the location's own zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, example = "09:00")]
+pub struct LocalTime(pub NaiveTime);
+
+impl TryFrom<String> for LocalTime {
+    type Error = String;
+    fn try_from(raw: String) -> Result<Self, String> {
+        NaiveTime::parse_from_str(&raw, "%H:%M")
+            .map(LocalTime)
+            .map_err(|_| format!("'{raw}' is not a time of day as HH:MM"))
+    }
+}
+
+impl From<LocalTime> for String {
+    fn from(time: LocalTime) -> String {
+        time.0.format("%H:%M").to_string()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenInterval {
+    pub open: LocalTime,
+    pub close: LocalTime,
+}
+
+/// Opening hours per weekday; a day that is absent or empty is closed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+pub struct OpeningHours(pub BTreeMap<Day, Vec<OpenInterval>>);
+
+impl OpeningHours {
+    pub fn on(&self, day: Weekday) -> &[OpenInterval] {
+        self.0.get(&Day::from(day)).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Each interval must close after it opens and not overlap the next.
+    pub fn validate(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        for (day, intervals) in &self.0 {
+            let mut sorted = intervals.clone();
+            sorted.sort_by_key(|i| i.open);
+            for interval in &sorted {
+                if interval.close <= interval.open {
+                    errors.push(format!("{day}: closes before it opens"));
+                }
+            }
+            if sorted.windows(2).any(|w| w[1].open < w[0].close) {
+                errors.push(format!("{day}: intervals overlap"));
+            }
+        }
+        errors
+    }
+}
 
 /// The UTC instant of a local wall-clock time. In the autumn overlap the
 /// earlier instant counts; in the spring gap, the first instant after it.
@@ -67,7 +155,6 @@ mod tests {
     use chrono::NaiveTime;
 
     use super::*;
-    use crate::catalog::location::{Day, LocalTime, OpenInterval};
 
     fn hours() -> OpeningHours {
         let t = |h, m| LocalTime(NaiveTime::from_hms_opt(h, m, 0).unwrap());

@@ -8,14 +8,11 @@ pub mod sku;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
 
 pub use location::{Location, LocationInput};
-pub use repo::SkuRow;
 pub use sku::{Sku, SkuInput, normalize_words};
 
-use crate::db::schema::{locations, skus};
-use crate::db::{AnyConnection, DbError, one_of, timestamp};
+use crate::db::{AnyConnection, DbError, timestamp};
 use crate::types::{Code, LocationId, Page, PageRequest, SkuId};
 
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +42,7 @@ pub fn create_location(
     now: DateTime<Utc>,
 ) -> Result<Location, CatalogError> {
     let row = repo::LocationRow::new(LocationId::generate(), &input, timestamp(now));
-    diesel::insert_into(locations::table).values(&row).execute(conn).map_err(|e| match DbError::from(e) {
+    repo::insert_location(conn, &row).map_err(|e| match e {
         DbError::Unique(_) => CatalogError::LocationCodeTaken(input.code.to_string()),
         other => other.into(),
     })?;
@@ -57,7 +54,7 @@ pub fn get_location(conn: &mut AnyConnection, code: &str) -> Result<Location, Ca
 }
 
 pub fn location_id_by_code(conn: &mut AnyConnection, code: &Code) -> Result<Option<LocationId>, CatalogError> {
-    Ok(locations::table.filter(locations::code.eq(code.as_str())).select(locations::id).first(conn).optional()?)
+    Ok(repo::location_id_by_code(conn, code.as_str())?)
 }
 
 pub fn locations_by_ids(conn: &mut AnyConnection, ids: &[LocationId]) -> Result<Vec<Location>, CatalogError> {
@@ -66,27 +63,11 @@ pub fn locations_by_ids(conn: &mut AnyConnection, ids: &[LocationId]) -> Result<
 
 /// Every active location (a retailer has tens or hundreds, not millions).
 pub fn active_locations(conn: &mut AnyConnection) -> Result<Vec<Location>, CatalogError> {
-    locations::table
-        .filter(locations::active.eq(true))
-        .order(locations::code)
-        .select(repo::LocationRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(|row| row.into_location().map_err(CatalogError::from))
-        .collect()
+    Ok(repo::active_locations(conn)?)
 }
 
 pub fn list_locations(conn: &mut AnyConnection, page: &PageRequest) -> Result<Page<Location>, CatalogError> {
-    let mut query = locations::table.select(repo::LocationRow::as_select()).order(locations::id).into_boxed();
-    if let Some(after) = &page.after {
-        query = query.filter(locations::id.gt(after.clone()));
-    }
-    let rows = query
-        .limit(page.limit + 1)
-        .load(conn)?
-        .into_iter()
-        .map(repo::LocationRow::into_location)
-        .collect::<Result<Vec<_>, _>>()?;
+    let rows = repo::locations_page(conn, page.after.as_deref(), page.limit + 1)?;
     Ok(Page::from_rows(rows, page.limit, |l| l.id.to_string()))
 }
 
@@ -100,16 +81,10 @@ pub fn update_location(
 ) -> Result<Location, CatalogError> {
     let code = input.code.to_string();
     let changes = repo::LocationChanges::from_input(&input, timestamp(now));
-    let target = locations::table.filter(locations::code.eq(&code));
-    let changed = match expected_version {
-        Some(seen) => diesel::update(target.filter(locations::version.eq(seen)))
-            .set((&changes, locations::version.eq(locations::version + 1)))
-            .execute(conn)?,
-        None => diesel::update(target).set((&changes, locations::version.eq(locations::version + 1))).execute(conn)?,
-    };
+    let changed = repo::update_location(conn, &code, &changes, expected_version)?;
     let current = get_location(conn, &code)?;
     match (changed, expected_version) {
-        (0, Some(seen)) => Err(CatalogError::LocationStale { seen, current: Box::new(current) }),
+        (false, Some(seen)) => Err(CatalogError::LocationStale { seen, current: Box::new(current) }),
         _ => Ok(current),
     }
 }
@@ -125,18 +100,15 @@ pub fn set_location_active(
     if let Some(seen) = expected_version.filter(|seen| *seen != current.version) {
         return Err(CatalogError::LocationStale { seen, current: Box::new(current) });
     }
-    diesel::update(locations::table.find(&current.id).filter(locations::version.eq(current.version)))
-        .set((
-            locations::active.eq(active),
-            locations::version.eq(locations::version + 1),
-            locations::updated_at.eq(timestamp(now)),
-        ))
-        .execute(conn)?;
+    if !repo::set_location_active(conn, &current.id, current.version, active, timestamp(now))? {
+        let now_is = get_location(conn, code)?;
+        return Err(CatalogError::LocationStale { seen: current.version, current: Box::new(now_is) });
+    }
     get_location(conn, code)
 }
 
-fn sku_write_error(input: &SkuInput, error: diesel::result::Error) -> CatalogError {
-    match DbError::from(error) {
+fn sku_write_error(input: &SkuInput, error: DbError) -> CatalogError {
+    match error {
         DbError::Unique(constraint) if constraint.contains("gtin") => {
             CatalogError::GtinTaken(input.gtin.as_ref().map(|g| g.as_str().to_owned()).unwrap_or_default())
         }
@@ -147,7 +119,7 @@ fn sku_write_error(input: &SkuInput, error: diesel::result::Error) -> CatalogErr
 
 pub fn create_sku(conn: &mut AnyConnection, input: SkuInput, now: DateTime<Utc>) -> Result<Sku, CatalogError> {
     let row = repo::SkuRow::new(SkuId::generate(), &input, timestamp(now));
-    diesel::insert_into(skus::table).values(&row).execute(conn).map_err(|e| sku_write_error(&input, e))?;
+    repo::insert_sku(conn, &row).map_err(|e| sku_write_error(&input, e))?;
     Ok(row.into_sku()?)
 }
 
@@ -162,34 +134,17 @@ pub fn skus_by_ids(conn: &mut AnyConnection, ids: &[SkuId]) -> Result<Vec<Sku>, 
 
 /// The codes of these SKUs, by id.
 pub fn sku_codes(conn: &mut AnyConnection, ids: &[SkuId]) -> Result<HashMap<SkuId, String>, CatalogError> {
-    Ok(skus::table
-        .filter(one_of(skus::id, ids))
-        .select((skus::id, skus::code))
-        .load::<(SkuId, String)>(conn)?
-        .into_iter()
-        .collect())
+    Ok(repo::sku_codes(conn, ids)?.into_iter().collect())
 }
 
 /// SKUs by code, in one query; unknown codes are simply absent.
 pub fn skus_by_codes(conn: &mut AnyConnection, codes: &[&str]) -> Result<Vec<Sku>, CatalogError> {
-    skus::table
-        .filter(one_of(skus::code, codes))
-        .select(repo::SkuRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(|row| row.into_sku().map_err(CatalogError::from))
-        .collect()
+    Ok(repo::skus_by_codes(conn, codes)?)
 }
 
 /// Every active SKU, for matching spoken phrases.
 pub fn active_skus(conn: &mut AnyConnection) -> Result<Vec<Sku>, CatalogError> {
-    skus::table
-        .filter(skus::active.eq(true))
-        .select(repo::SkuRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(|row| row.into_sku().map_err(CatalogError::from))
-        .collect()
+    Ok(repo::active_skus(conn)?)
 }
 
 /// Lists SKUs, optionally those whose name or spoken names contain `search`.
@@ -198,20 +153,9 @@ pub fn list_skus(
     search: Option<&str>,
     page: &PageRequest,
 ) -> Result<Page<Sku>, CatalogError> {
-    let mut query = skus::table.select(repo::SkuRow::as_select()).order(skus::id).into_boxed();
-    if let Some(after) = &page.after {
-        query = query.filter(skus::id.gt(after.clone()));
-    }
-    if let Some(words) = search.map(normalize_words).filter(|w| !w.is_empty()) {
-        // normalize_words leaves only letters, digits and spaces: no LIKE wildcards.
-        query = query.filter(skus::search_name.like(format!("%{words}%")));
-    }
-    let rows = query
-        .limit(page.limit + 1)
-        .load(conn)?
-        .into_iter()
-        .map(repo::SkuRow::into_sku)
-        .collect::<Result<Vec<_>, _>>()?;
+    // normalize_words leaves only letters, digits and spaces: no LIKE wildcards.
+    let words = search.map(normalize_words).filter(|w| !w.is_empty());
+    let rows = repo::skus_page(conn, words.as_deref(), page.after.as_deref(), page.limit + 1)?;
     Ok(Page::from_rows(rows, page.limit, |s| s.id.to_string()))
 }
 
@@ -223,17 +167,10 @@ pub fn update_sku(
 ) -> Result<Sku, CatalogError> {
     let code = input.code.to_string();
     let changes = repo::SkuChanges::from_input(&input, timestamp(now));
-    let target = skus::table.filter(skus::code.eq(&code));
-    let result = match expected_version {
-        Some(seen) => diesel::update(target.filter(skus::version.eq(seen)))
-            .set((&changes, skus::version.eq(skus::version + 1)))
-            .execute(conn),
-        None => diesel::update(target).set((&changes, skus::version.eq(skus::version + 1))).execute(conn),
-    };
-    let changed = result.map_err(|e| sku_write_error(&input, e))?;
+    let changed = repo::update_sku(conn, &code, &changes, expected_version).map_err(|e| sku_write_error(&input, e))?;
     let current = get_sku(conn, &code)?;
     match (changed, expected_version) {
-        (0, Some(seen)) => Err(CatalogError::SkuStale { seen, current: Box::new(current) }),
+        (false, Some(seen)) => Err(CatalogError::SkuStale { seen, current: Box::new(current) }),
         _ => Ok(current),
     }
 }

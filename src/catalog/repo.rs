@@ -9,6 +9,14 @@ use crate::db::schema::{locations, skus};
 use crate::db::{AnyConnection, DbError, one_of};
 use crate::types::{Code, Currency, GeoPoint, Gtin, LocationId, Money, SkuId};
 
+fn rows_to_locations(rows: Vec<LocationRow>) -> Result<Vec<Location>, DbError> {
+    rows.into_iter().map(LocationRow::into_location).collect()
+}
+
+fn rows_to_skus(rows: Vec<SkuRow>) -> Result<Vec<Sku>, DbError> {
+    rows.into_iter().map(SkuRow::into_sku).collect()
+}
+
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = locations)]
 pub struct LocationRow {
@@ -153,13 +161,69 @@ pub fn find_location(conn: &mut AnyConnection, code: &str) -> Result<Option<Loca
 }
 
 pub fn locations_by_ids(conn: &mut AnyConnection, ids: &[LocationId]) -> Result<Vec<Location>, DbError> {
-    locations::table
-        .filter(one_of(locations::id, ids))
-        .select(LocationRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(LocationRow::into_location)
-        .collect()
+    rows_to_locations(locations::table.filter(one_of(locations::id, ids)).select(LocationRow::as_select()).load(conn)?)
+}
+
+pub fn insert_location(conn: &mut AnyConnection, row: &LocationRow) -> Result<(), DbError> {
+    diesel::insert_into(locations::table).values(row).execute(conn)?;
+    Ok(())
+}
+
+pub fn location_id_by_code(conn: &mut AnyConnection, code: &str) -> Result<Option<LocationId>, DbError> {
+    Ok(locations::table.filter(locations::code.eq(code)).select(locations::id).first(conn).optional()?)
+}
+
+pub fn active_locations(conn: &mut AnyConnection) -> Result<Vec<Location>, DbError> {
+    rows_to_locations(
+        locations::table
+            .filter(locations::active.eq(true))
+            .order(locations::code)
+            .select(LocationRow::as_select())
+            .load(conn)?,
+    )
+}
+
+/// Up to `limit` locations after the id `after`, by id.
+pub fn locations_page(conn: &mut AnyConnection, after: Option<&str>, limit: i64) -> Result<Vec<Location>, DbError> {
+    let mut query = locations::table.select(LocationRow::as_select()).order(locations::id).into_boxed();
+    if let Some(after) = after {
+        query = query.filter(locations::id.gt(after.to_owned()));
+    }
+    rows_to_locations(query.limit(limit).load(conn)?)
+}
+
+/// Replaces a location's fields, if it is at `expected` (when given); false otherwise.
+pub fn update_location(
+    conn: &mut AnyConnection,
+    code: &str,
+    changes: &LocationChanges,
+    expected: Option<i32>,
+) -> Result<bool, DbError> {
+    let target = locations::table.filter(locations::code.eq(code));
+    let bump = locations::version.eq(locations::version + 1);
+    let changed = match expected {
+        Some(seen) => diesel::update(target.filter(locations::version.eq(seen))).set((changes, bump)).execute(conn)?,
+        None => diesel::update(target).set((changes, bump)).execute(conn)?,
+    };
+    Ok(changed == 1)
+}
+
+/// Activates or deactivates a location still at `version`; false otherwise.
+pub fn set_location_active(
+    conn: &mut AnyConnection,
+    id: &LocationId,
+    version: i32,
+    active: bool,
+    now: NaiveDateTime,
+) -> Result<bool, DbError> {
+    Ok(diesel::update(locations::table.find(id).filter(locations::version.eq(version)))
+        .set((
+            locations::active.eq(active),
+            locations::version.eq(locations::version + 1),
+            locations::updated_at.eq(now),
+        ))
+        .execute(conn)?
+        == 1)
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
@@ -268,11 +332,56 @@ pub fn find_sku(conn: &mut AnyConnection, code_or_gtin: &str) -> Result<Option<S
 }
 
 pub fn skus_by_ids(conn: &mut AnyConnection, ids: &[SkuId]) -> Result<Vec<Sku>, DbError> {
-    skus::table
-        .filter(one_of(skus::id, ids))
-        .select(SkuRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(SkuRow::into_sku)
-        .collect()
+    rows_to_skus(skus::table.filter(one_of(skus::id, ids)).select(SkuRow::as_select()).load(conn)?)
+}
+
+pub fn insert_sku(conn: &mut AnyConnection, row: &SkuRow) -> Result<(), DbError> {
+    diesel::insert_into(skus::table).values(row).execute(conn)?;
+    Ok(())
+}
+
+pub fn sku_codes(conn: &mut AnyConnection, ids: &[SkuId]) -> Result<Vec<(SkuId, String)>, DbError> {
+    Ok(skus::table.filter(one_of(skus::id, ids)).select((skus::id, skus::code)).load(conn)?)
+}
+
+pub fn skus_by_codes(conn: &mut AnyConnection, codes: &[&str]) -> Result<Vec<Sku>, DbError> {
+    rows_to_skus(skus::table.filter(one_of(skus::code, codes)).select(SkuRow::as_select()).load(conn)?)
+}
+
+pub fn active_skus(conn: &mut AnyConnection) -> Result<Vec<Sku>, DbError> {
+    rows_to_skus(skus::table.filter(skus::active.eq(true)).select(SkuRow::as_select()).load(conn)?)
+}
+
+/// Up to `limit` SKUs after the id `after`, by id; with `words`, those whose
+/// normalised names contain them.
+pub fn skus_page(
+    conn: &mut AnyConnection,
+    words: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Sku>, DbError> {
+    let mut query = skus::table.select(SkuRow::as_select()).order(skus::id).into_boxed();
+    if let Some(after) = after {
+        query = query.filter(skus::id.gt(after.to_owned()));
+    }
+    if let Some(words) = words {
+        query = query.filter(skus::search_name.like(format!("%{words}%")));
+    }
+    rows_to_skus(query.limit(limit).load(conn)?)
+}
+
+/// Replaces a SKU's fields, if it is at `expected` (when given); false otherwise.
+pub fn update_sku(
+    conn: &mut AnyConnection,
+    code: &str,
+    changes: &SkuChanges,
+    expected: Option<i32>,
+) -> Result<bool, DbError> {
+    let target = skus::table.filter(skus::code.eq(code));
+    let bump = skus::version.eq(skus::version + 1);
+    let changed = match expected {
+        Some(seen) => diesel::update(target.filter(skus::version.eq(seen))).set((changes, bump)).execute(conn)?,
+        None => diesel::update(target).set((changes, bump)).execute(conn)?,
+    };
+    Ok(changed == 1)
 }

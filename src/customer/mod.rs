@@ -1,10 +1,12 @@
 //! Customers: the storefront's own reference plus contact details, so that
 //! every channel, the POS and staff find the same person.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::prelude::*;
+mod repo;
 
-use crate::db::schema::customers;
+use chrono::{DateTime, Utc};
+
+pub use repo::Customer;
+
 use crate::db::{AnyConnection, DbError, timestamp};
 use crate::types::CustomerId;
 
@@ -28,20 +30,6 @@ pub struct CustomerInput {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub marketing_consent: bool,
-}
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = customers)]
-pub struct Customer {
-    pub id: CustomerId,
-    pub external_ref: String,
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub marketing_consent: bool,
-    pub version: i32,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
 }
 
 /// Lower-cased and trimmed, so that search finds it however it was typed.
@@ -79,7 +67,7 @@ pub fn create(conn: &mut AnyConnection, input: CustomerInput, now: DateTime<Utc>
         created_at: at,
         updated_at: at,
     };
-    diesel::insert_into(customers::table).values(&customer).execute(conn).map_err(|e| match DbError::from(e) {
+    repo::insert(conn, &customer).map_err(|e| match e {
         DbError::Unique(_) => CustomerError::RefTaken(customer.external_ref.clone()),
         other => other.into(),
     })?;
@@ -100,29 +88,24 @@ pub fn put(
     if let Some(seen) = expected_version.filter(|seen| *seen != current.version) {
         return Err(CustomerError::Stale { seen, current: Box::new(current) });
     }
-    let changed = diesel::update(customers::table.find(&current.id).filter(customers::version.eq(current.version)))
-        .set((
-            customers::name.eq(&input.name),
-            customers::email.eq(&input.email),
-            customers::phone.eq(&input.phone),
-            customers::marketing_consent.eq(input.marketing_consent),
-            customers::version.eq(customers::version + 1),
-            customers::updated_at.eq(timestamp(now)),
-        ))
-        .execute(conn)?;
+    let replacement = Customer {
+        name: input.name,
+        email: input.email,
+        phone: input.phone,
+        marketing_consent: input.marketing_consent,
+        updated_at: timestamp(now),
+        ..current.clone()
+    };
+    let changed = repo::replace(conn, &current, &replacement)?;
     let updated = get(conn, &input.external_ref)?;
-    if changed == 0 {
+    if !changed {
         return Err(CustomerError::Stale { seen: current.version, current: Box::new(updated) });
     }
     Ok((updated, false))
 }
 
 pub fn find(conn: &mut AnyConnection, external_ref: &str) -> Result<Option<Customer>, CustomerError> {
-    Ok(customers::table
-        .filter(customers::external_ref.eq(external_ref))
-        .select(Customer::as_select())
-        .first(conn)
-        .optional()?)
+    Ok(repo::by_ref(conn, external_ref)?)
 }
 
 pub fn get(conn: &mut AnyConnection, external_ref: &str) -> Result<Customer, CustomerError> {
@@ -130,12 +113,7 @@ pub fn get(conn: &mut AnyConnection, external_ref: &str) -> Result<Customer, Cus
 }
 
 pub fn by_id(conn: &mut AnyConnection, id: &CustomerId) -> Result<Customer, CustomerError> {
-    customers::table
-        .find(id)
-        .select(Customer::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| CustomerError::NotFound(id.to_string()))
+    repo::by_id(conn, id)?.ok_or_else(|| CustomerError::NotFound(id.to_string()))
 }
 
 /// Customers with this (normalised) email or phone.
@@ -144,14 +122,7 @@ pub fn search(
     email: Option<&str>,
     phone: Option<&str>,
 ) -> Result<Vec<Customer>, CustomerError> {
-    let mut query = customers::table.select(Customer::as_select()).order(customers::id).limit(50).into_boxed();
-    if let Some(email) = email {
-        query = query.filter(customers::email.eq(email.to_owned()));
-    }
-    if let Some(phone) = phone {
-        query = query.filter(customers::phone.eq(phone.to_owned()));
-    }
-    Ok(query.load(conn)?)
+    Ok(repo::search(conn, email, phone)?)
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! variant from an explicit URL scheme.
 
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use diesel::connection::{AnsiTransactionManager, InstrumentationEvent, SimpleConnection, TransactionManager};
 use diesel::{Connection, PgConnection, SqliteConnection};
@@ -68,11 +70,53 @@ pub enum ConnectError {
     Query(#[from] diesel::result::Error),
 }
 
-/// Every statement, at trace level under `omnistock::sql`: how many statements
-/// a request costs is the first question when profiling one.
-fn trace_statements(event: InstrumentationEvent<'_>) {
-    match event {
-        InstrumentationEvent::StartQuery { query, .. } => tracing::trace!(target: "omnistock::sql", "{query}"),
+/// How SQLite makes a commit durable. PostgreSQL keeps its own setting
+/// (`synchronous_commit = on` by default): a commit it acknowledged is on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous = FULL`: an acknowledged commit survives power loss.
+    Full,
+    /// `synchronous = NORMAL`: survives a crash of the process, not of the machine.
+    Normal,
+}
+
+impl Durability {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "full" => Ok(Self::Full),
+            "normal" => Ok(Self::Normal),
+            _ => Err("must be full or normal".into()),
+        }
+    }
+
+    fn pragma(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
+}
+
+/// Statements run on the connections of one pool, counted by the
+/// instrumentation hook: what a request costs in round trips.
+#[derive(Debug, Clone, Default)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Counts every statement and logs it at trace level under `omnistock::sql`.
+/// Only the SQL is logged, never the values bound to it: those include
+/// secrets (API-key hashes, marketplace credentials) and personal data.
+fn instrument(counter: StatementCounter) -> impl FnMut(InstrumentationEvent<'_>) + Send + 'static {
+    move |event| match event {
+        InstrumentationEvent::StartQuery { query, .. } => {
+            counter.0.fetch_add(1, Ordering::Relaxed);
+            tracing::trace!(target: "omnistock::sql", "{}", without_binds(&query.to_string()));
+        }
         InstrumentationEvent::CacheQuery { sql, .. } => {
             tracing::trace!(target: "omnistock::sql", "prepared and cached: {sql}")
         }
@@ -80,15 +124,22 @@ fn trace_statements(event: InstrumentationEvent<'_>) {
     }
 }
 
+/// The SQL of a statement as diesel displays it, cut before its bind values.
+fn without_binds(shown: &str) -> &str {
+    shown.split_once(" -- binds: ").map_or(shown, |(sql, _)| sql)
+}
+
 /// r2d2 manager that opens the variant named by the URL and applies the
 /// per-connection SQLite settings diesel leaves at SQLite's defaults.
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    durability: Durability,
+    counter: StatementCounter,
 }
 
 impl ConnectionManager {
-    pub fn new(url: DatabaseUrl) -> Self {
-        Self { url }
+    pub fn new(url: DatabaseUrl, durability: Durability, counter: StatementCounter) -> Self {
+        Self { url, durability, counter }
     }
 }
 
@@ -105,18 +156,20 @@ impl diesel::r2d2::ManageConnection for ConnectionManager {
                 // kept planning `= ANY($1)` lookups afresh on every execution
                 // (a third of its CPU in the availability profile).
                 conn.batch_execute("SET plan_cache_mode = force_generic_plan")?;
-                conn.set_instrumentation(trace_statements);
+                conn.set_instrumentation(instrument(self.counter.clone()));
                 Ok(AnyConnection::Postgres(conn))
             }
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)?;
-                conn.set_instrumentation(trace_statements);
                 // foreign_keys is off by default in SQLite; WAL lets readers run
-                // beside the one writer; busy_timeout makes writers queue, not fail.
-                conn.batch_execute(
+                // beside the one writer; busy_timeout makes writers queue, not
+                // fail; synchronous decides whether a commit survives power loss.
+                conn.batch_execute(&format!(
                     "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
-                     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
-                )?;
+                     PRAGMA journal_mode = WAL; PRAGMA synchronous = {};",
+                    self.durability.pragma()
+                ))?;
+                conn.set_instrumentation(instrument(self.counter.clone()));
                 Ok(AnyConnection::Sqlite(conn))
             }
         }
@@ -136,22 +189,29 @@ impl AnyConnection {
         matches!(self, Self::Postgres(_))
     }
 
-    /// Runs `f` in a write transaction. On SQLite it begins IMMEDIATE: a deferred
-    /// transaction that upgrades its read lock gets SQLITE_BUSY at once, ignoring
-    /// busy_timeout. Inside an open transaction it nests as a savepoint.
+    /// Begins a top-level write transaction. On SQLite it begins IMMEDIATE: a
+    /// deferred transaction that upgrades its read lock gets SQLITE_BUSY at
+    /// once, ignoring busy_timeout.
+    pub fn begin_write(&mut self) -> diesel::QueryResult<()> {
+        match self {
+            Self::Sqlite(sqlite) => AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE"),
+            Self::Postgres(_) => <Self as Connection>::TransactionManager::begin_transaction(self),
+        }
+    }
+
+    /// Runs `f` in a write transaction ([`Self::begin_write`]); inside an open
+    /// transaction it nests as a savepoint.
     pub fn write<T, E, F>(&mut self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut Self) -> Result<T, E>,
         E: From<diesel::result::Error>,
     {
-        let Self::Sqlite(sqlite) = self else {
-            return self.transaction(f);
-        };
-        let depth = AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth()?;
+        let depth =
+            <Self as Connection>::TransactionManager::transaction_manager_status_mut(self).transaction_depth()?;
         if depth.is_some() {
             return self.transaction(f);
         }
-        AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+        self.begin_write()?;
         match f(self) {
             Ok(value) => match <Self as Connection>::TransactionManager::commit_transaction(self) {
                 Ok(()) => Ok(value),

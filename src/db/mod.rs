@@ -16,20 +16,32 @@ use diesel::connection::{SimpleConnection, TransactionManager};
 use diesel::r2d2::{Pool, PooledConnection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-pub use conn::{AnyConnection, DatabaseUrl};
+pub use conn::{AnyConnection, DatabaseUrl, Durability, StatementCounter};
 pub use in_list::one_of;
 
-/// Errors of the storage layer. Domains wrap it; `http::problem` maps it once.
+/// Errors of the storage layer. Domains wrap it; `http::errors` maps it once.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("record not found")]
     NotFound,
     #[error("unique constraint violated: {0}")]
     Unique(String),
+    /// A CHECK constraint refused the write: the rule (constraint name or
+    /// expression) it guards.
+    #[error("the database refused the change: rule {0}")]
+    Check(String),
+    /// A row names another that does not exist (or is still named by others).
+    #[error("the database refused the change: reference {0}")]
+    ForeignKey(String),
     #[error("database error")]
     Query(#[source] DieselError),
-    #[error("no database connection available")]
-    Pool(#[from] diesel::r2d2::PoolError),
+    /// The database cannot be reached, or the connection broke mid-request:
+    /// nothing was committed, and the request may be retried.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// SQLite's writer has more work queued than it accepts.
+    #[error("too many writes are queued")]
+    Busy,
     #[error("database task stopped before finishing")]
     TaskFailed,
     #[error("stored data is invalid: {0}")]
@@ -38,15 +50,38 @@ pub enum DbError {
     Migration(String),
 }
 
+/// The rule a constraint error names: PostgreSQL gives the constraint's name,
+/// SQLite the constraint's text after its fixed prefix.
+fn rule_of(info: &(dyn diesel::result::DatabaseErrorInformation + Send + Sync)) -> String {
+    match info.constraint_name() {
+        Some(name) => name.to_owned(),
+        None => {
+            let message = info.message();
+            message.split_once(": ").map(|(_, rule)| rule).unwrap_or(message).to_owned()
+        }
+    }
+}
+
 impl From<DieselError> for DbError {
     fn from(error: DieselError) -> Self {
         match error {
             DieselError::NotFound => Self::NotFound,
-            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                Self::Unique(info.constraint_name().unwrap_or(info.message()).to_owned())
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => Self::Unique(rule_of(&*info)),
+            DieselError::DatabaseError(DatabaseErrorKind::CheckViolation, info) => Self::Check(rule_of(&*info)),
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => {
+                Self::ForeignKey(rule_of(&*info))
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                Self::Unavailable(info.message().to_owned().into())
             }
             other => Self::Query(other),
         }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for DbError {
+    fn from(error: diesel::r2d2::PoolError) -> Self {
+        Self::Unavailable(Box::new(error))
     }
 }
 
@@ -62,6 +97,18 @@ macro_rules! db_error_conversions {
     };
 }
 
+/// How the pool and the SQLite writer are sized and how long they wait.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub size: u32,
+    /// Longest wait for a connection: while the database is unreachable a
+    /// request fails this fast with 503, instead of hanging.
+    pub acquire_timeout: Duration,
+    /// SQLite: most write transactions waiting for the writer; beyond it, 503.
+    pub write_queue: usize,
+    pub durability: Durability,
+}
+
 /// The shared pool. Diesel is synchronous, so every use runs off the executor
 /// (the blocking pool, or SQLite's writer thread) and never holds a connection
 /// across an outbound HTTP call.
@@ -71,36 +118,44 @@ pub struct Db {
     backend: &'static str,
     /// SQLite only: the one connection that writes.
     writer: Option<Arc<writer::Writer>>,
+    statements: StatementCounter,
 }
 
 impl Db {
     /// Opens the pool; fails at once with the database's own message if it is unreachable.
-    pub fn connect(url: &DatabaseUrl, size: u32) -> Result<Self, String> {
+    pub fn connect(url: &DatabaseUrl, settings: &PoolSettings) -> Result<Self, String> {
+        let statements = StatementCounter::default();
+        let manager = || conn::ConnectionManager::new(url.clone(), settings.durability, statements.clone());
         // No idle minimum: r2d2 tops idle connections up from a background
         // thread, and a TLS handshake still running there when the process
-        // exits races OpenSSL's exit handlers (a segfault seen in the CLI).
-        // Connections are made on demand instead, and kept.
+        // exits races the TLS library's exit handlers (a segfault seen in the
+        // CLI). Connections are made on demand instead, and kept.
         let pool = Pool::builder()
-            .max_size(size)
+            .max_size(settings.size)
             .min_idle(Some(0))
             .idle_timeout(None)
             // No `SELECT 1` before every use: a dead connection is found when a
             // query on it fails (see `read`) and then leaves the pool.
             .test_on_check_out(false)
-            .connection_timeout(Duration::from_secs(10))
-            .build(conn::ConnectionManager::new(url.clone()))
+            .connection_timeout(settings.acquire_timeout)
+            .build(manager())
             .map_err(|e| format!("cannot open database {url:?}: {e}"))?;
         // Fail at start, with the database's own message, when it is unreachable.
         pool.get().map_err(|e| format!("cannot open database {url:?}: {e}"))?;
         let writer = match url {
-            DatabaseUrl::Sqlite(_) => Some(Arc::new(writer::Writer::start(conn::ConnectionManager::new(url.clone()))?)),
+            DatabaseUrl::Sqlite(_) => Some(Arc::new(writer::Writer::start(manager(), settings.write_queue)?)),
             DatabaseUrl::Postgres(_) => None,
         };
-        Ok(Self { pool, backend: url.backend_name(), writer })
+        Ok(Self { pool, backend: url.backend_name(), writer, statements })
     }
 
     pub fn backend(&self) -> &'static str {
         self.backend
+    }
+
+    /// Statements run so far on this database's connections (BEGIN and COMMIT included).
+    pub fn statements(&self) -> u64 {
+        self.statements.get()
     }
 
     /// A connection for synchronous callers (CLI commands, jobs already off the executor).
@@ -108,8 +163,8 @@ impl Db {
         Ok(self.pool.get()?)
     }
 
-    /// Runs `f` with a connection, outside any explicit transaction. Work that
-    /// writes goes through `write`, so that on SQLite it runs on the writer.
+    /// Runs `f` with a connection, outside any explicit transaction: reads.
+    /// Work that writes goes through [`Db::write`] (on SQLite, the writer).
     pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
@@ -122,9 +177,11 @@ impl Db {
             let result = f(&mut conn);
             if result.is_err() && conn.batch_execute("SELECT 1").is_err() {
                 // The connection itself is gone (the database restarted, the
-                // network dropped): marking it broken makes the pool discard it.
+                // network dropped): marking it broken makes the pool discard it,
+                // and the caller learns that a retry may succeed.
                 <AnyConnection as Connection>::TransactionManager::transaction_manager_status_mut(&mut conn)
                     .set_in_error();
+                return Err(DbError::Unavailable("the connection was lost during the request".into()).into());
             }
             result
         })
@@ -132,8 +189,9 @@ impl Db {
         .map_err(|_| DbError::TaskFailed)?
     }
 
-    /// Runs `f` in one write transaction: on SQLite's writer thread after the
-    /// writes queued before it, on PostgreSQL on a pooled connection.
+    /// Runs `f` in one write transaction: on SQLite's writer thread (committed
+    /// together with the writes queued beside it), on PostgreSQL on a pooled
+    /// connection. Answers only once the commit is durable.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,

@@ -1,37 +1,100 @@
 //! SQLite's one writer: a thread that owns a connection and runs the write
-//! transactions queued for it, one after another.
+//! transactions queued for it, committing those queued together at once.
 //!
 //! SQLite lets one transaction write at a time. Left to themselves, pooled
 //! connections all try, and the losers nap in SQLite's busy handler (1 ms,
 //! 2 ms, … up to 100 ms a nap), which put seconds on the tail in the
-//! benchmark. A lock taken before the blocking pool fixed the tail but idled
-//! between writers while the next one was scheduled. A queue drained by one
-//! thread keeps the database writing as long as there is work.
+//! benchmark. A queue drained by one thread keeps the database writing as
+//! long as there is work.
+//!
+//! Group commit: with `synchronous = FULL` every commit waits for the disk.
+//! The writer takes everything queued (up to [`MAX_BATCH`]), runs each piece
+//! of work in its own savepoint inside one transaction, so a failing one
+//! rolls back alone, and commits once. Every caller is answered only after
+//! that commit is durable; if it fails, every caller of the batch hears so.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc;
+use std::sync::mpsc::{self, TryRecvError, TrySendError};
 
+use diesel::Connection;
+use diesel::connection::TransactionManager;
 use diesel::r2d2::ManageConnection;
 
 use super::DbError;
 use super::conn::{AnyConnection, ConnectionManager};
 
-type Job = Box<dyn FnOnce(&mut AnyConnection) + Send>;
+/// Most transactions one commit carries: enough to amortise the disk flush
+/// under load, few enough that the first caller of a batch does not wait long.
+const MAX_BATCH: usize = 64;
 
-/// The queue of the writer thread; the thread ends when the last handle is dropped.
+/// What the writer calls once the batch's commit is known.
+type Finish = Box<dyn FnOnce(Result<(), DbError>) + Send>;
+
+/// One caller's transaction, waiting in the queue.
+trait Work: Send {
+    /// Runs in a savepoint of the open transaction; returns how to answer.
+    fn run(self: Box<Self>, conn: &mut AnyConnection) -> Finish;
+    /// Answers without running (the batch's transaction could not begin).
+    fn abandon(self: Box<Self>, error: DbError);
+}
+
+struct Pending<F, T, E> {
+    f: F,
+    answer: tokio::sync::oneshot::Sender<Result<T, E>>,
+    span: tracing::Span,
+}
+
+fn deliver<T, E>(answer: tokio::sync::oneshot::Sender<Result<T, E>>, outcome: Result<T, E>) {
+    if answer.send(outcome).is_err() {
+        tracing::debug!("the caller stopped waiting; its transaction stands as committed or not");
+    }
+}
+
+impl<F, T, E> Work for Pending<F, T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + From<diesel::result::Error> + Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &mut AnyConnection) -> Finish {
+        let Pending { f, answer, span } = *self;
+        // Inside the batch's transaction `write` is a savepoint.
+        let result = span.in_scope(|| conn.write(f));
+        Box::new(move |committed| {
+            let outcome = match (committed, result) {
+                (Ok(()), result) | (Err(_), result @ Err(_)) => result,
+                (Err(error), Ok(_)) => Err(E::from(error)),
+            };
+            deliver(answer, outcome)
+        })
+    }
+
+    fn abandon(self: Box<Self>, error: DbError) {
+        deliver(self.answer, Err(E::from(error)));
+    }
+}
+
+/// The bounded queue of the writer thread; the thread ends when the last handle is dropped.
 pub struct Writer {
-    queue: mpsc::Sender<Job>,
+    queue: mpsc::SyncSender<Box<dyn Work>>,
 }
 
 impl Writer {
-    pub fn start(manager: ConnectionManager) -> Result<Self, String> {
+    pub fn start(manager: ConnectionManager, capacity: usize) -> Result<Self, String> {
         let mut conn = manager.connect().map_err(|e| format!("cannot open the SQLite writer: {e}"))?;
-        let (queue, jobs) = mpsc::channel::<Job>();
+        let (queue, jobs) = mpsc::sync_channel::<Box<dyn Work>>(capacity);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
-                while let Ok(job) = jobs.recv() {
-                    if catch_unwind(AssertUnwindSafe(|| job(&mut conn))).is_err() {
+                while let Ok(first) = jobs.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match jobs.try_recv() {
+                            Ok(next) => batch.push(next),
+                            Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                        }
+                    }
+                    if !commit_batch(&mut conn, batch) {
                         // A panic may have left a transaction open: start afresh.
                         match manager.connect() {
                             Ok(fresh) => conn = fresh,
@@ -44,7 +107,9 @@ impl Writer {
         Ok(Self { queue })
     }
 
-    /// Runs `f` in a write transaction on the writer thread, after the writes queued before it.
+    /// Runs `f` in a savepoint of the writer's next transaction and answers
+    /// once that transaction is committed. A full queue answers at once with
+    /// [`DbError::Busy`]: the caller should retry shortly.
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
@@ -52,13 +117,60 @@ impl Writer {
         E: From<DbError> + From<diesel::result::Error> + Send + 'static,
     {
         let (answer, answered) = tokio::sync::oneshot::channel();
-        let span = tracing::Span::current();
-        let job: Job = Box::new(move |conn| {
-            let _entered = span.enter();
-            // The caller may have stopped waiting; the transaction stands either way.
-            let _ = answer.send(conn.write(f));
-        });
-        self.queue.send(job).map_err(|_| DbError::TaskFailed)?;
+        let work = Box::new(Pending { f, answer, span: tracing::Span::current() });
+        self.queue.try_send(work).map_err(|error| match error {
+            TrySendError::Full(_) => DbError::Busy,
+            TrySendError::Disconnected(_) => DbError::TaskFailed,
+        })?;
         answered.await.map_err(|_| DbError::TaskFailed)?
     }
+}
+
+/// Runs a batch in one transaction and answers every caller after the
+/// commit. False when a piece of work panicked (the connection is suspect).
+fn commit_batch(conn: &mut AnyConnection, batch: Vec<Box<dyn Work>>) -> bool {
+    if let Err(error) = conn.begin_write() {
+        let error = DbError::from(error);
+        tracing::error!(%error, "the SQLite writer cannot begin a transaction");
+        for work in batch {
+            work.abandon(DbError::TaskFailed);
+        }
+        return true;
+    }
+    let mut finishers: Vec<Finish> = Vec::with_capacity(batch.len());
+    let mut works = batch.into_iter();
+    for work in works.by_ref() {
+        match catch_unwind(AssertUnwindSafe(|| work.run(conn))) {
+            Ok(finish) => finishers.push(finish),
+            Err(_) => {
+                tracing::error!("a write transaction panicked; its batch is rolled back");
+                if let Err(error) = <AnyConnection as Connection>::TransactionManager::rollback_transaction(conn) {
+                    tracing::error!(%error, "rolling back after a panic failed");
+                }
+                for finish in finishers {
+                    finish(Err(DbError::TaskFailed));
+                }
+                for rest in works {
+                    rest.abandon(DbError::TaskFailed);
+                }
+                return false;
+            }
+        }
+    }
+    let committed = <AnyConnection as Connection>::TransactionManager::commit_transaction(conn).map_err(|error| {
+        if let Err(rollback) = <AnyConnection as Connection>::TransactionManager::rollback_transaction(conn) {
+            tracing::error!(%rollback, "rolling back a failed commit failed");
+        }
+        DbError::from(error)
+    });
+    if let Err(error) = &committed {
+        tracing::error!(%error, transactions = finishers.len(), "the SQLite writer could not commit a batch");
+    }
+    for finish in finishers {
+        finish(match &committed {
+            Ok(()) => Ok(()),
+            Err(_) => Err(DbError::TaskFailed),
+        });
+    }
+    true
 }

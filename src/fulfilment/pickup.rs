@@ -1,19 +1,19 @@
 //! Buy online, pick up in store (and curbside): the store's queue, the pick
 //! list, the pickup code, the handover at the counter and the deadline.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
-use diesel::prelude::*;
 use rand::Rng;
 use serde_json::json;
 
 use crate::catalog::Location;
-use crate::db::schema::{fulfilments as f, order_lines as ol, orders as o, stock_levels as sl};
-use crate::db::{AnyConnection, DbError, one_of, timestamp};
+use crate::db::{AnyConnection, DbError};
 use crate::events::{self, NewEvent};
+use crate::inventory;
+use crate::order::lifecycle::advance;
 use crate::order::state::{Action, FulfilmentStatus, Method};
-use crate::order::{self, Act, Fulfilment, Order, OrderError};
+use crate::order::{self, Act, Fulfilment, Order, OrderError, handover};
 use crate::secret;
 use crate::types::{FulfilmentId, SkuId};
 
@@ -50,21 +50,20 @@ pub fn queue(
 ) -> Result<Vec<QueueEntry>, OrderError> {
     use FulfilmentStatus as S;
     let default = [S::Allocated, S::Picking, S::Packed, S::Shipped, S::ReadyForPickup];
-    let wanted: Vec<&str> = statuses.unwrap_or(&default).iter().map(|s| s.as_str()).collect();
-    let mut rows: Vec<Fulfilment> = f::table
-        .filter(f::pickup_location_id.eq(&store.id))
-        .filter(one_of(f::status, &wanted))
-        .select(Fulfilment::as_select())
-        .load(conn)?;
-    rows.sort_by(|a, b| match (a.arrived_at, b.arrived_at) {
-        (Some(x), Some(y)) => x.cmp(&y),
-        (Some(_), None) => std::cmp::Ordering::Less,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
-        (None, None) => a.ready_by.cmp(&b.ready_by).then(a.created_at.cmp(&b.created_at)),
+    let mut entries: Vec<QueueEntry> = handover::pickups_at(conn, &store.id, statuses.unwrap_or(&default))?
+        .into_iter()
+        .map(|(order, fulfilment)| QueueEntry { order, fulfilment })
+        .collect();
+    entries.sort_by(|a, b| {
+        let (a, b) = (&a.fulfilment, &b.fulfilment);
+        match (a.arrived_at, b.arrived_at) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => a.ready_by.cmp(&b.ready_by).then(a.created_at.cmp(&b.created_at)),
+        }
     });
-    rows.into_iter()
-        .map(|fulfilment| Ok(QueueEntry { order: order::get(conn, fulfilment.order_id.as_str())?, fulfilment }))
-        .collect()
+    Ok(entries)
 }
 
 /// One SKU to take from a shelf, and for which orders.
@@ -78,43 +77,15 @@ pub struct PickItem {
     pub orders: Vec<(String, FulfilmentId, i32)>,
 }
 
-/// (order number, fulfilment, SKU id, code, name, quantity, short, cancelled, returned)
-type PickRow = (String, FulfilmentId, SkuId, String, String, i32, i32, i32, i32);
-
 /// What to pick at a store, grouped by aisle (unknown aisles last): every
 /// fulfilment whose stock comes from here and is allocated or being picked.
 pub fn pick_list(
     conn: &mut AnyConnection,
     store: &Location,
 ) -> Result<BTreeMap<Option<String>, Vec<PickItem>>, OrderError> {
-    let statuses = [FulfilmentStatus::Allocated.as_str(), FulfilmentStatus::Picking.as_str()];
-    let rows: Vec<PickRow> = ol::table
-        .inner_join(f::table)
-        .inner_join(o::table)
-        .filter(f::location_id.eq(&store.id))
-        .filter(one_of(f::status, &statuses))
-        .filter(f::method.ne(Method::Counter.as_str()))
-        .order((ol::sku_code, o::number))
-        .select((
-            o::number,
-            f::id,
-            ol::sku_id,
-            ol::sku_code,
-            ol::name,
-            ol::quantity,
-            ol::short_quantity,
-            ol::cancelled_quantity,
-            ol::returned_quantity,
-        ))
-        .load(conn)?;
+    let rows = handover::lines_to_pick(conn, &store.id)?;
     let skus: Vec<SkuId> = rows.iter().map(|r| r.2.clone()).collect();
-    let aisles: BTreeMap<SkuId, Option<String>> = sl::table
-        .filter(sl::location_id.eq(&store.id))
-        .filter(one_of(sl::sku_id, &skus))
-        .select((sl::sku_id, sl::aisle))
-        .load::<(SkuId, Option<String>)>(conn)?
-        .into_iter()
-        .collect();
+    let aisles: HashMap<SkuId, Option<String>> = inventory::aisles(conn, &store.id, &skus)?;
     let mut items: BTreeMap<SkuId, PickItem> = BTreeMap::new();
     for (number, fulfilment, sku_id, sku_code, name, quantity, short, cancelled, returned) in rows {
         let open = quantity - short - cancelled - returned;
@@ -165,19 +136,11 @@ pub fn mark_ready(
         _ => &[Action::MarkReady],
     };
     for step in steps {
-        order::advance(conn, id, *step, None, act)?;
+        advance(conn, id, *step, None, act)?;
     }
     let code = new_code();
     let deadline = act.now + Duration::days(i64::from(store.capabilities.pickup_hold_days));
-    diesel::update(f::table.find(id))
-        .set((
-            f::pickup_code_hash.eq(hash_code(id, &code)),
-            f::pickup_code_plain.eq(&code),
-            f::pickup_code_attempts.eq(0),
-            f::pickup_deadline.eq(timestamp(deadline)),
-            f::expiry_warned.eq(false),
-        ))
-        .execute(conn)?;
+    handover::set_code(conn, id, &hash_code(id, &code), &code, Some(deadline))?;
     order::get(conn, fulfilment.order_id.as_str())
 }
 
@@ -190,8 +153,9 @@ pub enum Handover {
 }
 
 /// Verifies the pickup code and hands the order over (its stock is sold).
-/// A wrong code is counted, in the caller's transaction, which must commit;
-/// after five the pickup locks until staff reissue a code.
+/// Every wrong code is counted, in the caller's transaction, which must
+/// commit (so a brute force shows in full); from the fifth the pickup is
+/// locked until staff reissue a code, and even the right code is refused.
 pub fn collect(
     conn: &mut AnyConnection,
     store: &Location,
@@ -201,21 +165,13 @@ pub fn collect(
 ) -> Result<Handover, OrderError> {
     let fulfilment = order::fulfilment(conn, id)?;
     at_store(&fulfilment, store)?;
-    let status = fulfilment.status()?;
-    if status != FulfilmentStatus::ReadyForPickup {
-        let allowed = crate::order::state::moves(fulfilment.method()?, fulfilment.is_transfer(), status)
-            .into_iter()
-            .map(|(a, _)| a)
-            .collect();
-        return Err(OrderError::IllegalTransition { from: status, action: Action::Collect, allowed });
-    }
-    if fulfilment.pickup_code_attempts >= MAX_CODE_ATTEMPTS {
-        return Ok(Handover::Locked);
+    if fulfilment.status()? != FulfilmentStatus::ReadyForPickup {
+        return Err(order::illegal(&fulfilment, Action::Collect)?);
     }
     let expected = fulfilment.pickup_code_hash.clone().unwrap_or_default();
     if !secret::constant_time_eq(hash_code(id, code).as_bytes(), expected.as_bytes()) {
-        let attempts = fulfilment.pickup_code_attempts + 1;
-        diesel::update(f::table.find(id)).set(f::pickup_code_attempts.eq(attempts)).execute(conn)?;
+        // Counted in one statement, so concurrent wrong codes each count.
+        let attempts = handover::count_wrong_code(conn, id)?;
         let note = if attempts >= MAX_CODE_ATTEMPTS { "wrong pickup code; pickup locked" } else { "wrong pickup code" };
         // The attempt is logged and audited; the code itself never is.
         tracing::warn!(fulfilment = %id, attempts, store = %store.code, "{note}");
@@ -226,8 +182,11 @@ pub fn collect(
             Handover::WrongCode { attempts_left: MAX_CODE_ATTEMPTS - attempts }
         });
     }
-    let collected = order::advance(conn, id, Action::Collect, Some("pickup code verified"), act)?;
-    diesel::update(f::table.find(id)).set(f::pickup_code_plain.eq(None::<String>)).execute(conn)?;
+    if fulfilment.pickup_code_attempts >= MAX_CODE_ATTEMPTS {
+        return Ok(Handover::Locked);
+    }
+    let collected = advance(conn, id, Action::Collect, Some("pickup code verified"), act)?;
+    handover::clear_code(conn, id)?;
     Ok(Handover::Collected(Box::new(collected)))
 }
 
@@ -244,13 +203,7 @@ pub fn reissue_code(
         return Err(OrderError::NotApplicable("only a pickup that is ready has a code".into()));
     }
     let code = new_code();
-    diesel::update(f::table.find(id))
-        .set((
-            f::pickup_code_hash.eq(hash_code(id, &code)),
-            f::pickup_code_plain.eq(&code),
-            f::pickup_code_attempts.eq(0),
-        ))
-        .execute(conn)?;
+    handover::set_code(conn, id, &hash_code(id, &code), &code, None)?;
     order::audit_note(conn, &fulfilment, "reissue_pickup_code", "new pickup code issued", act)?;
     order::get(conn, fulfilment.order_id.as_str())
 }
@@ -278,9 +231,7 @@ pub fn arrived(
             fulfilment.method
         )));
     }
-    diesel::update(f::table.find(id))
-        .set((f::arrived_at.eq(timestamp(act.now)), f::arrival_note.eq(note)))
-        .execute(conn)?;
+    handover::record_arrival(conn, id, act.now, note)?;
     order::audit_note(conn, &fulfilment, "customer_arrived", note.unwrap_or("customer arrived"), act)?;
     events::append(
         conn,
@@ -298,13 +249,7 @@ pub fn arrived(
 
 /// Ready pickups past their deadline, oldest first.
 pub fn overdue(conn: &mut AnyConnection, now: DateTime<Utc>, limit: i64) -> Result<Vec<Fulfilment>, DbError> {
-    Ok(f::table
-        .filter(f::status.eq(FulfilmentStatus::ReadyForPickup.as_str()))
-        .filter(f::pickup_deadline.le(timestamp(now)))
-        .order(f::pickup_deadline)
-        .limit(limit)
-        .select(Fulfilment::as_select())
-        .load(conn)?)
+    handover::overdue(conn, now, limit)
 }
 
 /// Expires an uncollected pickup: its stock goes back on the shelf and the
@@ -312,7 +257,7 @@ pub fn overdue(conn: &mut AnyConnection, now: DateTime<Utc>, limit: i64) -> Resu
 pub fn expire(conn: &mut AnyConnection, fulfilment: &Fulfilment, act: &Act<'_>) -> Result<(), OrderError> {
     let deadline = fulfilment.pickup_deadline.map(|d| d.and_utc().to_rfc3339()).unwrap_or_default();
     let reason = format!("not collected by {deadline}; stock returned to the shelf");
-    match order::advance(conn, &fulfilment.id, Action::Expire, Some(&reason), act) {
+    match advance(conn, &fulfilment.id, Action::Expire, Some(&reason), act) {
         // Collected or cancelled meanwhile: nothing to expire.
         Ok(_) | Err(OrderError::IllegalTransition { .. }) => Ok(()),
         Err(other) => Err(other),
@@ -321,18 +266,9 @@ pub fn expire(conn: &mut AnyConnection, fulfilment: &Fulfilment, act: &Act<'_>) 
 
 /// Announces pickups whose deadline is within a day (once each).
 pub fn warn_expiring(conn: &mut AnyConnection, now: DateTime<Utc>) -> Result<usize, DbError> {
-    let soon = timestamp(now + Duration::hours(EXPIRY_WARNING));
-    let due: Vec<Fulfilment> = f::table
-        .filter(f::status.eq(FulfilmentStatus::ReadyForPickup.as_str()))
-        .filter(f::expiry_warned.eq(false))
-        .filter(f::pickup_deadline.le(soon))
-        .select(Fulfilment::as_select())
-        .load(conn)?;
+    let due = handover::unwarned_due_by(conn, now + Duration::hours(EXPIRY_WARNING))?;
     for fulfilment in &due {
-        let warned = diesel::update(f::table.find(&fulfilment.id).filter(f::expiry_warned.eq(false)))
-            .set(f::expiry_warned.eq(true))
-            .execute(conn)?;
-        if warned == 1 {
+        if handover::mark_warned(conn, &fulfilment.id)? {
             events::append(
                 conn,
                 NewEvent {

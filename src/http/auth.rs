@@ -53,16 +53,6 @@ impl Caller {
     }
 }
 
-impl From<AccessError> for ApiError {
-    fn from(error: AccessError) -> Self {
-        match error {
-            AccessError::Db(db) => db.into(),
-            AccessError::Catalog(catalog) => catalog.into(),
-            other => ApiError::bad_request(other.to_string()),
-        }
-    }
-}
-
 /// Recently seen keys, so that a read-heavy client does not cost a key lookup
 /// per request. A revoked key stops working within the TTL.
 pub struct KeyCache {

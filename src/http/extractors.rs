@@ -6,7 +6,6 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
-use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderMap, IF_MATCH};
 use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest};
@@ -58,12 +57,7 @@ impl FromRequest for RawBody {
         let body = Bytes::from_request(req, payload);
         Box::pin(async move {
             body.await.map(RawBody).map_err(|error| match error.as_error::<PayloadError>() {
-                Some(PayloadError::Overflow) => ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload-too-large",
-                    "Payload too large",
-                    "the request body is larger than this service accepts",
-                ),
+                Some(PayloadError::Overflow) => ApiError::payload_too_large(),
                 _ => ApiError::bad_request(format!("the request body could not be read: {error}")),
             })
         })

@@ -56,8 +56,7 @@ where
 fn replay(conn: &mut AnyConnection, request: &StoredAnswer) -> Result<Reply, ApiError> {
     let stored = idempotency::load(conn, &request.caller_id, &request.idempotency_key)?;
     if stored.request_hash != request.request_hash {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        return Err(ApiError::unprocessable(
             "idempotency-key-reused",
             "Idempotency-Key reused",
             "this Idempotency-Key was already used for a different request; use a new key for a new request",

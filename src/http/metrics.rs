@@ -3,7 +3,6 @@
 //! the dependency tree lean.
 
 use std::collections::HashMap;
-use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -53,7 +52,7 @@ impl Metrics {
         out.push_str("# HELP http_requests_total HTTP requests answered.\n# TYPE http_requests_total counter\n");
         for key in &keys {
             let s = &series[*key];
-            let _ = writeln!(out, "http_requests_total{{{}}} {}", labels(key), s.count.load(Ordering::Relaxed));
+            out.push_str(&format!("http_requests_total{{{}}} {}\n", labels(key), s.count.load(Ordering::Relaxed)));
         }
         out.push_str("# HELP http_request_duration_seconds Time from request to response.\n");
         out.push_str("# TYPE http_request_duration_seconds histogram\n");
@@ -63,13 +62,13 @@ impl Metrics {
             let mut cumulative = 0;
             for (le, bucket) in BUCKETS.iter().zip(&s.buckets) {
                 cumulative += bucket.load(Ordering::Relaxed);
-                let _ = writeln!(out, "http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cumulative}");
+                out.push_str(&format!("http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cumulative}\n"));
             }
             let count = s.count.load(Ordering::Relaxed);
-            let _ = writeln!(out, "http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}");
+            out.push_str(&format!("http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}\n"));
             let sum = s.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-            let _ = writeln!(out, "http_request_duration_seconds_sum{{{labels}}} {sum}");
-            let _ = writeln!(out, "http_request_duration_seconds_count{{{labels}}} {count}");
+            out.push_str(&format!("http_request_duration_seconds_sum{{{labels}}} {sum}\n"));
+            out.push_str(&format!("http_request_duration_seconds_count{{{labels}}} {count}\n"));
         }
         out
     }

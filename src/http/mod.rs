@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod dto;
+pub mod errors;
 pub mod extractors;
 pub mod idempotency;
 pub mod metrics;
@@ -16,8 +17,7 @@ use std::time::Duration;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ResourceDef, Server, ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::http::StatusCode;
-use actix_web::http::header::{ALLOW, HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::web::{self, Data};
 use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, ResponseError};
@@ -44,7 +44,7 @@ pub fn serve(listener: TcpListener, ctx: Context) -> std::io::Result<Server> {
         .workers(config.workers)
         // A blocking thread beyond the pool's connections would only wait for
         // one, holding its own stack and malloc arena meanwhile.
-        .worker_max_blocking_threads((config.pool_size as usize).div_ceil(config.workers).max(1))
+        .worker_max_blocking_threads((config.pool.size as usize).div_ceil(config.workers).max(1))
         .shutdown_timeout(config.shutdown_timeout.as_secs())
         .listen(listener)?
         .run();
@@ -112,20 +112,10 @@ async fn openapi_json() -> HttpResponse {
 async fn fallback(req: HttpRequest) -> HttpResponse {
     let allowed = allowed_methods(req.path());
     if allowed.is_empty() {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "route-not-found",
-            "Not found",
-            format!("there is no route {} {}; see /openapi.json", req.method(), req.path()),
-        )
+        ApiError::route_not_found(format!("there is no route {} {}; see /openapi.json", req.method(), req.path()))
     } else {
-        ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method-not-allowed",
-            "Method not allowed",
-            format!("{} is not allowed on {}; use {}", req.method(), req.path(), allowed.join(", ")),
-        )
-        .with_header(ALLOW, allowed.join(", "))
+        let detail = format!("{} is not allowed on {}; use {}", req.method(), req.path(), allowed.join(", "));
+        ApiError::method_not_allowed(detail, &allowed)
     }
     .error_response()
 }

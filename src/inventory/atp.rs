@@ -3,8 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::model::{Level, ReservationRow};
-use super::repo::LevelAt;
+use super::model::{Level, LevelAt, ReservationRow};
 use crate::catalog::Sku;
 use crate::types::{GeoPoint, LocationId};
 
@@ -97,7 +96,7 @@ fn pickup_options(skus: &[Sku], levels: &[LevelAt], point: GeoPoint) -> Vec<Pick
                 location_id: first.location_id.clone(),
                 location_code: first.location_code.clone(),
                 location_name: first.location_name.clone(),
-                distance_km: first.point().distance_km(point),
+                distance_km: first.point.distance_km(point),
                 has_all: items.iter().all(|(_, a)| *a > 0),
                 items,
             }

@@ -14,16 +14,13 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::dsl::sum;
-use diesel::prelude::*;
 
-pub use model::{Level, Movement, MovementKind, Purpose, Reservation, ReservationStatus, Shortage};
-pub use repo::{LevelAt, STOCK_CHANGED};
+pub use model::{Level, LevelAt, Movement, MovementKind, Purpose, Reservation, ReservationStatus, Shortage};
+pub use repo::STOCK_CHANGED;
 
 use crate::access::Principal;
-use crate::catalog::{self, CatalogError, Sku};
+use crate::catalog::{self, CatalogError, Location, Sku};
 use crate::config::HoldsConfig;
-use crate::db::schema::{locations, skus, stock_levels, stock_movements};
 use crate::db::{AnyConnection, DbError};
 use crate::types::{GeoPoint, LocationId, Page, PageRequest, Quantity, SkuId};
 use model::Alternative;
@@ -81,11 +78,11 @@ fn shortage_measured(
         .map(|s| s.code.into_string())
         .unwrap_or_else(|| sku.to_string());
     let origin = here.first().map(|l| l.point);
-    let mut alternatives: Vec<Alternative> = repo::levels_of(conn, std::slice::from_ref(sku))?
+    let mut alternatives: Vec<Alternative> = levels_of(conn, std::slice::from_ref(sku))?
         .into_iter()
         .filter(|l| &l.location_id != location && l.available() >= requested)
         .map(|l| Alternative {
-            distance_km: origin.map(|o| o.distance_km(l.point())).unwrap_or(0.0),
+            distance_km: origin.map(|o| o.distance_km(l.point)).unwrap_or(0.0),
             location_code: l.location_code.clone(),
             available: l.available(),
         })
@@ -334,17 +331,16 @@ pub fn levels_at(
     location: &LocationId,
     page: &PageRequest,
 ) -> Result<Page<(Level, String)>, InventoryError> {
-    let mut query = stock_levels::table
-        .inner_join(skus::table)
-        .filter(stock_levels::location_id.eq(location))
-        .order(stock_levels::sku_id)
-        .limit(page.limit + 1)
-        .select((Level::as_select(), skus::code))
-        .into_boxed();
-    if let Some(after) = &page.after {
-        query = query.filter(stock_levels::sku_id.gt(after.clone()));
-    }
-    let rows: Vec<(Level, String)> = query.load(conn)?;
+    let levels = repo::levels_at(conn, location, page.after.as_deref(), page.limit + 1)?;
+    let ids: Vec<SkuId> = levels.iter().map(|l| l.sku_id.clone()).collect();
+    let codes = catalog::sku_codes(conn, &ids)?;
+    let rows = levels
+        .into_iter()
+        .map(|l| {
+            let code = codes.get(&l.sku_id).cloned().unwrap_or_else(|| l.sku_id.to_string());
+            (l, code)
+        })
+        .collect();
     Ok(Page::from_rows(rows, page.limit, |(l, _)| l.sku_id.to_string()))
 }
 
@@ -368,13 +364,47 @@ pub fn availability(
 ) -> Result<atp::Availability, InventoryError> {
     let skus = resolve_skus(conn, codes)?;
     let ids: Vec<SkuId> = skus.iter().map(|s| s.id.clone()).collect();
-    let levels = repo::levels_of(conn, &ids)?;
+    let levels = levels_of(conn, &ids)?;
     Ok(atp::summarise(&skus, &levels, near))
 }
 
-/// Levels of these SKUs at every active location (for allocation).
+/// Levels of these SKUs at every active location, with what allocation and
+/// availability need of the location.
 pub fn levels_of(conn: &mut AnyConnection, skus: &[SkuId]) -> Result<Vec<LevelAt>, InventoryError> {
-    Ok(repo::levels_of(conn, skus)?)
+    let levels = repo::levels_of(conn, skus)?;
+    let locations: HashMap<LocationId, Location> =
+        catalog::active_locations(conn)?.into_iter().map(|l| (l.id.clone(), l)).collect();
+    Ok(levels
+        .into_iter()
+        .filter_map(|level| {
+            let at = locations.get(&level.location_id)?;
+            Some(LevelAt {
+                location_code: at.code.to_string(),
+                location_name: at.name.clone(),
+                ships: at.capabilities.ships,
+                pickup: at.capabilities.pickup,
+                point: at.point,
+                sku_id: level.sku_id,
+                location_id: level.location_id,
+                on_hand: level.on_hand,
+                reserved: level.reserved,
+                safety_stock: level.safety_stock,
+            })
+        })
+        .collect())
+}
+
+/// The aisle each of these SKUs is kept in at `location` (None: not recorded).
+pub fn aisles(
+    conn: &mut AnyConnection,
+    location: &LocationId,
+    skus: &[SkuId],
+) -> Result<HashMap<SkuId, Option<String>>, InventoryError> {
+    Ok(repo::levels_of(conn, skus)?
+        .into_iter()
+        .filter(|l| &l.location_id == location)
+        .map(|l| (l.sku_id, l.aisle))
+        .collect())
 }
 
 pub fn explain(
@@ -382,10 +412,7 @@ pub fn explain(
     sku: &SkuId,
     location: &LocationId,
 ) -> Result<atp::Explanation, InventoryError> {
-    Ok(atp::Explanation {
-        level: level(conn, location, sku)?,
-        reservations: reservation::active_on(conn, sku, location)?,
-    })
+    Ok(atp::Explanation { level: level(conn, location, sku)?, reservations: repo::active_on(conn, sku, location)? })
 }
 
 /// A level that disagrees with its ledger or with its active reservations.
@@ -403,43 +430,31 @@ pub struct LedgerMismatch {
 /// Proves every level equals the sum of its ledger, and that `reserved`
 /// equals what active reservations hold. Empty means all is well.
 pub fn check_ledger(conn: &mut AnyConnection) -> Result<(usize, Vec<LedgerMismatch>), InventoryError> {
-    let levels: Vec<(SkuId, LocationId, i32, i32, String, String)> = stock_levels::table
-        .inner_join(skus::table)
-        .inner_join(locations::table)
-        .select((
-            stock_levels::sku_id,
-            stock_levels::location_id,
-            stock_levels::on_hand,
-            stock_levels::reserved,
-            skus::code,
-            locations::code,
-        ))
-        .load(conn)?;
-    let ledger: HashMap<(SkuId, LocationId), (i64, i64)> = stock_movements::table
-        .group_by((stock_movements::sku_id, stock_movements::location_id))
-        .select((
-            stock_movements::sku_id,
-            stock_movements::location_id,
-            sum(stock_movements::on_hand_delta),
-            sum(stock_movements::reserved_delta),
-        ))
-        .load::<(SkuId, LocationId, Option<i64>, Option<i64>)>(conn)?
-        .into_iter()
-        .map(|(s, l, o, r)| ((s, l), (o.unwrap_or(0), r.unwrap_or(0))))
-        .collect();
+    let levels = repo::all_levels(conn)?;
+    let ledger: HashMap<(SkuId, LocationId), (i64, i64)> =
+        repo::ledger_sums(conn)?.into_iter().map(|(s, l, o, r)| ((s, l), (o, r))).collect();
     let held: HashMap<(SkuId, LocationId), i64> =
-        reservation::held_per_level(conn)?.into_iter().map(|(s, l, q)| ((s, l), q)).collect();
+        repo::held_per_level(conn)?.into_iter().map(|(s, l, q)| ((s, l), q)).collect();
+    let sku_ids: Vec<SkuId> =
+        levels.iter().map(|l| l.sku_id.clone()).chain(ledger.keys().map(|k| k.0.clone())).collect();
+    let sku_codes = catalog::sku_codes(conn, &sku_ids)?;
+    let location_ids: Vec<LocationId> =
+        levels.iter().map(|l| l.location_id.clone()).chain(ledger.keys().map(|k| k.1.clone())).collect();
+    let location_codes: HashMap<LocationId, String> =
+        catalog::locations_by_ids(conn, &location_ids)?.into_iter().map(|l| (l.id, l.code.into_string())).collect();
+    let sku_code = |id: &SkuId| sku_codes.get(id).cloned().unwrap_or_else(|| id.to_string());
+    let location_code = |id: &LocationId| location_codes.get(id).cloned().unwrap_or_else(|| id.to_string());
     let mut seen = HashSet::new();
     let mut mismatches = Vec::new();
-    for (sku, location, on_hand, reserved, sku_code, location_code) in &levels {
-        let key = (sku.clone(), location.clone());
+    for level in &levels {
+        let key = (level.sku_id.clone(), level.location_id.clone());
         let (ledger_on_hand, ledger_reserved) = ledger.get(&key).copied().unwrap_or((0, 0));
         let held_by_reservations = held.get(&key).copied().unwrap_or(0);
-        let (on_hand, reserved) = (i64::from(*on_hand), i64::from(*reserved));
+        let (on_hand, reserved) = (i64::from(level.on_hand), i64::from(level.reserved));
         if on_hand != ledger_on_hand || reserved != ledger_reserved || reserved != held_by_reservations {
             mismatches.push(LedgerMismatch {
-                sku_code: sku_code.clone(),
-                location_code: location_code.clone(),
+                sku_code: sku_code(&level.sku_id),
+                location_code: location_code(&level.location_id),
                 on_hand,
                 ledger_on_hand,
                 reserved,
@@ -449,15 +464,15 @@ pub fn check_ledger(conn: &mut AnyConnection) -> Result<(usize, Vec<LedgerMismat
         }
         seen.insert(key);
     }
-    for ((sku, location), (ledger_on_hand, ledger_reserved)) in ledger {
+    for ((sku, location), (ledger_on_hand, ledger_reserved)) in &ledger {
         if !seen.contains(&(sku.clone(), location.clone())) {
             mismatches.push(LedgerMismatch {
-                sku_code: sku.to_string(),
-                location_code: location.to_string(),
+                sku_code: sku_code(sku),
+                location_code: location_code(location),
                 on_hand: 0,
-                ledger_on_hand,
+                ledger_on_hand: *ledger_on_hand,
                 reserved: 0,
-                ledger_reserved,
+                ledger_reserved: *ledger_reserved,
                 held_by_reservations: 0,
             });
         }

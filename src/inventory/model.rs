@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{reservations, stock_levels, stock_movements};
 use crate::text_enum;
-use crate::types::{LocationId, ReservationId, SkuId};
+use crate::types::{GeoPoint, LocationId, ReservationId, SkuId};
 
 text_enum! {
     /// Why a ledger row exists. receipt, sale, return, adjustment, count and the
@@ -86,7 +86,7 @@ pub struct Movement {
     pub created_at: NaiveDateTime,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = reservations)]
 pub struct ReservationRow {
     pub id: ReservationId,
@@ -145,4 +145,25 @@ pub struct Shortage {
     pub requested: i32,
     pub available: i32,
     pub alternatives: Vec<Alternative>,
+}
+
+/// A level with what the availability answers need of its location.
+#[derive(Debug, Clone)]
+pub struct LevelAt {
+    pub sku_id: SkuId,
+    pub location_id: LocationId,
+    pub location_code: String,
+    pub location_name: String,
+    pub ships: bool,
+    pub pickup: bool,
+    pub point: GeoPoint,
+    pub on_hand: i32,
+    pub reserved: i32,
+    pub safety_stock: i32,
+}
+
+impl LevelAt {
+    pub fn available(&self) -> i32 {
+        available(self.on_hand, self.reserved, self.safety_stock)
+    }
 }

@@ -6,13 +6,15 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde_json::json;
 
-use super::model::{Level, MovementKind};
+use chrono::NaiveDateTime;
+
+use super::model::{Level, Movement, MovementKind, ReservationRow, ReservationStatus};
 use crate::access::Principal;
-use crate::db::schema::{locations, stock_levels as sl, stock_movements as sm};
+use crate::db::schema::{reservation_lines as rl, reservations as r, stock_levels as sl, stock_movements as sm};
 use crate::db::{AnyConnection, DbError, one_of, timestamp};
 use crate::events::{self, NewEvent};
 use crate::per_backend;
-use crate::types::{GeoPoint, LocationId, SkuId};
+use crate::types::{LocationId, ReservationId, SkuId};
 
 pub const STOCK_CHANGED: &str = "stock.changed";
 
@@ -203,53 +205,50 @@ pub fn set_settings(
     Ok(level)
 }
 
-/// A level with what the availability answers need of its location.
-#[derive(Debug, Clone, Queryable)]
-pub struct LevelAt {
-    pub sku_id: SkuId,
-    pub location_id: LocationId,
-    pub location_code: String,
-    pub location_name: String,
-    pub ships: bool,
-    pub pickup: bool,
-    pub latitude: f64,
-    pub longitude: f64,
-    pub on_hand: i32,
-    pub reserved: i32,
-    pub safety_stock: i32,
+/// The stock columns of the levels of these SKUs: one indexed query
+/// (primary key prefix on `sku_id`).
+pub fn levels_of(conn: &mut AnyConnection, skus: &[SkuId]) -> Result<Vec<Level>, DbError> {
+    Ok(sl::table.filter(one_of(sl::sku_id, skus)).select(Level::as_select()).load(conn)?)
 }
 
-impl LevelAt {
-    pub fn available(&self) -> i32 {
-        super::model::available(self.on_hand, self.reserved, self.safety_stock)
+/// Levels at one location, by SKU id, after `after` (a page).
+pub fn levels_at(
+    conn: &mut AnyConnection,
+    location: &LocationId,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Level>, DbError> {
+    let mut query = sl::table
+        .filter(sl::location_id.eq(location))
+        .order(sl::sku_id)
+        .limit(limit)
+        .select(Level::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(sl::sku_id.gt(after.to_owned()));
     }
-
-    pub fn point(&self) -> GeoPoint {
-        GeoPoint { latitude: self.latitude, longitude: self.longitude }
-    }
+    Ok(query.load(conn)?)
 }
 
-/// Levels of these SKUs at every active location: one indexed query (primary
-/// key prefix on `sku_id`, then the location's primary key).
-pub fn levels_of(conn: &mut AnyConnection, skus: &[SkuId]) -> Result<Vec<LevelAt>, DbError> {
-    Ok(sl::table
-        .inner_join(locations::table)
-        .filter(one_of(sl::sku_id, skus))
-        .filter(locations::active.eq(true))
+/// Every level (for the ledger check).
+pub fn all_levels(conn: &mut AnyConnection) -> Result<Vec<Level>, DbError> {
+    Ok(sl::table.select(Level::as_select()).load(conn)?)
+}
+
+/// The sums of the ledger's deltas per level: (SKU, location, on hand, reserved).
+pub fn ledger_sums(conn: &mut AnyConnection) -> Result<Vec<(SkuId, LocationId, i64, i64)>, DbError> {
+    Ok(sm::table
+        .group_by((sm::sku_id, sm::location_id))
         .select((
-            sl::sku_id,
-            sl::location_id,
-            locations::code,
-            locations::name,
-            locations::ships,
-            locations::pickup,
-            locations::latitude,
-            locations::longitude,
-            sl::on_hand,
-            sl::reserved,
-            sl::safety_stock,
+            sm::sku_id,
+            sm::location_id,
+            diesel::dsl::sum(sm::on_hand_delta),
+            diesel::dsl::sum(sm::reserved_delta),
         ))
-        .load(conn)?)
+        .load::<(SkuId, LocationId, Option<i64>, Option<i64>)>(conn)?
+        .into_iter()
+        .map(|(s, l, o, r)| (s, l, o.unwrap_or(0), r.unwrap_or(0)))
+        .collect())
 }
 
 /// Ledger rows of one level, oldest first, after `after_id`.
@@ -259,13 +258,178 @@ pub fn movements(
     location: &LocationId,
     after_id: i64,
     limit: i64,
-) -> Result<Vec<super::model::Movement>, DbError> {
+) -> Result<Vec<Movement>, DbError> {
     Ok(sm::table
         .filter(sm::sku_id.eq(sku))
         .filter(sm::location_id.eq(location))
         .filter(sm::id.gt(after_id))
         .order(sm::id)
         .limit(limit)
-        .select(super::model::Movement::as_select())
+        .select(Movement::as_select())
         .load(conn)?)
+}
+
+/// Stores a new reservation and its lines.
+pub fn insert_reservation(
+    conn: &mut AnyConnection,
+    row: &ReservationRow,
+    lines: &[(SkuId, i32)],
+) -> Result<(), DbError> {
+    diesel::insert_into(r::table).values(row).execute(conn)?;
+    let values: Vec<_> = lines
+        .iter()
+        .map(|(sku, q)| (rl::reservation_id.eq(&row.id), rl::sku_id.eq(sku), rl::quantity.eq(*q)))
+        .collect();
+    match values.as_slice() {
+        [one] => {
+            diesel::insert_into(rl::table).values(*one).execute(conn)?;
+        }
+        many => {
+            per_backend!(conn, |c| diesel::insert_into(rl::table).values(many).execute(c))?;
+        }
+    }
+    Ok(())
+}
+
+pub fn find_reservation(conn: &mut AnyConnection, id: &ReservationId) -> Result<Option<ReservationRow>, DbError> {
+    Ok(r::table.find(id).select(ReservationRow::as_select()).first(conn).optional()?)
+}
+
+/// A reservation's lines: (SKU, quantity), by SKU id.
+pub fn reservation_lines(conn: &mut AnyConnection, id: &ReservationId) -> Result<Vec<(SkuId, i32)>, DbError> {
+    Ok(rl::table.filter(rl::reservation_id.eq(id)).order(rl::sku_id).select((rl::sku_id, rl::quantity)).load(conn)?)
+}
+
+/// Which active reservations a status change may take, by when it expires.
+#[derive(Clone, Copy)]
+pub enum When {
+    /// Release and commit: only before its expiry.
+    Unexpired,
+    /// Expiry: only after it.
+    Due,
+}
+
+/// Moves an active reservation still at `version` to `to`; its new version,
+/// or None when it was no longer active, in time or at that version.
+pub fn end_reservation(
+    conn: &mut AnyConnection,
+    id: &ReservationId,
+    version: i32,
+    to: ReservationStatus,
+    when: When,
+    at: NaiveDateTime,
+) -> Result<Option<i32>, DbError> {
+    let target =
+        r::table.find(id).filter(r::status.eq(ReservationStatus::Active.as_str())).filter(r::version.eq(version));
+    let set = (r::status.eq(to.as_str()), r::updated_at.eq(at), r::version.eq(r::version + 1));
+    Ok(match when {
+        When::Unexpired => diesel::update(target.filter(r::expires_at.is_null().or(r::expires_at.gt(at))))
+            .set(set)
+            .returning(r::version)
+            .get_result(conn)
+            .optional()?,
+        When::Due => diesel::update(target.filter(r::expires_at.le(at)))
+            .set(set)
+            .returning(r::version)
+            .get_result(conn)
+            .optional()?,
+    })
+}
+
+/// Takes `quantity` units off one line of an active reservation and bumps
+/// its version (so a concurrent release or commit that read the old lines
+/// starts again); false when it is not active or does not hold that many.
+pub fn take_from_line(
+    conn: &mut AnyConnection,
+    id: &ReservationId,
+    sku: &SkuId,
+    quantity: i32,
+    at: NaiveDateTime,
+) -> Result<bool, DbError> {
+    let bumped = diesel::update(r::table.find(id))
+        .filter(r::status.eq(ReservationStatus::Active.as_str()))
+        .set((r::version.eq(r::version + 1), r::updated_at.eq(at)))
+        .execute(conn)?;
+    if bumped == 0 {
+        return Ok(false);
+    }
+    Ok(diesel::update(rl::table.find((id, sku)))
+        .filter(rl::quantity.ge(quantity))
+        .set(rl::quantity.eq(rl::quantity - quantity))
+        .execute(conn)?
+        == 1)
+}
+
+/// Marks an active reservation that holds nothing any more as released.
+pub fn release_if_empty(conn: &mut AnyConnection, id: &ReservationId, at: NaiveDateTime) -> Result<(), DbError> {
+    let held = rl::table.filter(rl::reservation_id.eq(id)).filter(rl::quantity.gt(0)).select(rl::sku_id);
+    diesel::update(r::table.find(id))
+        .filter(r::status.eq(ReservationStatus::Active.as_str()))
+        .filter(diesel::dsl::not(diesel::dsl::exists(held)))
+        .set((r::status.eq(ReservationStatus::Released.as_str()), r::version.eq(r::version + 1), r::updated_at.eq(at)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Moves the expiry of an active, unexpired reservation out to `until`;
+/// false when it is not active, already expired, holds without an expiry,
+/// or already lasts at least that long (an extension never shortens).
+pub fn extend_reservation(
+    conn: &mut AnyConnection,
+    id: &ReservationId,
+    until: NaiveDateTime,
+    at: NaiveDateTime,
+) -> Result<bool, DbError> {
+    Ok(diesel::update(r::table.find(id))
+        .filter(r::status.eq(ReservationStatus::Active.as_str()))
+        .filter(r::expires_at.gt(at))
+        .filter(r::expires_at.lt(until))
+        .set((r::expires_at.eq(until), r::updated_at.eq(at), r::version.eq(r::version + 1)))
+        .execute(conn)?
+        == 1)
+}
+
+/// Active reservations whose time is up, oldest first.
+pub fn due_reservations(
+    conn: &mut AnyConnection,
+    at: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<ReservationId>, DbError> {
+    Ok(r::table
+        .filter(r::status.eq(ReservationStatus::Active.as_str()))
+        .filter(r::expires_at.le(at))
+        .order(r::expires_at)
+        .limit(limit)
+        .select(r::id)
+        .load(conn)?)
+}
+
+/// Active holds on one level, with their quantity of the SKU, oldest first.
+pub fn active_on(
+    conn: &mut AnyConnection,
+    sku: &SkuId,
+    location: &LocationId,
+) -> Result<Vec<(ReservationRow, i32)>, DbError> {
+    Ok(r::table
+        .inner_join(rl::table)
+        .filter(rl::sku_id.eq(sku))
+        .filter(r::location_id.eq(location))
+        .filter(r::status.eq(ReservationStatus::Active.as_str()))
+        .filter(rl::quantity.gt(0))
+        .order(r::created_at)
+        .select((ReservationRow::as_select(), rl::quantity))
+        .load(conn)?)
+}
+
+/// Units held by active reservations, per level: what `reserved` must equal.
+pub fn held_per_level(conn: &mut AnyConnection) -> Result<Vec<(SkuId, LocationId, i64)>, DbError> {
+    Ok(r::table
+        .inner_join(rl::table)
+        .filter(r::status.eq(ReservationStatus::Active.as_str()))
+        .group_by((rl::sku_id, r::location_id))
+        .select((rl::sku_id, r::location_id, diesel::dsl::sum(rl::quantity)))
+        .load::<(SkuId, LocationId, Option<i64>)>(conn)?
+        .into_iter()
+        .map(|(s, l, q)| (s, l, q.unwrap_or(0)))
+        .collect())
 }

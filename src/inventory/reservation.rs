@@ -2,17 +2,16 @@
 //! released, or expire by themselves. Status changes are guarded by the status
 //! they expect, so a hold is released, expired or committed exactly once.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
 
 use super::model::{MovementKind, Purpose, Reservation, ReservationLine, ReservationRow, ReservationStatus, Shortage};
-use super::repo::{self, Change, Delta, Guard};
+use super::repo::{self, Change, Delta, Guard, When};
 use super::{InventoryError, shortage};
 use crate::access::Principal;
-use crate::db::schema::{locations, reservation_lines as rl, reservations as r, skus};
-use crate::db::{AnyConnection, DbError, one_of, timestamp};
+use crate::catalog;
+use crate::db::{AnyConnection, DbError, timestamp};
 use crate::types::{LocationId, Quantity, ReservationId, SkuId};
 
 /// A hold to place.
@@ -44,18 +43,16 @@ pub fn create(
     for (sku, quantity) in &new.lines {
         *wanted.entry(sku.clone()).or_default() += quantity.get();
     }
-    let location_code: String = locations::table.find(&new.location_id).select(locations::code).first(conn)?;
     let ids: Vec<SkuId> = wanted.keys().cloned().collect();
-    let codes: HashMap<SkuId, String> =
-        skus::table.filter(one_of(skus::id, &ids)).select((skus::id, skus::code)).load(conn)?.into_iter().collect();
+    let codes = catalog::sku_codes(conn, &ids)?;
+    let location_code = location_code(conn, &new.location_id)?;
     let id = ReservationId::generate();
     let at = timestamp(now);
-    let reservation = Reservation {
+    let row = ReservationRow {
         id: id.clone(),
         location_id: new.location_id,
-        location_code,
-        purpose: new.purpose,
-        status: ReservationStatus::Active,
+        purpose: new.purpose.as_str().to_owned(),
+        status: ReservationStatus::Active.as_str().to_owned(),
         customer_ref: new.customer_ref,
         reference: new.reference,
         channel: actor.channel.as_str().to_owned(),
@@ -64,7 +61,11 @@ pub fn create(
         created_at: at,
         updated_at: at,
         version: 1,
-        lines: wanted
+    };
+    let lines: Vec<(SkuId, i32)> = wanted.into_iter().collect();
+    repo::insert_reservation(conn, &row, &lines)?;
+    let reservation = Reservation {
+        lines: lines
             .into_iter()
             .map(|(sku_id, quantity)| ReservationLine {
                 sku_code: codes.get(&sku_id).cloned().unwrap_or_default(),
@@ -72,28 +73,8 @@ pub fn create(
                 quantity,
             })
             .collect(),
+        ..assemble(row, location_code, Vec::new())?
     };
-    diesel::insert_into(r::table)
-        .values((
-            r::id.eq(&id),
-            r::location_id.eq(&reservation.location_id),
-            r::purpose.eq(reservation.purpose.as_str()),
-            r::status.eq(reservation.status.as_str()),
-            r::customer_ref.eq(&reservation.customer_ref),
-            r::reference.eq(&reservation.reference),
-            r::channel.eq(&reservation.channel),
-            r::created_by.eq(&reservation.created_by),
-            r::expires_at.eq(reservation.expires_at),
-            r::created_at.eq(at),
-            r::updated_at.eq(at),
-            r::version.eq(reservation.version),
-        ))
-        .execute(conn)?;
-    for line in &reservation.lines {
-        diesel::insert_into(rl::table)
-            .values((rl::reservation_id.eq(&id), rl::sku_id.eq(&line.sku_id), rl::quantity.eq(line.quantity)))
-            .execute(conn)?;
-    }
     let change = Change { reason: Some(new.purpose.as_str()), reference: Some(id.as_str()), actor, now };
     let mut short: Vec<Shortage> = Vec::new();
     for line in &reservation.lines {
@@ -116,22 +97,36 @@ pub fn create(
 }
 
 pub fn get(conn: &mut AnyConnection, id: &ReservationId) -> Result<Reservation, InventoryError> {
-    let (row, location_code): (ReservationRow, String) = r::table
-        .inner_join(locations::table)
-        .filter(r::id.eq(id))
-        .select((ReservationRow::as_select(), locations::code))
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| InventoryError::ReservationNotFound(id.to_string()))?;
-    let lines = rl::table
-        .inner_join(skus::table)
-        .filter(rl::reservation_id.eq(id))
-        .order(rl::sku_id)
-        .select((rl::sku_id, skus::code, rl::quantity))
-        .load::<(SkuId, String, i32)>(conn)?
+    let row = repo::find_reservation(conn, id)?.ok_or_else(|| InventoryError::ReservationNotFound(id.to_string()))?;
+    let held = repo::reservation_lines(conn, id)?;
+    let ids: Vec<SkuId> = held.iter().map(|(sku, _)| sku.clone()).collect();
+    let codes = catalog::sku_codes(conn, &ids)?;
+    let lines = held
         .into_iter()
-        .map(|(sku_id, sku_code, quantity)| ReservationLine { sku_id, sku_code, quantity })
+        .map(|(sku_id, quantity)| ReservationLine {
+            sku_code: codes.get(&sku_id).cloned().unwrap_or_else(|| sku_id.to_string()),
+            sku_id,
+            quantity,
+        })
         .collect();
+    let code = location_code(conn, &row.location_id)?;
+    assemble(row, code, lines)
+}
+
+fn location_code(conn: &mut AnyConnection, id: &LocationId) -> Result<String, InventoryError> {
+    Ok(catalog::locations_by_ids(conn, std::slice::from_ref(id))?
+        .into_iter()
+        .next()
+        .map(|l| l.code.into_string())
+        .unwrap_or_else(|| id.to_string()))
+}
+
+/// A reservation from its stored row, its location's code and its lines.
+fn assemble(
+    row: ReservationRow,
+    location_code: String,
+    lines: Vec<ReservationLine>,
+) -> Result<Reservation, InventoryError> {
     let corrupt = |e: String| InventoryError::Db(DbError::Corrupt(e));
     Ok(Reservation {
         purpose: Purpose::parse(&row.purpose).map_err(corrupt)?,
@@ -161,14 +156,6 @@ fn refusal(current: &Reservation, now: DateTime<Utc>) -> InventoryError {
     }
 }
 
-/// Which moves out of `active` a reservation may make: release and commit
-/// only before its expiry, expiring only after.
-#[derive(Clone, Copy)]
-enum When {
-    Unexpired,
-    Due,
-}
-
 /// Moves `seen` to `to` if it is still active, in time and unchanged since it
 /// was read (release_part changes lines and bumps the version); returns the
 /// reservation as it now is, or `None` with nothing written.
@@ -180,23 +167,7 @@ fn transition(
     now: DateTime<Utc>,
 ) -> Result<Option<Reservation>, DbError> {
     let at = timestamp(now);
-    let target = r::table
-        .find(&seen.id)
-        .filter(r::status.eq(ReservationStatus::Active.as_str()))
-        .filter(r::version.eq(seen.version));
-    let set = (r::status.eq(to.as_str()), r::updated_at.eq(at), r::version.eq(r::version + 1));
-    let version: Option<i32> = match when {
-        When::Unexpired => diesel::update(target.filter(r::expires_at.is_null().or(r::expires_at.gt(at))))
-            .set(set)
-            .returning(r::version)
-            .get_result(conn)
-            .optional()?,
-        When::Due => diesel::update(target.filter(r::expires_at.le(at)))
-            .set(set)
-            .returning(r::version)
-            .get_result(conn)
-            .optional()?,
-    };
+    let version = repo::end_reservation(conn, &seen.id, seen.version, to, when, at)?;
     Ok(version.map(|version| Reservation { status: to, updated_at: at, version, ..seen.clone() }))
 }
 
@@ -285,20 +256,13 @@ pub fn release_part(
 ) -> Result<Reservation, InventoryError> {
     let q = quantity.get();
     let reservation = get(conn, id)?;
-    // A new version tells a concurrent release or commit that the lines it read are stale.
-    let bumped = diesel::update(r::table.find(id))
-        .filter(r::status.eq(ReservationStatus::Active.as_str()))
-        .set((r::version.eq(r::version + 1), r::updated_at.eq(timestamp(now))))
-        .execute(conn)?;
-    if bumped == 0 {
-        return Err(InventoryError::ReservationNotActive { id: id.to_string(), status: reservation.status });
-    }
-    let changed = diesel::update(rl::table.find((id, sku)))
-        .filter(rl::quantity.ge(q))
-        .set(rl::quantity.eq(rl::quantity - q))
-        .execute(conn)?;
-    if changed == 0 {
-        return Err(InventoryError::NotHeld { reservation: id.to_string(), sku: sku.to_string(), quantity: q });
+    if !repo::take_from_line(conn, id, sku, q, timestamp(now))? {
+        return Err(match reservation.status {
+            ReservationStatus::Active => {
+                InventoryError::NotHeld { reservation: id.to_string(), sku: sku.to_string(), quantity: q }
+            }
+            status => InventoryError::ReservationNotActive { id: id.to_string(), status },
+        });
     }
     let change = Change { reason: Some(reason), reference: Some(id.as_str()), actor, now };
     repo::apply(
@@ -309,47 +273,30 @@ pub fn release_part(
         &[Delta::reserved(MovementKind::Release, -q)],
         &change,
     )?;
-    let remaining: i64 = rl::table
-        .filter(rl::reservation_id.eq(id))
-        .select(diesel::dsl::sum(rl::quantity))
-        .first::<Option<i64>>(conn)?
-        .unwrap_or(0);
-    if remaining == 0 {
-        diesel::update(r::table.find(id))
-            .set((r::status.eq(ReservationStatus::Released.as_str()), r::version.eq(r::version + 1)))
-            .execute(conn)?;
-    }
+    repo::release_if_empty(conn, id, timestamp(now))?;
     get(conn, id)
 }
 
-/// Sets a new expiry on an active, unexpired reservation.
+/// Moves the expiry of an active, unexpired reservation out to `expires_at`;
+/// one that already lasts longer (or has no expiry) is left as it is.
 pub fn extend(
     conn: &mut AnyConnection,
     id: &ReservationId,
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Reservation, InventoryError> {
-    let at = timestamp(now);
-    let changed = diesel::update(r::table.find(id))
-        .filter(r::status.eq(ReservationStatus::Active.as_str()))
-        .filter(r::expires_at.is_null().or(r::expires_at.gt(at)))
-        .set((r::expires_at.eq(timestamp(expires_at)), r::updated_at.eq(at), r::version.eq(r::version + 1)))
-        .execute(conn)?;
-    if changed == 0 {
-        return Err(refusal(&get(conn, id)?, now));
+    repo::extend_reservation(conn, id, timestamp(expires_at), timestamp(now))?;
+    let current = get(conn, id)?;
+    match current.expires_at {
+        _ if current.status != ReservationStatus::Active => Err(refusal(&current, now)),
+        Some(at) if at <= timestamp(now) => Err(refusal(&current, now)),
+        _ => Ok(current),
     }
-    get(conn, id)
 }
 
 /// Active reservations whose time is up, oldest first.
 pub fn due(conn: &mut AnyConnection, now: DateTime<Utc>, limit: i64) -> Result<Vec<ReservationId>, DbError> {
-    Ok(r::table
-        .filter(r::status.eq(ReservationStatus::Active.as_str()))
-        .filter(r::expires_at.le(timestamp(now)))
-        .order(r::expires_at)
-        .limit(limit)
-        .select(r::id)
-        .load(conn)?)
+    repo::due_reservations(conn, timestamp(now), limit)
 }
 
 /// Expires one due reservation, giving its units back; false if it was no
@@ -366,34 +313,4 @@ pub fn expire(
     }
     unhold(conn, &reservation, ReservationStatus::Expired, actor, "expired", now)?;
     Ok(true)
-}
-
-/// Active holds on one level, for explaining it.
-pub fn active_on(
-    conn: &mut AnyConnection,
-    sku: &SkuId,
-    location: &LocationId,
-) -> Result<Vec<(ReservationRow, i32)>, DbError> {
-    Ok(r::table
-        .inner_join(rl::table)
-        .filter(rl::sku_id.eq(sku))
-        .filter(r::location_id.eq(location))
-        .filter(r::status.eq(ReservationStatus::Active.as_str()))
-        .filter(rl::quantity.gt(0))
-        .order(r::created_at)
-        .select((ReservationRow::as_select(), rl::quantity))
-        .load(conn)?)
-}
-
-/// Units held by active reservations, per level: what `reserved` must equal.
-pub fn held_per_level(conn: &mut AnyConnection) -> Result<Vec<(SkuId, LocationId, i64)>, DbError> {
-    Ok(r::table
-        .inner_join(rl::table)
-        .filter(r::status.eq(ReservationStatus::Active.as_str()))
-        .group_by((rl::sku_id, r::location_id))
-        .select((rl::sku_id, r::location_id, diesel::dsl::sum(rl::quantity)))
-        .load::<(SkuId, LocationId, Option<i64>)>(conn)?
-        .into_iter()
-        .map(|(s, l, q)| (s, l, q.unwrap_or(0)))
-        .collect())
 }

@@ -11,61 +11,29 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDateTime, Utc};
-use diesel::prelude::*;
 use rand::Rng;
 
 use super::connector::{AnyConnector, CallError, Confirmation, Connector, StockUpdate};
-use super::{Marketplace, MarketplaceError, get};
+use super::model::{Marketplace, MarketplaceError, OutboundRow, StockRow, SyncState};
+use super::repo::{self, PushLog};
 use crate::config::MarketplaceConfig;
 use crate::context::Context;
-use crate::db::schema::{
-    marketplace_listings as ml, marketplace_outbound as mo, marketplace_push_log as log, marketplace_stock as ms,
-};
-use crate::db::{AnyConnection, DbError, one_of, timestamp};
+use crate::db::{AnyConnection, DbError, timestamp};
 use crate::events;
-use crate::order::state::{FulfilmentStatus, Method};
+use crate::order::lifecycle::ORDER_STATUS_CHANGED;
+use crate::order::state::{FulfilmentStatus, Method, OrderStatus};
 use crate::order::{self, OrderError};
-use crate::per_backend;
-use crate::types::{MarketplaceId, OrderId, SkuId};
+use crate::types::{FulfilmentId, MarketplaceId, OrderId, SkuId};
 
 /// How long a claimed row is left alone while its call is in flight.
 const LEASE: Duration = Duration::from_secs(60);
 /// Rows claimed per pass.
 const CLAIM: i64 = 500;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = ms)]
-pub struct StockRow {
-    pub marketplace_id: MarketplaceId,
-    pub sku_id: SkuId,
-    pub quantity: i32,
-    pub pushed_quantity: Option<i32>,
-    pub status: String,
-    pub attempts: i32,
-    pub next_attempt_at: NaiveDateTime,
-    pub last_error: Option<String>,
-    pub updated_at: NaiveDateTime,
-}
-
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = mo)]
-pub struct OutboundRow {
-    pub id: String,
-    pub marketplace_id: MarketplaceId,
-    pub order_id: OrderId,
-    pub kind: String,
-    pub payload: String,
-    pub status: String,
-    pub attempts: i32,
-    pub next_attempt_at: NaiveDateTime,
-    pub last_error: Option<String>,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-}
-
 /// Records the quantity a listing should show. A change (or `force`) makes
 /// it due; a row waiting out a backoff keeps its schedule; a dead row stays
-/// parked until a forced resync, but learns the latest quantity.
+/// parked until a forced resync, but learns the latest quantity. The row is
+/// locked while this decides, so concurrent callers take turns.
 pub fn want(
     conn: &mut AnyConnection,
     marketplace: &MarketplaceId,
@@ -74,39 +42,21 @@ pub fn want(
     force: bool,
     at: NaiveDateTime,
 ) -> Result<(), DbError> {
-    let current: Option<StockRow> =
-        ms::table.find((marketplace, sku)).select(StockRow::as_select()).first(conn).optional()?;
-    let Some(row) = current else {
-        diesel::insert_into(ms::table)
-            .values((
-                ms::marketplace_id.eq(marketplace),
-                ms::sku_id.eq(sku),
-                ms::quantity.eq(quantity),
-                ms::status.eq("pending"),
-                ms::attempts.eq(0),
-                ms::next_attempt_at.eq(at),
-                ms::updated_at.eq(at),
-            ))
-            .execute(conn)?;
+    let (row, created) = repo::lock_stock_row(conn, marketplace, sku, quantity, at)?;
+    if created {
         return Ok(());
-    };
+    }
     let (status, attempts, next) = match (row.status.as_str(), force) {
         (_, true) => ("pending", 0, at),
         ("dead", false) => ("dead", row.attempts, row.next_attempt_at),
         _ if row.pushed_quantity == Some(quantity) && row.attempts == 0 => ("synced", 0, row.next_attempt_at),
         _ if row.attempts > 0 => ("pending", row.attempts, row.next_attempt_at),
-        _ => ("pending", 0, at.min(row.next_attempt_at.max(at))),
+        _ => ("pending", 0, at),
     };
-    diesel::update(ms::table.find((marketplace, sku)))
-        .set((
-            ms::quantity.eq(quantity),
-            ms::status.eq(status),
-            ms::attempts.eq(attempts),
-            ms::next_attempt_at.eq(next),
-            ms::updated_at.eq(at),
-        ))
-        .execute(conn)?;
-    Ok(())
+    repo::set_stock_row(
+        conn,
+        &StockRow { quantity, status: status.to_owned(), attempts, next_attempt_at: next, updated_at: at, ..row },
+    )
 }
 
 /// Exponential backoff with jitter: base × 2^(attempt − 1), capped, times a
@@ -116,6 +66,19 @@ pub fn backoff(config: &MarketplaceConfig, attempt: i32, retry_after: Option<Dur
     let raw = config.backoff_base.saturating_mul(2u32.saturating_pow(exponent)).min(config.backoff_max);
     let jittered = raw.mul_f64(rand::rng().random_range(0.5..1.5));
     retry_after.map_or(jittered, |after| jittered.max(after))
+}
+
+/// When a call that failed for the `attempts`th time is tried next, and
+/// whether it is given up (parked as dead) instead.
+fn retry_plan(
+    config: &MarketplaceConfig,
+    error: &CallError,
+    attempts: i32,
+    now: chrono::DateTime<Utc>,
+) -> (bool, NaiveDateTime) {
+    let dead = !error.retryable || attempts >= config.max_attempts;
+    let next = now + chrono::Duration::from_std(backoff(config, attempts, error.retry_after)).unwrap_or_default();
+    (dead, timestamp(next))
 }
 
 /// Takes one call from the marketplace's token bucket (refilled at its rate
@@ -144,95 +107,43 @@ fn claim_stock(
     now: NaiveDateTime,
     until: NaiveDateTime,
 ) -> Result<Vec<(Marketplace, Vec<Claimed>)>, MarketplaceError> {
-    conn.write(|conn| {
-        let due: Vec<(StockRow, String)> = ms::table
-            .inner_join(ml::table.on(ml::marketplace_id.eq(ms::marketplace_id).and(ml::sku_id.eq(ms::sku_id))))
-            .filter(ms::status.eq("pending"))
-            .filter(ms::next_attempt_at.le(now))
-            .order(ms::next_attempt_at)
-            .limit(CLAIM)
-            .select((StockRow::as_select(), ml::listing_id))
-            .load(conn)?;
-        let mut grouped: HashMap<MarketplaceId, Vec<(SkuId, String, i32)>> = HashMap::new();
-        for (row, listing) in due {
-            let claimed = diesel::update(
-                ms::table
-                    .find((&row.marketplace_id, &row.sku_id))
-                    .filter(ms::status.eq("pending"))
-                    .filter(ms::next_attempt_at.le(now)),
-            )
-            .set(ms::next_attempt_at.eq(until))
-            .execute(conn)?;
-            if claimed == 1 {
-                grouped.entry(row.marketplace_id).or_default().push((row.sku_id, listing, row.quantity));
-            }
+    let mut grouped: HashMap<MarketplaceId, Vec<Claimed>> = HashMap::new();
+    for (row, listing) in repo::due_stock(conn, now, CLAIM)? {
+        if repo::lease_stock(conn, &row.marketplace_id, &row.sku_id, now, until)? {
+            grouped.entry(row.marketplace_id).or_default().push((row.sku_id, listing, row.quantity));
         }
-        grouped.into_iter().map(|(id, rows)| Ok((get(conn, &id)?, rows))).collect()
-    })
+    }
+    let ids: Vec<MarketplaceId> = grouped.keys().cloned().collect();
+    Ok(repo::by_ids(conn, &ids)?.into_iter().filter_map(|m| grouped.remove(&m.id).map(|rows| (m, rows))).collect())
 }
 
 /// Writes what a push of `rows` came to.
 fn record_push(
     conn: &mut AnyConnection,
     marketplace: &MarketplaceId,
-    rows: &[(SkuId, String, i32)],
+    rows: &[Claimed],
     result: &Result<(), CallError>,
     config: &MarketplaceConfig,
     now: chrono::DateTime<Utc>,
 ) -> Result<(), DbError> {
-    conn.write(|conn| {
-        let at = timestamp(now);
-        for (sku, listing, sent) in rows {
-            let target = ms::table.find((marketplace, sku));
-            let (outcome, code, error) = match result {
-                Ok(()) => {
-                    diesel::update(target)
-                        .set((
-                            ms::pushed_quantity.eq(sent),
-                            ms::attempts.eq(0),
-                            ms::last_error.eq(None::<String>),
-                            ms::next_attempt_at.eq(at),
-                            ms::updated_at.eq(at),
-                        ))
-                        .execute(conn)?;
-                    // Synced only if no newer quantity arrived meanwhile; else it goes out next pass.
-                    diesel::update(target.filter(ms::quantity.eq(sent)).filter(ms::status.eq("pending")))
-                        .set(ms::status.eq("synced"))
-                        .execute(conn)?;
-                    ("ok", None, None)
-                }
-                Err(e) => {
-                    let row: StockRow = target.select(StockRow::as_select()).first(conn)?;
-                    let attempts = row.attempts + 1;
-                    let dead = !e.retryable || attempts >= config.max_attempts;
-                    let next =
-                        now + chrono::Duration::from_std(backoff(config, attempts, e.retry_after)).unwrap_or_default();
-                    diesel::update(target)
-                        .set((
-                            ms::attempts.eq(attempts),
-                            ms::status.eq(if dead { "dead" } else { "pending" }),
-                            ms::next_attempt_at.eq(timestamp(next)),
-                            ms::last_error.eq(&e.message),
-                            ms::updated_at.eq(at),
-                        ))
-                        .execute(conn)?;
-                    (if dead { "dead" } else { "retry" }, e.status.map(i32::from), Some(e.message.clone()))
-                }
-            };
-            diesel::insert_into(log::table)
-                .values((
-                    log::marketplace_id.eq(marketplace),
-                    log::listing_id.eq(listing),
-                    log::quantity.eq(sent),
-                    log::outcome.eq(outcome),
-                    log::status_code.eq(code),
-                    log::error.eq(error),
-                    log::created_at.eq(at),
-                ))
-                .execute(conn)?;
-        }
-        Ok(())
-    })
+    let at = timestamp(now);
+    for (sku, listing, sent) in rows {
+        let (outcome, code, error) = match result {
+            Ok(()) => {
+                repo::stock_pushed(conn, marketplace, sku, *sent, at)?;
+                ("ok", None, None)
+            }
+            Err(e) => {
+                let attempts = repo::stock_push_failed(conn, marketplace, sku, &e.message, at)?;
+                let (dead, next) = retry_plan(config, e, attempts, now);
+                repo::schedule_stock(conn, marketplace, sku, dead, next)?;
+                (if dead { "dead" } else { "retry" }, e.status.map(i32::from), Some(e.message.as_str()))
+            }
+        };
+        let entry = PushLog { marketplace, listing, quantity: *sent, outcome, status_code: code, error };
+        repo::log_push(conn, entry, at)?;
+    }
+    Ok(())
 }
 
 /// Pushes every due listing once; returns how many listings were attempted.
@@ -245,7 +156,7 @@ pub async fn push_due(ctx: &Context) -> Result<usize, MarketplaceError> {
     let mut attempted = 0;
     for (marketplace, rows) in claimed {
         let connector = AnyConnector::of(&marketplace, config.request_timeout);
-        let mut unsent: Vec<(SkuId, String, i32)> = Vec::new();
+        let mut unsent: Vec<Claimed> = Vec::new();
         for chunk in rows.chunks(connector.batch_size().max(1)) {
             if !take_call(&marketplace.id, marketplace.rate_limit_per_sec) {
                 unsent.extend_from_slice(chunk);
@@ -266,22 +177,12 @@ pub async fn push_due(ctx: &Context) -> Result<usize, MarketplaceError> {
         if !unsent.is_empty() {
             // Over the rate limit: hand the claims back for the next pass.
             let id = marketplace.id.clone();
-            ctx.db.write(move |conn| release_claims(conn, &id, &unsent, at)).await?;
+            ctx.db
+                .write(move |conn| unsent.iter().try_for_each(|(sku, _, _)| repo::unlease_stock(conn, &id, sku, at)))
+                .await?;
         }
     }
     Ok(attempted)
-}
-
-fn release_claims(
-    conn: &mut AnyConnection,
-    marketplace: &MarketplaceId,
-    rows: &[(SkuId, String, i32)],
-    at: NaiveDateTime,
-) -> Result<(), DbError> {
-    for (sku, _, _) in rows {
-        diesel::update(ms::table.find((marketplace, sku))).set(ms::next_attempt_at.eq(at)).execute(conn)?;
-    }
-    Ok(())
 }
 
 /// The outbox consumer that turns our shipments and cancellations of
@@ -297,41 +198,35 @@ fn enqueue(
     confirmation: &Confirmation,
     at: NaiveDateTime,
 ) -> Result<(), DbError> {
-    let row = (
-        mo::id.eq(id),
-        mo::marketplace_id.eq(marketplace),
-        mo::order_id.eq(order),
-        mo::kind.eq(match confirmation {
-            Confirmation::Shipped { .. } => "shipped",
-            Confirmation::Cancelled { .. } => "cancelled",
-        }),
-        mo::payload.eq(serde_json::to_string(confirmation).unwrap_or_default()),
-        mo::status.eq("pending"),
-        mo::attempts.eq(0),
-        mo::next_attempt_at.eq(at),
-        mo::created_at.eq(at),
-        mo::updated_at.eq(at),
-    );
-    per_backend!(conn, |c| diesel::insert_into(mo::table).values(row).on_conflict_do_nothing().execute(c))?;
-    Ok(())
+    let kind = match confirmation {
+        Confirmation::Shipped { .. } => "shipped",
+        Confirmation::Cancelled { .. } => "cancelled",
+    };
+    repo::enqueue_outbound(
+        conn,
+        &OutboundRow {
+            id,
+            marketplace_id: marketplace.clone(),
+            order_id: order.clone(),
+            kind: kind.to_owned(),
+            payload: serde_json::to_string(confirmation).unwrap_or_default(),
+            status: "pending".to_owned(),
+            attempts: 0,
+            next_attempt_at: at,
+            last_error: None,
+            created_at: at,
+            updated_at: at,
+        },
+    )
 }
 
 /// Reads order events since the last pass and queues confirmations for
 /// marketplace orders we shipped or cancelled (not those the marketplace
 /// cancelled itself).
 pub fn ingest_order_events(conn: &mut AnyConnection, now: chrono::DateTime<Utc>) -> Result<usize, MarketplaceError> {
-    conn.write(|conn| {
-        let after = events::offset(conn, ORDER_CONSUMER)?;
-        let filter = events::EventFilter {
-            after,
-            limit: 1000,
-            topic: Some(order::ORDER_STATUS_CHANGED.to_owned()),
-            ..Default::default()
-        };
-        let read = events::list(conn, &filter)?;
-        let Some(last) = read.last().and_then(|e| e.seq) else { return Ok(0) };
+    events::consume(conn, ORDER_CONSUMER, ORDER_STATUS_CHANGED, 1000, |conn, read| {
         let at = timestamp(now);
-        for event in &read {
+        for event in read {
             let Some(order_id) = &event.order_id else { continue };
             let payload: serde_json::Value = serde_json::from_str(&event.payload).unwrap_or_default();
             let found = match order::get(conn, order_id.as_str()) {
@@ -342,23 +237,17 @@ pub fn ingest_order_events(conn: &mut AnyConnection, now: chrono::DateTime<Utc>)
             let (Some(marketplace), Some(external_id)) = (&found.row.marketplace_id, &found.row.external_id) else {
                 continue;
             };
-            let fulfilment = payload["fulfilment"].as_str().unwrap_or_default();
+            let fulfilment = FulfilmentId(payload["fulfilment"].as_str().unwrap_or_default().to_owned());
             match (payload["to"].as_str(), payload["method"].as_str()) {
                 (Some(to), Some(method))
                     if to == FulfilmentStatus::Shipped.as_str() && method == Method::Ship.as_str() =>
                 {
-                    let shipped = found.fulfilments.iter().find(|f| f.id.as_str() == fulfilment);
-                    let fulfilment_id = crate::types::FulfilmentId(fulfilment.to_owned());
-                    let skus: Vec<SkuId> = found.lines_of(&fulfilment_id).map(|l| l.sku_id.clone()).collect();
-                    let sellers: HashMap<SkuId, String> = ml::table
-                        .filter(ml::marketplace_id.eq(marketplace))
-                        .filter(one_of(ml::sku_id, &skus))
-                        .select((ml::sku_id, ml::seller_sku))
-                        .load::<(SkuId, String)>(conn)?
-                        .into_iter()
-                        .collect();
+                    let shipped = found.fulfilments.iter().find(|f| f.id == fulfilment);
+                    let skus: Vec<SkuId> = found.lines_of(&fulfilment).map(|l| l.sku_id.clone()).collect();
+                    let sellers: HashMap<SkuId, String> =
+                        repo::seller_skus(conn, marketplace, &skus)?.into_iter().collect();
                     let lines = found
-                        .lines_of(&fulfilment_id)
+                        .lines_of(&fulfilment)
                         .map(|l| {
                             (sellers.get(&l.sku_id).cloned().unwrap_or_else(|| l.sku_code.clone()), l.open_quantity())
                         })
@@ -368,20 +257,14 @@ pub fn ingest_order_events(conn: &mut AnyConnection, now: chrono::DateTime<Utc>)
                         tracking: shipped.and_then(|f| f.tracking.clone()),
                         lines,
                     };
-                    enqueue(
-                        conn,
-                        format!("{order_id}:shipped:{fulfilment}"),
-                        marketplace,
-                        order_id,
-                        &confirmation,
-                        at,
-                    )?;
+                    let id = format!("{order_id}:shipped:{fulfilment}");
+                    enqueue(conn, id, marketplace, order_id, &confirmation, at)?;
                 }
                 // Only once the whole order is cancelled, and not when the marketplace did it.
                 (Some(to), _)
                     if to == FulfilmentStatus::Cancelled.as_str()
                         && payload["channel"] != "marketplace"
-                        && found.row.status == order::state::OrderStatus::Cancelled.as_str() =>
+                        && found.row.status == OrderStatus::Cancelled.as_str() =>
                 {
                     let reason = found.row.status_reason.clone().unwrap_or_else(|| "cancelled by the retailer".into());
                     let confirmation = Confirmation::Cancelled { external_id: external_id.clone(), reason };
@@ -390,39 +273,35 @@ pub fn ingest_order_events(conn: &mut AnyConnection, now: chrono::DateTime<Utc>)
                 _ => {}
             }
         }
-        events::set_offset(conn, ORDER_CONSUMER, last)?;
-        Ok(read.len())
+        Ok(())
     })
+}
+
+/// Claims due confirmations, each with its marketplace.
+fn claim_outbound(
+    conn: &mut AnyConnection,
+    at: NaiveDateTime,
+    until: NaiveDateTime,
+) -> Result<Vec<(Marketplace, OutboundRow)>, MarketplaceError> {
+    let mut claimed = Vec::new();
+    for row in repo::due_outbound(conn, at, CLAIM)? {
+        if repo::lease_outbound(conn, &row.id, at, until)? {
+            claimed.push(row);
+        }
+    }
+    let ids: Vec<MarketplaceId> = claimed.iter().map(|r| r.marketplace_id.clone()).collect();
+    let marketplaces = repo::by_ids(conn, &ids)?;
+    Ok(claimed
+        .into_iter()
+        .filter_map(|row| marketplaces.iter().find(|m| m.id == row.marketplace_id).map(|m| (m.clone(), row)))
+        .collect())
 }
 
 /// Sends every due confirmation once; returns how many were attempted.
 pub async fn confirm_due(ctx: &Context) -> Result<usize, MarketplaceError> {
     let now = ctx.now();
     let (at, until) = (timestamp(now), timestamp(now + chrono::Duration::from_std(LEASE).unwrap_or_default()));
-    let claimed: Vec<(Marketplace, OutboundRow)> = ctx
-        .db
-        .write(move |conn| {
-            let due: Vec<OutboundRow> = mo::table
-                .filter(mo::status.eq("pending"))
-                .filter(mo::next_attempt_at.le(at))
-                .order(mo::next_attempt_at)
-                .limit(CLAIM)
-                .select(OutboundRow::as_select())
-                .load(conn)?;
-            let mut claimed = Vec::new();
-            for row in due {
-                let taken = diesel::update(
-                    mo::table.find(&row.id).filter(mo::status.eq("pending")).filter(mo::next_attempt_at.le(at)),
-                )
-                .set(mo::next_attempt_at.eq(until))
-                .execute(conn)?;
-                if taken == 1 {
-                    claimed.push((get(conn, &row.marketplace_id)?, row));
-                }
-            }
-            Ok::<_, MarketplaceError>(claimed)
-        })
-        .await?;
+    let claimed = ctx.db.write(move |conn| claim_outbound(conn, at, until)).await?;
     let config = ctx.config.marketplace.clone();
     let attempted = claimed.len();
     for (marketplace, row) in claimed {
@@ -440,66 +319,31 @@ pub async fn confirm_due(ctx: &Context) -> Result<usize, MarketplaceError> {
         ctx.db
             .write(move |conn| {
                 let at = timestamp(now);
-                let update = match &result {
-                    Ok(()) => diesel::update(mo::table.find(&row.id))
-                        .set((mo::status.eq("done"), mo::last_error.eq(None::<String>), mo::updated_at.eq(at)))
-                        .execute(conn),
+                match &result {
+                    Ok(()) => repo::outbound_done(conn, &row.id, at),
                     Err(e) => {
-                        let attempts = row.attempts + 1;
-                        let dead = !e.retryable || attempts >= config.max_attempts;
-                        let next = now
-                            + chrono::Duration::from_std(backoff(&config, attempts, e.retry_after)).unwrap_or_default();
-                        diesel::update(mo::table.find(&row.id))
-                            .set((
-                                mo::attempts.eq(attempts),
-                                mo::status.eq(if dead { "dead" } else { "pending" }),
-                                mo::next_attempt_at.eq(timestamp(next)),
-                                mo::last_error.eq(&e.message),
-                                mo::updated_at.eq(at),
-                            ))
-                            .execute(conn)
+                        let attempts = repo::outbound_failed(conn, &row.id, &e.message, at)?;
+                        let (dead, next) = retry_plan(&config, e, attempts, now);
+                        repo::schedule_outbound(conn, &row.id, dead, next)
                     }
-                };
-                update.map(|_| ()).map_err(DbError::from)
+                }
             })
             .await?;
     }
     Ok(attempted)
 }
 
-/// The sync page of one marketplace.
-pub fn state(conn: &mut AnyConnection, marketplace: &MarketplaceId) -> Result<super::SyncState, DbError> {
-    let count = |conn: &mut AnyConnection, status: &str| -> Result<i64, DbError> {
-        Ok(ms::table
-            .filter(ms::marketplace_id.eq(marketplace))
-            .filter(ms::status.eq(status))
-            .count()
-            .get_result(conn)?)
-    };
-    Ok(super::SyncState {
-        pending: count(conn, "pending")?,
-        synced: count(conn, "synced")?,
-        dead: ms::table
-            .filter(ms::marketplace_id.eq(marketplace))
-            .filter(ms::status.eq("dead"))
-            .select(StockRow::as_select())
-            .load(conn)?,
-        outbound_pending: mo::table
-            .filter(mo::marketplace_id.eq(marketplace))
-            .filter(mo::status.eq("pending"))
-            .count()
-            .get_result(conn)?,
-        outbound_dead: mo::table
-            .filter(mo::marketplace_id.eq(marketplace))
-            .filter(mo::status.eq("dead"))
-            .select(OutboundRow::as_select())
-            .load(conn)?,
-        recent: log::table
-            .filter(log::marketplace_id.eq(marketplace))
-            .order(log::id.desc())
-            .limit(50)
-            .select(super::PushLogEntry::as_select())
-            .load(conn)?,
+/// The sync page of one marketplace: pending and parked pushes and
+/// confirmations, and the latest attempts.
+pub fn state(conn: &mut AnyConnection, marketplace: &MarketplaceId) -> Result<SyncState, MarketplaceError> {
+    repo::find(conn, marketplace)?.ok_or_else(|| MarketplaceError::NotFound(marketplace.to_string()))?;
+    Ok(SyncState {
+        pending: repo::count_stock(conn, marketplace, "pending")?,
+        synced: repo::count_stock(conn, marketplace, "synced")?,
+        dead: repo::stock_in(conn, marketplace, "dead")?,
+        outbound_pending: repo::count_outbound(conn, marketplace, "pending")?,
+        outbound_dead: repo::outbound_in(conn, marketplace, "dead")?,
+        recent: repo::recent_pushes(conn, marketplace, 50)?,
     })
 }
 
@@ -509,7 +353,5 @@ pub fn revive_outbound(
     marketplace: &MarketplaceId,
     at: NaiveDateTime,
 ) -> Result<usize, DbError> {
-    Ok(diesel::update(mo::table.filter(mo::marketplace_id.eq(marketplace)).filter(mo::status.eq("dead")))
-        .set((mo::status.eq("pending"), mo::attempts.eq(0), mo::next_attempt_at.eq(at)))
-        .execute(conn)?)
+    repo::revive_outbound(conn, marketplace, at)
 }

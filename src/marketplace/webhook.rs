@@ -5,17 +5,19 @@
 //! and the listings involved drop to what is left.
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
 
 use super::connector::{Delivery, Inbound, MarketOrder};
-use super::{Marketplace, MarketplaceError, refresh};
+use super::model::{Marketplace, MarketplaceError};
+use super::{repo, stock};
 use crate::access::{Channel, Principal, Role};
 use crate::cart::DeliveryAddress;
 use crate::catalog::{self, Sku};
 use crate::config::Config;
-use crate::db::schema::{marketplace_deliveries as md, marketplace_listings as ml};
 use crate::db::{AnyConnection, DbError, timestamp};
-use crate::order::{self, Act, Destination, Disposition, NewOrder, Order, OrderError, Prices, ReturnRequestLine};
+use crate::order::lifecycle::cancel;
+use crate::order::place::place as place_order;
+use crate::order::returns::{ReturnRequestLine, create_return};
+use crate::order::{self, Act, Destination, Disposition, NewOrder, Order, OrderError, Prices};
 use crate::types::{ApiKeyId, OrderId, Quantity, SkuId};
 
 /// What a delivery did.
@@ -45,29 +47,12 @@ pub fn principal(marketplace: &Marketplace) -> Principal {
     }
 }
 
-/// Claims the delivery id; false when it was seen before.
-fn claim(
-    conn: &mut AnyConnection,
-    marketplace: &Marketplace,
-    delivery: &Delivery,
-    external: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<bool, DbError> {
-    let inserted = conn.transaction(|c| {
-        diesel::insert_into(md::table)
-            .values((
-                md::marketplace_id.eq(&marketplace.id),
-                md::delivery_id.eq(&delivery.delivery_id),
-                md::external_order_id.eq(external),
-                md::topic.eq(&delivery.topic),
-                md::received_at.eq(timestamp(now)),
-            ))
-            .execute(c)
-    });
-    match inserted.map_err(DbError::from) {
-        Ok(_) => Ok(true),
-        Err(DbError::Unique(_)) => Ok(false),
-        Err(other) => Err(other),
+/// Our SKU for the marketplace's: its listing, else our own code.
+fn sku_for(conn: &mut AnyConnection, marketplace: &Marketplace, seller_sku: &str) -> Result<Sku, MarketplaceError> {
+    let unknown = || MarketplaceError::UnknownListing(seller_sku.to_owned());
+    match repo::sku_of_seller_sku(conn, &marketplace.id, seller_sku)? {
+        Some(id) => catalog::skus_by_ids(conn, std::slice::from_ref(&id))?.into_iter().next().ok_or_else(unknown),
+        None => catalog::get_sku(conn, seller_sku).map_err(|_| unknown()),
     }
 }
 
@@ -77,27 +62,7 @@ fn note_order(
     delivery: &Delivery,
     order: &OrderId,
 ) -> Result<(), DbError> {
-    diesel::update(md::table.find((&marketplace.id, &delivery.delivery_id)))
-        .set(md::order_id.eq(order))
-        .execute(conn)?;
-    Ok(())
-}
-
-/// Our SKU for the marketplace's: its listing, else our own code.
-fn sku_for(conn: &mut AnyConnection, marketplace: &Marketplace, seller_sku: &str) -> Result<Sku, MarketplaceError> {
-    let mapped: Option<SkuId> = ml::table
-        .filter(ml::marketplace_id.eq(&marketplace.id))
-        .filter(ml::seller_sku.eq(seller_sku))
-        .select(ml::sku_id)
-        .first(conn)
-        .optional()?;
-    match mapped {
-        Some(id) => catalog::skus_by_ids(conn, std::slice::from_ref(&id))?
-            .into_iter()
-            .next()
-            .ok_or_else(|| MarketplaceError::UnknownListing(seller_sku.to_owned())),
-        None => catalog::get_sku(conn, seller_sku).map_err(|_| MarketplaceError::UnknownListing(seller_sku.to_owned())),
-    }
+    repo::note_delivery_order(conn, &marketplace.id, &delivery.delivery_id, order)
 }
 
 /// Handles a verified delivery in the caller's transaction.
@@ -113,11 +78,16 @@ pub fn receive(
         Inbound::Cancelled { external_id } | Inbound::Returned { external_id, .. } => Some(external_id.clone()),
         Inbound::Ignored { .. } => None,
     };
-    if !claim(conn, marketplace, &delivery, external.as_deref(), now)? {
-        let order: Option<OrderId> = md::table
-            .find((&marketplace.id, &delivery.delivery_id))
-            .select(md::order_id)
-            .first::<Option<OrderId>>(conn)?;
+    let claimed = repo::claim_delivery(
+        conn,
+        &marketplace.id,
+        &delivery.delivery_id,
+        external.as_deref(),
+        &delivery.topic,
+        timestamp(now),
+    )?;
+    if !claimed {
+        let order = repo::delivery_order(conn, &marketplace.id, &delivery.delivery_id)?;
         return Ok(Received::Duplicate { order });
     }
     let actor = principal(marketplace);
@@ -137,14 +107,14 @@ pub fn receive(
             note_order(conn, marketplace, &delivery, &placed.row.id)?;
             // Whatever it took, every marketplace's listings follow now, not at the next event pass.
             let skus: Vec<SkuId> = placed.lines.iter().map(|l| l.sku_id.clone()).collect();
-            refresh(conn, None, &skus, false, now)?;
+            stock::refresh(conn, None, &skus, false, now)?;
             Ok(Received::Created(Box::new(placed)))
         }
         Inbound::Cancelled { external_id } => {
             let found = existing.ok_or_else(|| MarketplaceError::Order(OrderError::NotFound(external_id)))?;
             note_order(conn, marketplace, &delivery, &found.row.id)?;
             // A savepoint: an order that already left stays as it is.
-            match conn.write(|c| order::cancel(c, &found.row.id, "cancelled on the marketplace", &act)) {
+            match conn.write(|c| cancel(c, &found.row.id, "cancelled on the marketplace", &act)) {
                 Ok(cancelled) => Ok(Received::Cancelled(Box::new(cancelled))),
                 Err(OrderError::IllegalTransition { .. }) => {
                     for f in &found.fulfilments {
@@ -179,7 +149,7 @@ pub fn receive(
                     disposition: Disposition::Restock,
                 });
             }
-            order::create_return(conn, &found.row.id, None, &requests, Some("returned through the marketplace"), &act)?;
+            create_return(conn, &found.row.id, None, &requests, Some("returned through the marketplace"), &act)?;
             Ok(Received::Returned(Box::new(order::get(conn, found.row.id.as_str())?)))
         }
         Inbound::Ignored { topic } => Ok(Received::Ignored { topic }),
@@ -224,5 +194,5 @@ fn place(
         contact: sold.buyer,
         accept_shortage: true,
     };
-    Ok(order::place(conn, new, act)?)
+    Ok(place_order(conn, new, act)?)
 }

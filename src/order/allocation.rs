@@ -9,6 +9,9 @@
 
 use std::collections::HashMap;
 
+use crate::catalog::{self, Sku};
+use crate::inventory::model::Alternative;
+use crate::inventory::{LevelAt, Shortage};
 use crate::types::{GeoPoint, LocationId, SkuId};
 
 /// A line to allocate.
@@ -133,6 +136,63 @@ pub fn allocate(wants: &[Want], candidates: &[Candidate], rule: Rule) -> Result<
             if short.is_empty() { Ok(parts) } else { Err(short) }
         }
     }
+}
+
+/// Candidates for allocation: what each eligible location can give.
+pub fn candidates(levels: &[LevelAt], eligible: &[&catalog::Location], measure: fn(&LevelAt) -> i32) -> Vec<Candidate> {
+    eligible
+        .iter()
+        .map(|l| Candidate {
+            location_id: l.id.clone(),
+            point: l.point,
+            available: levels
+                .iter()
+                .filter(|v| v.location_id == l.id)
+                .map(|v| (v.sku_id.clone(), measure(v)))
+                .collect(),
+        })
+        .collect()
+}
+
+/// Names short lines with what is available and nearby alternatives, for the
+/// `insufficient-stock` problem.
+pub fn shortages(
+    wants: &[Want],
+    short: &[usize],
+    skus: &[Sku],
+    levels: &[LevelAt],
+    at: Option<&catalog::Location>,
+    near: Option<crate::types::GeoPoint>,
+) -> Vec<Shortage> {
+    short
+        .iter()
+        .map(|&i| {
+            let want = &wants[i];
+            let mine: Vec<&LevelAt> = levels.iter().filter(|l| l.sku_id == want.sku_id).collect();
+            let here = at
+                .map(|a| mine.iter().filter(|l| l.location_id == a.id).map(|l| l.available()).sum())
+                .unwrap_or_else(|| mine.iter().filter(|l| l.ships).map(|l| l.available()).sum());
+            let origin = at.map(|a| a.point).or(near);
+            let mut alternatives: Vec<Alternative> = mine
+                .iter()
+                .filter(|l| l.pickup && l.available() >= want.quantity && at.is_none_or(|a| a.id != l.location_id))
+                .map(|l| Alternative {
+                    location_code: l.location_code.clone(),
+                    available: l.available(),
+                    distance_km: origin.map(|o| o.distance_km(l.point)).unwrap_or(0.0),
+                })
+                .collect();
+            alternatives.sort_by(|a, b| a.distance_km.total_cmp(&b.distance_km));
+            alternatives.truncate(3);
+            Shortage {
+                sku_code: skus[i].code.to_string(),
+                location_code: at.map(|a| a.code.to_string()).unwrap_or_else(|| "network".to_owned()),
+                requested: want.quantity,
+                available: here,
+                alternatives,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

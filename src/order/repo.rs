@@ -1,15 +1,17 @@
 //! Queries of the order tables.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use rand::Rng;
 
-use super::OrderError;
 use super::model::{AuditEntry, Fulfilment, Order, OrderLine, OrderRow, ReturnLine, ReturnRow};
-use crate::db::schema::{fulfilments, order_audit, order_lines, orders, return_lines, returns};
-use crate::db::{AnyConnection, DbError, timestamp};
+use crate::db::schema::{delivery_slots as ds, fulfilments, order_audit, order_lines, orders, return_lines, returns};
+use crate::db::{AnyConnection, DbError, one_of, timestamp};
+use crate::per_backend;
 use crate::types::{
-    CustomerId, FulfilmentId, LocationId, MarketplaceId, OrderId, OrderLineId, Page, PageRequest, ReservationId,
+    CustomerId, FulfilmentId, LocationId, MarketplaceId, OrderId, OrderLineId, Page, PageRequest, ReservationId, SkuId,
 };
 
 /// Letters and digits that cannot be misread for each other when spoken or typed.
@@ -39,6 +41,43 @@ pub fn insert_order(conn: &mut AnyConnection, row: &mut OrderRow) -> Result<(), 
         row.number = new_number();
     }
     Err(DbError::Unique("orders.number".into()))
+}
+
+/// Orders by id, each with its fulfilments and lines, in three statements.
+pub fn load_many(conn: &mut AnyConnection, ids: &[OrderId]) -> Result<Vec<Order>, DbError> {
+    let rows = orders::table.filter(one_of(orders::id, ids)).select(OrderRow::as_select()).load(conn)?;
+    complete_all(conn, rows)
+}
+
+/// Fills in the fulfilments and lines of several orders at once.
+fn complete_all(conn: &mut AnyConnection, rows: Vec<OrderRow>) -> Result<Vec<Order>, DbError> {
+    let ids: Vec<OrderId> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut fulfilments: HashMap<OrderId, Vec<Fulfilment>> = HashMap::new();
+    for f in fulfilments::table
+        .filter(one_of(fulfilments::order_id, &ids))
+        .order(fulfilments::id)
+        .select(Fulfilment::as_select())
+        .load(conn)?
+    {
+        fulfilments.entry(f.order_id.clone()).or_default().push(f);
+    }
+    let mut lines: HashMap<OrderId, Vec<OrderLine>> = HashMap::new();
+    for l in order_lines::table
+        .filter(one_of(order_lines::order_id, &ids))
+        .order(order_lines::id)
+        .select(OrderLine::as_select())
+        .load(conn)?
+    {
+        lines.entry(l.order_id.clone()).or_default().push(l);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| Order {
+            fulfilments: fulfilments.remove(&row.id).unwrap_or_default(),
+            lines: lines.remove(&row.id).unwrap_or_default(),
+            row,
+        })
+        .collect())
 }
 
 pub fn load(conn: &mut AnyConnection, id: &OrderId) -> Result<Option<Order>, DbError> {
@@ -86,13 +125,8 @@ pub fn by_marketplace(
     row.map(|r| complete(conn, r)).transpose()
 }
 
-pub fn fulfilment(conn: &mut AnyConnection, id: &FulfilmentId) -> Result<Fulfilment, OrderError> {
-    fulfilments::table
-        .find(id)
-        .select(Fulfilment::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| OrderError::FulfilmentNotFound(id.to_string()))
+pub fn fulfilment(conn: &mut AnyConnection, id: &FulfilmentId) -> Result<Option<Fulfilment>, DbError> {
+    Ok(fulfilments::table.find(id).select(Fulfilment::as_select()).first(conn).optional()?)
 }
 
 /// Moves a fulfilment from `from` to `to`; false if it was no longer at `from`.
@@ -165,7 +199,8 @@ pub fn set_tracking(conn: &mut AnyConnection, id: &FulfilmentId, tracking: &str)
 }
 
 /// What became of a line's units: picked (set), or cancelled, short or
-/// returned (added to). The table's CHECK keeps their sum within the line.
+/// returned (added to).
+#[derive(Debug, Clone, Copy)]
 pub enum LineUnits {
     Picked(i32),
     Cancelled(i32),
@@ -173,22 +208,37 @@ pub enum LineUnits {
     Returned(i32),
 }
 
-pub fn count_units(conn: &mut AnyConnection, line: &OrderLineId, units: LineUnits) -> Result<(), DbError> {
+/// Records units of a line in one guarded statement: only while the line
+/// still has that many open units (quantity less short, cancelled and
+/// returned), so concurrent cancellations or returns can never take more
+/// than the line holds. The counter's new value, or None when the units were
+/// not open (the CHECK constraint backs this, but never has to answer).
+pub fn count_units(conn: &mut AnyConnection, line: &OrderLineId, units: LineUnits) -> Result<Option<i32>, DbError> {
     use order_lines as ol;
-    let target = ol::table.find(line);
-    match units {
-        LineUnits::Picked(n) => diesel::update(target).set(ol::picked_quantity.eq(n)).execute(conn)?,
-        LineUnits::Cancelled(n) => {
-            diesel::update(target).set(ol::cancelled_quantity.eq(ol::cancelled_quantity + n)).execute(conn)?
-        }
-        LineUnits::Short(n) => {
-            diesel::update(target).set(ol::short_quantity.eq(ol::short_quantity + n)).execute(conn)?
-        }
-        LineUnits::Returned(n) => {
-            diesel::update(target).set(ol::returned_quantity.eq(ol::returned_quantity + n)).execute(conn)?
-        }
-    };
-    Ok(())
+    let open = ol::quantity - ol::short_quantity - ol::cancelled_quantity - ol::returned_quantity;
+    let guarded = |n: i32| ol::table.find(line).filter(open.ge(n));
+    Ok(match units {
+        LineUnits::Picked(n) => diesel::update(guarded(n))
+            .set(ol::picked_quantity.eq(n))
+            .returning(ol::picked_quantity.assume_not_null())
+            .get_result(conn)
+            .optional()?,
+        LineUnits::Cancelled(n) => diesel::update(guarded(n))
+            .set(ol::cancelled_quantity.eq(ol::cancelled_quantity + n))
+            .returning(ol::cancelled_quantity)
+            .get_result(conn)
+            .optional()?,
+        LineUnits::Short(n) => diesel::update(guarded(n))
+            .set(ol::short_quantity.eq(ol::short_quantity + n))
+            .returning(ol::short_quantity)
+            .get_result(conn)
+            .optional()?,
+        LineUnits::Returned(n) => diesel::update(guarded(n))
+            .set(ol::returned_quantity.eq(ol::returned_quantity + n))
+            .returning(ol::returned_quantity)
+            .get_result(conn)
+            .optional()?,
+    })
 }
 
 pub fn insert_return(conn: &mut AnyConnection, row: &ReturnRow, lines: &[ReturnLine]) -> Result<(), DbError> {
@@ -305,8 +355,7 @@ pub fn list(conn: &mut AnyConnection, filter: &OrderFilter, page: &PageRequest) 
     }
     let rows = query.load(conn)?;
     let page = Page::from_rows(rows, page.limit, |r| r.id.to_string());
-    let items = page.items.into_iter().map(|r| complete(conn, r)).collect::<Result<Vec<_>, _>>()?;
-    Ok(Page { items, next: page.next })
+    Ok(Page { items: complete_all(conn, page.items)?, next: page.next })
 }
 
 /// Whether any fulfilment of the order is from or for pickup at `location`.
@@ -315,4 +364,155 @@ pub fn touches(order: &Order, location: &LocationId) -> bool {
         .fulfilments
         .iter()
         .any(|f| f.location_id.as_ref() == Some(location) || f.pickup_location_id.as_ref() == Some(location))
+}
+
+/// How many deliveries each of these slots holds (slots never booked are absent).
+pub fn slot_bookings(conn: &mut AnyConnection, ids: &[&str]) -> Result<Vec<(String, i32)>, DbError> {
+    Ok(ds::table.filter(one_of(ds::id, ids)).select((ds::id, ds::booked)).load(conn)?)
+}
+
+/// Books one delivery in the slot (making its row on first use); false when
+/// it is full. Invariant: a slot never takes more deliveries than its capacity.
+pub fn book_slot(
+    conn: &mut AnyConnection,
+    id: &str,
+    location: &LocationId,
+    (starts_at, ends_at): (NaiveDateTime, NaiveDateTime),
+    capacity: i32,
+) -> Result<bool, DbError> {
+    let row = (
+        ds::id.eq(id),
+        ds::location_id.eq(location),
+        ds::starts_at.eq(starts_at),
+        ds::ends_at.eq(ends_at),
+        ds::capacity.eq(capacity),
+        ds::booked.eq(0),
+    );
+    per_backend!(conn, |c| diesel::insert_into(ds::table).values(row).on_conflict_do_nothing().execute(c))?;
+    Ok(diesel::update(ds::table.find(id).filter(ds::booked.lt(ds::capacity)))
+        .set(ds::booked.eq(ds::booked + 1))
+        .execute(conn)?
+        == 1)
+}
+
+pub fn unbook_slot(conn: &mut AnyConnection, slot_id: &str) -> Result<(), DbError> {
+    diesel::update(ds::table.find(slot_id).filter(ds::booked.gt(0)))
+        .set(ds::booked.eq(ds::booked - 1))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Pickups collected at a store in these statuses.
+pub fn pickups_at(conn: &mut AnyConnection, store: &LocationId, statuses: &[&str]) -> Result<Vec<Fulfilment>, DbError> {
+    Ok(fulfilments::table
+        .filter(fulfilments::pickup_location_id.eq(store))
+        .filter(one_of(fulfilments::status, statuses))
+        .select(Fulfilment::as_select())
+        .load(conn)?)
+}
+
+/// (order number, fulfilment, SKU id, code, name, quantity, short, cancelled, returned)
+pub type PickRow = (String, FulfilmentId, SkuId, String, String, i32, i32, i32, i32);
+
+/// The lines of fulfilments whose stock comes from `location` in these
+/// statuses, except counter sales (the goods are already handed over).
+pub fn pick_rows(conn: &mut AnyConnection, location: &LocationId, statuses: &[&str]) -> Result<Vec<PickRow>, DbError> {
+    Ok(order_lines::table
+        .inner_join(fulfilments::table)
+        .inner_join(orders::table)
+        .filter(fulfilments::location_id.eq(location))
+        .filter(one_of(fulfilments::status, statuses))
+        .filter(fulfilments::method.ne("counter"))
+        .order((order_lines::sku_code, orders::number))
+        .select((
+            orders::number,
+            fulfilments::id,
+            order_lines::sku_id,
+            order_lines::sku_code,
+            order_lines::name,
+            order_lines::quantity,
+            order_lines::short_quantity,
+            order_lines::cancelled_quantity,
+            order_lines::returned_quantity,
+        ))
+        .load(conn)?)
+}
+
+/// Stores a new pickup code (hash and, for the customer, the code sealed),
+/// resetting wrong attempts; with `deadline`, also the collection deadline.
+pub fn set_pickup_code(
+    conn: &mut AnyConnection,
+    id: &FulfilmentId,
+    hash: &str,
+    sealed: &str,
+    deadline: Option<NaiveDateTime>,
+) -> Result<(), DbError> {
+    let code = (
+        fulfilments::pickup_code_hash.eq(hash),
+        fulfilments::pickup_code_plain.eq(sealed),
+        fulfilments::pickup_code_attempts.eq(0),
+    );
+    let target = diesel::update(fulfilments::table.find(id));
+    match deadline {
+        Some(deadline) => target
+            .set((code, fulfilments::pickup_deadline.eq(deadline), fulfilments::expiry_warned.eq(false)))
+            .execute(conn)?,
+        None => target.set(code).execute(conn)?,
+    };
+    Ok(())
+}
+
+/// Counts one wrong pickup code; the wrong attempts so far.
+pub fn count_wrong_code(conn: &mut AnyConnection, id: &FulfilmentId) -> Result<i32, DbError> {
+    Ok(diesel::update(fulfilments::table.find(id))
+        .set(fulfilments::pickup_code_attempts.eq(fulfilments::pickup_code_attempts + 1))
+        .returning(fulfilments::pickup_code_attempts)
+        .get_result(conn)?)
+}
+
+/// Forgets the customer's copy of the code (it was used); the hash stays.
+pub fn clear_pickup_code(conn: &mut AnyConnection, id: &FulfilmentId) -> Result<(), DbError> {
+    diesel::update(fulfilments::table.find(id)).set(fulfilments::pickup_code_plain.eq(None::<String>)).execute(conn)?;
+    Ok(())
+}
+
+pub fn record_arrival(
+    conn: &mut AnyConnection,
+    id: &FulfilmentId,
+    at: NaiveDateTime,
+    note: Option<&str>,
+) -> Result<(), DbError> {
+    diesel::update(fulfilments::table.find(id))
+        .set((fulfilments::arrived_at.eq(at), fulfilments::arrival_note.eq(note)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Ready pickups whose deadline is at or before `at`, oldest first.
+pub fn ready_due_by(conn: &mut AnyConnection, at: NaiveDateTime, limit: i64) -> Result<Vec<Fulfilment>, DbError> {
+    Ok(fulfilments::table
+        .filter(fulfilments::status.eq("ready_for_pickup"))
+        .filter(fulfilments::pickup_deadline.le(at))
+        .order(fulfilments::pickup_deadline)
+        .limit(limit)
+        .select(Fulfilment::as_select())
+        .load(conn)?)
+}
+
+/// Ready pickups due by `at` whose customer was not yet warned.
+pub fn unwarned_due_by(conn: &mut AnyConnection, at: NaiveDateTime) -> Result<Vec<Fulfilment>, DbError> {
+    Ok(fulfilments::table
+        .filter(fulfilments::status.eq("ready_for_pickup"))
+        .filter(fulfilments::expiry_warned.eq(false))
+        .filter(fulfilments::pickup_deadline.le(at))
+        .select(Fulfilment::as_select())
+        .load(conn)?)
+}
+
+/// Marks the warning sent; false when another pass sent it first.
+pub fn mark_warned(conn: &mut AnyConnection, id: &FulfilmentId) -> Result<bool, DbError> {
+    Ok(diesel::update(fulfilments::table.find(id).filter(fulfilments::expiry_warned.eq(false)))
+        .set(fulfilments::expiry_warned.eq(true))
+        .execute(conn)?
+        == 1)
 }

@@ -104,29 +104,6 @@ pub fn parse(phrase: &str) -> Request {
     Request { quantity, words }
 }
 
-/// Edit distance counting a swap of neighbours as one edit (optimal string
-/// alignment): "mlik" is one slip away from "milk".
-fn distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
-            }
-        }
-    }
-    d[a.len()][b.len()]
-}
-
 fn alike(said: &str, name: &str) -> bool {
     if said == name {
         return true;
@@ -136,7 +113,9 @@ fn alike(said: &str, name: &str) -> bool {
         4..=7 => 1,
         _ => 2,
     };
-    allowed > 0 && distance(said, name) <= allowed
+    // A swap of neighbours counts as one edit (optimal string alignment):
+    // "mlik" is one slip away from "milk".
+    allowed > 0 && strsim::osa_distance(said, name) <= allowed
 }
 
 /// How well the said words fit one name, 0 to 1: mostly how many said words

@@ -12,6 +12,7 @@ crate::backend_tests!(
     journey_one_from_app_and_voice_to_collection_at_the_counter,
     an_uncollected_pickup_expires_and_its_stock_returns,
     curbside_arrivals_top_the_queue_and_wrong_codes_lock,
+    eight_concurrent_wrong_codes_are_eight_attempts,
     a_short_pick_is_reallocated_or_shown_never_dropped,
     journey_five_same_day_after_the_cutoff_offers_the_next_slot,
     thirty_bookings_race_for_a_slot_of_five,
@@ -104,9 +105,9 @@ async fn journey_one_from_app_and_voice_to_collection_at_the_counter(app: TestAp
     assert!(ready.body["fulfilments"][0]["pickup_deadline"].is_string());
 
     let seen = app.get(&format!("/v1/orders/{id}"), &web).await;
-    let code = seen.body["fulfilments"][0]["pickup_code"].as_str().expect("shown once to the customer").to_owned();
+    let code = seen.body["fulfilments"][0]["pickup_code"].as_str().expect("shown to the customer").to_owned();
     let again = app.get(&format!("/v1/orders/{id}"), &web).await;
-    assert!(again.body["fulfilments"][0]["pickup_code"].is_null(), "and only once");
+    assert_eq!(again.body["fulfilments"][0]["pickup_code"], code.as_str(), "reading changes nothing");
 
     let pos = app.key(Role::Pos, Some("NEAR"), None).await;
     let collected = app
@@ -239,6 +240,32 @@ async fn curbside_arrivals_top_the_queue_and_wrong_codes_lock(app: TestApp) {
     let audit = app.get(&format!("/v1/orders/{}/audit", outside.body["id"].as_str().unwrap()), &staff).await;
     let wrong = audit.body["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "wrong_pickup_code").count();
     assert_eq!(wrong, 5, "wrong tries are logged");
+}
+
+/// Each wrong code is counted by one statement, so none is lost to a race:
+/// eight at once are eight attempts, and the pickup is locked.
+async fn eight_concurrent_wrong_codes_are_eight_attempts(app: TestApp) {
+    app.create_store("S1", 52.52, 13.40).await;
+    app.create_sku("BAG", "1.00").await;
+    app.receive("S1", "BAG", 1).await;
+    let web = app.key(Role::Storefront, None, Some(Channel::Web)).await;
+    let staff = app.key(Role::Staff, Some("S1"), None).await;
+    let pos = app.key(Role::Pos, Some("S1"), None).await;
+    let version = cart_ready(&app, &web, "guesser", &[("BAG", 1)], pickup("S1")).await;
+    let order = checkout(&app, &web, "guesser", version, "1.00", "guess").await;
+    let fulfilment = fulfilment_id(&order, 0);
+    app.post(&format!("/v1/locations/S1/pickups/{fulfilment}/ready"), &staff, json!({})).await.assert_status(200);
+    let path = format!("/v1/locations/S1/pickups/{fulfilment}/collect");
+    let answers = join_all((0..8).map(|i| app.post(&path, &pos, json!({"code": format!("WRONG{i}")})))).await;
+    let mut statuses: Vec<u16> = answers.iter().map(|a| a.status.as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [422, 422, 422, 422, 423, 423, 423, 423], "the fifth and later lock");
+    let audit = app.get(&format!("/v1/orders/{}/audit", order.body["id"].as_str().unwrap()), &staff).await;
+    let counted =
+        audit.body["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "wrong_pickup_code").count();
+    assert_eq!(counted, 8, "every wrong code is audited");
+    let queue = app.get("/v1/locations/S1/pickups?status=ready_for_pickup", &staff).await;
+    assert_eq!(queue.body["items"][0]["locked"], true);
 }
 
 async fn a_short_pick_is_reallocated_or_shown_never_dropped(app: TestApp) {

@@ -270,15 +270,27 @@ impl TestApp {
         channel: Option<Channel>,
         marketplace: Option<&str>,
     ) -> String {
-        let new = NewKey {
-            name: format!("test {role}"),
-            role,
-            location: location.map(|c| Code::parse(c).expect("code")),
-            channel,
-            marketplace: marketplace.map(str::to_owned),
-        };
+        let (location, marketplace) = (location.map(|c| Code::parse(c).expect("code")), marketplace.map(str::to_owned));
         let now = self.ctx.now();
-        self.ctx.db.write(move |conn| access::create_key(conn, new, now)).await.expect("create key").1
+        self.ctx
+            .db
+            .write(move |conn| {
+                let new = NewKey {
+                    name: format!("test {role}"),
+                    role,
+                    location_id: location.map(|code| {
+                        omnistock::catalog::location_id_by_code(conn, &code).expect("lookup").expect("location")
+                    }),
+                    channel,
+                    marketplace_id: marketplace.map(|name| {
+                        omnistock::marketplace::id_by_name_or_id(conn, &name).expect("lookup").expect("marketplace")
+                    }),
+                };
+                access::create_key(conn, new, now)
+            })
+            .await
+            .expect("create key")
+            .1
     }
 
     pub async fn send(&self, method: Method, path: &str, options: Send<'_>) -> Answer {

@@ -18,6 +18,7 @@ crate::backend_tests!(
     pos_counter_sale_and_counter_checkout_sell_at_once,
     endless_aisle_ships_or_transfers_from_another_location,
     a_return_restocks_and_shows_in_availability,
+    two_concurrent_returns_of_the_last_unit_take_it_once,
     orders_are_listed_with_filters,
 );
 
@@ -420,6 +421,32 @@ async fn a_return_restocks_and_shows_in_availability(app: TestApp) {
     let kinds: Vec<&str> =
         ledger.body["items"].as_array().unwrap().iter().map(|m| m["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["receipt", "sale", "return", "return", "adjustment"]);
+    app.assert_ledger_balanced().await;
+}
+
+/// Two returns of a line's last unit at once: the guarded count lets one in
+/// and refuses the other with a problem, never a database error.
+async fn two_concurrent_returns_of_the_last_unit_take_it_once(app: TestApp) {
+    app.create_store("S1", 52.52, 13.40).await;
+    app.create_sku("HAT", "20.00").await;
+    app.receive("S1", "HAT", 10).await;
+    let pos = app.key(Role::Pos, Some("S1"), None).await;
+    for round in 0..5 {
+        let sale = app
+            .post("/v1/pos/sales", &pos, json!({"items": [{"sku": "HAT", "quantity": 1}], "payment": {"reference": format!("r{round}"), "amount": {"amount": "20.00", "currency": "EUR"}}}))
+            .await;
+        sale.assert_status(201);
+        let id = sale.body["id"].as_str().unwrap();
+        let line = sale.body["fulfilments"][0]["lines"][0]["id"].as_str().unwrap();
+        let path = format!("/v1/orders/{id}/returns");
+        let body = json!({"lines": [{"line": line, "quantity": 1, "disposition": "restock"}]});
+        let answers = join_all([app.post(&path, &pos, body.clone()), app.post(&path, &pos, body)]).await;
+        let mut statuses: Vec<u16> = answers.iter().map(|a| a.status.as_u16()).collect();
+        statuses.sort_unstable();
+        assert_eq!(statuses, [201, 409], "round {round}: {answers:?}");
+        answers.iter().find(|a| a.status == 409).unwrap().assert_problem(409, "not_returnable");
+    }
+    assert_eq!(app.available("HAT", "S1").await, 10, "each hat came back once");
     app.assert_ledger_balanced().await;
 }
 

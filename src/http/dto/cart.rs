@@ -9,9 +9,9 @@ use utoipa::ToSchema;
 
 use super::{MoneyDto, MoneyInput, Validator, text, utc};
 use crate::access::Channel;
-use crate::cart::pricing::Discount;
-use crate::cart::{CartChange, CartStatus, DeliveryAddress, Intent, Promotion, Quote};
+use crate::cart::{CartChange, CartStatus, DeliveryAddress, Intent, Quote};
 use crate::customer::{self, Customer, CustomerInput};
+use crate::pricing::{Discount, Promotion, PromotionInput};
 use crate::types::{Money, Quantity};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -483,7 +483,7 @@ fn yes() -> bool {
 
 /// A validated promotion whose SKU code is still to be resolved.
 pub struct PromotionDraft {
-    pub input_without_sku: crate::cart::PromotionInput,
+    pub input_without_sku: PromotionInput,
     pub sku_code: Option<String>,
 }
 
@@ -548,7 +548,7 @@ impl PromotionRequest {
         };
         v.finish()?;
         Ok(PromotionDraft {
-            input_without_sku: crate::cart::PromotionInput {
+            input_without_sku: PromotionInput {
                 code,
                 name,
                 discount,

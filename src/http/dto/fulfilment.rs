@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::utc;
 use crate::fulfilment::pickup::{PickItem, QueueEntry};
-use crate::fulfilment::same_day::Slot;
+use crate::order::same_day::Slot;
 use crate::order::state::{FulfilmentStatus, Method};
 
 #[derive(Debug, Serialize, ToSchema)]

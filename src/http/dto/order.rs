@@ -9,8 +9,9 @@ use super::inventory::LineRequest;
 use super::{MoneyDto, MoneyInput, Validator, text, utc};
 use crate::cart::DeliveryAddress;
 use crate::catalog::Location;
+use crate::order::returns::Returned;
 use crate::order::state::{self, Action, FulfilmentStatus, Method, OrderStatus};
-use crate::order::{AuditEntry, Disposition, Order, Payment, Returned};
+use crate::order::{AuditEntry, Disposition, Order, Payment};
 use crate::types::{Money, Quantity};
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -88,7 +88,7 @@ pub async fn explain(ctx: Data<Context>, caller: Caller, req: HttpRequest) -> Re
             let sku = crate::catalog::get_sku(conn, &sku)?;
             let location = crate::catalog::get_location(conn, &location)?;
             let explanation = inventory::explain(conn, &sku.id, &location.id)?;
-            let shares = crate::marketplace::shares_of(conn, &sku.id)?
+            let shares = crate::marketplace::stock::shares_of(conn, &sku.id)?
                 .into_iter()
                 .map(|s| MarketplaceShare {
                     marketplace: s.marketplace,

@@ -31,14 +31,10 @@ pub async fn healthz() -> Reply {
 #[get("/readyz")]
 pub async fn readyz(ctx: Data<Context>) -> Result<Reply, ApiError> {
     let backend = ctx.db.backend();
-    ctx.db.read(|conn| conn.batch_execute("SELECT 1").map_err(DbError::from)).await.map_err(|e| {
-        ApiError::new(
-            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-            "not-ready",
-            "Not ready",
-            format!("the database does not answer: {e}"),
-        )
-    })?;
+    ctx.db
+        .read(|conn| conn.batch_execute("SELECT 1").map_err(DbError::from))
+        .await
+        .map_err(|e| ApiError::not_ready(format!("the database does not answer: {e}")))?;
     Ok(Reply::ok(&Health { status: "ready", database: Some(backend) }))
 }
 

@@ -183,7 +183,7 @@ pub async fn sync_state(ctx: Data<Context>, caller: Caller, id: Path<String>) ->
     let id = MarketplaceId(id.into_inner());
     ctx.db
         .read(move |conn| {
-            let state = marketplace::sync_state(conn, &id)?;
+            let state = sync::state(conn, &id)?;
             let ids: Vec<_> = state.dead.iter().map(|d| d.sku_id.clone()).collect();
             let codes = catalog::sku_codes(conn, &ids)?;
             let response = SyncResponse::new(state, |id| codes.get(id).cloned().unwrap_or_else(|| id.to_string()));
@@ -201,7 +201,7 @@ pub async fn resync(ctx: Data<Context>, caller: Caller, id: Path<String>) -> Res
     let queued = ctx
         .db
         .write(move |conn| {
-            let queued = marketplace::refresh_all(conn, &id, true, now)?;
+            let queued = marketplace::stock::refresh_all(conn, &id, true, now)?;
             sync::revive_outbound(conn, &id, timestamp(now))?;
             Ok::<_, ApiError>(queued)
         })

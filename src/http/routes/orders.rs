@@ -23,8 +23,9 @@ use crate::http::extractors::{IdempotencyKey, IfMatch, JsonBody, PageParams, Pag
 use crate::http::idempotency;
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
+use crate::order::returns::ReturnRequestLine;
 use crate::order::state::Action;
-use crate::order::{self, Act, Order, OrderFilter, ReturnRequestLine};
+use crate::order::{self, Act, Order, OrderFilter};
 use crate::types::{CustomerId, FulfilmentId, LocationId, OrderLineId, Quantity};
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -58,8 +59,7 @@ pub fn check_order_access(caller: &Principal, order: &Order) -> Result<(), ApiEr
     }
 }
 
-/// The order as the caller sees it. The customer's channel (a storefront key)
-/// sees a pending pickup code once; reading it clears it.
+/// The order as the caller sees it. Reading changes nothing.
 pub fn order_view(conn: &mut AnyConnection, order: &Order, caller: &Principal) -> Result<OrderResponse, ApiError> {
     let ids: Vec<LocationId> = order
         .fulfilments
@@ -73,11 +73,6 @@ pub fn order_view(conn: &mut AnyConnection, order: &Order, caller: &Principal) -
         None => None,
     };
     let reveal_codes = caller.role == Role::Storefront;
-    if reveal_codes {
-        for f in order.fulfilments.iter().filter(|f| f.pickup_code_plain.is_some()) {
-            crate::fulfilment::forget_shown_code(conn, &f.id)?;
-        }
-    }
     Ok(OrderResponse::new(order, &OrderNames { customer_ref, locations: &locations, reveal_codes }))
 }
 
@@ -129,12 +124,7 @@ pub async fn checkout(
         ApiError::bad_request("checkout needs an Idempotency-Key header, so that a retry cannot order twice")
     })?;
     let version = if_match.0.ok_or_else(|| {
-        ApiError::new(
-            actix_web::http::StatusCode::PRECONDITION_REQUIRED,
-            "precondition-required",
-            "Precondition required",
-            "checkout needs If-Match with the cart version (ETag) the customer saw",
-        )
+        ApiError::precondition_required("checkout needs If-Match with the cart version (ETag) the customer saw")
     })?;
     let mut v = Validator::default();
     let payment = body.value?.payment.validate(&mut v, "/payment");
@@ -145,7 +135,7 @@ pub async fn checkout(
     idempotency::run(&ctx, &caller.key_id.clone(), Some(key), body.fingerprint, move |conn| {
         let customer = customer::get(conn, &reference)?;
         let act = Act { actor: &caller, config: &config, now };
-        let placed = order::checkout(conn, &customer, version, payment, None, &act)?;
+        let placed = order::place::checkout(conn, &customer, version, payment, None, &act)?;
         let url = format!("/v1/orders/{}", placed.row.id);
         Ok(Reply::created(&order_view(conn, &placed, &caller)?, url).version(placed.row.version))
     })
@@ -216,9 +206,8 @@ pub async fn list_orders(
 #[get("/orders/{id}")]
 pub async fn get_order(ctx: Data<Context>, caller: Caller, id: Path<String>) -> Result<Reply, ApiError> {
     let id = id.into_inner();
-    // A write: the customer's first read of a ready order reveals and clears its pickup code.
     ctx.db
-        .write(move |conn| {
+        .read(move |conn| {
             let found = order::get(conn, &id)?;
             check_order_access(&caller, &found)?;
             order_reply(conn, &found, &caller)
@@ -264,7 +253,7 @@ pub async fn cancel_order(
         let found = order::get(conn, &id)?;
         check_order_access(&caller, &found)?;
         let act = Act { actor: &caller, config: &config, now };
-        let cancelled = order::cancel(conn, &found.row.id, &reason, &act)?;
+        let cancelled = order::lifecycle::cancel(conn, &found.row.id, &reason, &act)?;
         order_reply(conn, &cancelled, &caller)
     })
     .await
@@ -298,7 +287,7 @@ pub async fn cancel_line(
         let found = order::get(conn, &id)?;
         check_order_access(&caller, &found)?;
         let act = Act { actor: &caller, config: &config, now };
-        let changed = order::cancel_line(conn, &found.row.id, &OrderLineId(line), quantity, &reason, &act)?;
+        let changed = order::lifecycle::cancel_line(conn, &found.row.id, &OrderLineId(line), quantity, &reason, &act)?;
         order_reply(conn, &changed, &caller)
     })
     .await
@@ -350,7 +339,8 @@ pub async fn create_return(
             (None, _) => None,
         };
         let act = Act { actor: &caller, config: &config, now };
-        let returned = order::create_return(conn, &found.row.id, at.as_ref(), &lines, reason.as_deref(), &act)?;
+        let returned =
+            order::returns::create_return(conn, &found.row.id, at.as_ref(), &lines, reason.as_deref(), &act)?;
         let after = order::get(conn, found.row.id.as_str())?;
         Ok(Reply::created(&ReturnResponse::new(&returned, &after), format!("/v1/orders/{}", found.row.id)))
     })
@@ -408,9 +398,9 @@ pub async fn transition(ctx: Data<Context>, caller: Caller, id: String, step: Mo
                 }
             }
             let act = Act { actor: &caller, config: &config, now };
-            let moved = order::advance(conn, &fulfilment.id, action, reason.as_deref(), &act)?;
+            let moved = order::lifecycle::advance(conn, &fulfilment.id, action, reason.as_deref(), &act)?;
             if let Some(tracking) = &tracking {
-                order::set_tracking(conn, &fulfilment.id, tracking)?;
+                order::lifecycle::set_tracking(conn, &fulfilment.id, tracking)?;
             }
             let moved = if tracking.is_some() { order::get(conn, moved.row.id.as_str())? } else { moved };
             order_reply(conn, &moved, &caller)
@@ -492,7 +482,7 @@ pub async fn reallocate(ctx: Data<Context>, caller: Caller, id: Path<String>) ->
     ctx.db
         .write(move |conn| {
             let act = Act { actor: &caller, config: &config, now };
-            let moved = order::reallocate(conn, &id, &act)?;
+            let moved = order::picking::reallocate(conn, &id, &act)?;
             order_reply(conn, &moved, &caller)
         })
         .await

@@ -1,7 +1,6 @@
 //! `/v1/locations/{code}/pickups` (the store's queue and handover),
 //! `/v1/locations/{code}/pick-list`, curbside arrivals and same-day slots.
 
-use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, get, post};
 use serde::Deserialize;
@@ -14,7 +13,6 @@ use crate::config::Config;
 use crate::context::Context;
 use crate::db::AnyConnection;
 use crate::fulfilment::pickup::{self, Handover};
-use crate::fulfilment::same_day;
 use crate::http::auth::Caller;
 use crate::http::dto::fulfilment::{
     AisleGroup, ArrivalRequest, CollectRequest, PickListResponse, PicksRequest, PickupEntry, PickupQueueResponse,
@@ -26,6 +24,7 @@ use crate::http::extractors::JsonBody;
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
 use crate::inventory;
+use crate::order::same_day;
 use crate::order::state::FulfilmentStatus;
 use crate::order::{self, Act};
 use crate::types::{FulfilmentId, GeoPoint, OrderLineId};
@@ -154,7 +153,7 @@ pub async fn record_picks(
             if fulfilment.location_id.as_ref() != Some(&location.id) {
                 return Err(ApiError::forbidden(format!("this fulfilment is not picked at {code}")));
             }
-            let changed = order::record_picks(conn, &fulfilment.id, &picks, &act(&caller, &config, now))?;
+            let changed = order::picking::record_picks(conn, &fulfilment.id, &picks, &act(&caller, &config, now))?;
             order_reply(conn, &changed, &caller)
         })
         .await
@@ -210,15 +209,13 @@ pub async fn collect(
         .await?;
     match outcome {
         Ok(reply) => Ok(reply),
-        Err(Handover::WrongCode { attempts_left }) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        Err(Handover::WrongCode { attempts_left }) => Err(ApiError::unprocessable(
             "wrong-pickup-code",
             "Wrong pickup code",
             format!("the pickup code does not match; {attempts_left} tries left before the pickup locks"),
         )
         .with("attempts_left", attempts_left)),
-        Err(_) => Err(ApiError::new(
-            StatusCode::LOCKED,
+        Err(_) => Err(ApiError::locked(
             "pickup-locked",
             "Pickup locked",
             "too many wrong pickup codes: staff must reissue a code",

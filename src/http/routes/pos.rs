@@ -88,7 +88,7 @@ pub async fn counter_sale(
             contact: None,
             accept_shortage: false,
         };
-        let placed = order::place(conn, new, &Act { actor: &caller, config: &config, now })?;
+        let placed = order::place::place(conn, new, &Act { actor: &caller, config: &config, now })?;
         created(conn, &placed, &caller)
     })
     .await
@@ -110,14 +110,9 @@ pub async fn counter_checkout(
     body: JsonBody<PosCheckoutRequest>,
 ) -> Result<Reply, ApiError> {
     caller.require(&[Role::Pos])?;
-    let version = if_match.0.ok_or_else(|| {
-        ApiError::new(
-            actix_web::http::StatusCode::PRECONDITION_REQUIRED,
-            "precondition-required",
-            "Precondition required",
-            "send If-Match with the cart version shown at the counter",
-        )
-    })?;
+    let version = if_match
+        .0
+        .ok_or_else(|| ApiError::precondition_required("send If-Match with the cart version shown at the counter"))?;
     let mut v = Validator::default();
     let request = body.value?;
     let reference = v.check("/customer_ref", text(&request.customer_ref, 200));
@@ -128,7 +123,7 @@ pub async fn counter_checkout(
         let store = own_store(conn, &caller)?;
         let customer = customer::get(conn, &reference)?;
         let act = Act { actor: &caller, config: &config, now };
-        let placed = order::checkout(conn, &customer, version, payment, Some(store), &act)?;
+        let placed = order::place::checkout(conn, &customer, version, payment, Some(store), &act)?;
         created(conn, &placed, &caller)
     })
     .await
@@ -179,7 +174,7 @@ pub async fn endless_aisle(
             contact: None,
             accept_shortage: false,
         };
-        let placed = order::place(conn, new, &Act { actor: &caller, config: &config, now })?;
+        let placed = order::place::place(conn, new, &Act { actor: &caller, config: &config, now })?;
         created(conn, &placed, &caller)
     })
     .await

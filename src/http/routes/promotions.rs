@@ -8,7 +8,6 @@ use rust_decimal::Decimal;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::Role;
-use crate::cart::{self, Promotion, promotion, tax};
 use crate::catalog;
 use crate::context::Context;
 use crate::db::AnyConnection;
@@ -21,6 +20,7 @@ use crate::http::extractors::{IdempotencyKey, IfMatch, JsonBody, PageParams, Pag
 use crate::http::idempotency;
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
+use crate::pricing::{self, Promotion, PromotionInput};
 use crate::types::PromotionId;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -32,7 +32,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(put_tax_rate);
 }
 
-fn input(conn: &mut AnyConnection, draft: PromotionDraft) -> Result<cart::PromotionInput, ApiError> {
+fn input(conn: &mut AnyConnection, draft: PromotionDraft) -> Result<PromotionInput, ApiError> {
     let mut input = draft.input_without_sku;
     input.sku_id = draft.sku_code.map(|code| catalog::get_sku(conn, &code).map(|s| s.id)).transpose()?;
     Ok(input)
@@ -63,7 +63,7 @@ pub async fn create_promotion(
     let draft = body.value?.into_draft(now)?;
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
         let input = input(conn, draft)?;
-        let created = promotion::create(conn, input, now)?;
+        let created = pricing::create_promotion(conn, input, now)?;
         let url = format!("/v1/promotions/{}", created.id);
         Ok(Reply::created(&response(conn, &created)?, url).version(created.version))
     })
@@ -77,7 +77,7 @@ pub async fn list_promotions(ctx: Data<Context>, caller: Caller, page: Paginatio
     caller.require(&[Role::Admin])?;
     ctx.db
         .read(move |conn| {
-            let page = promotion::list(conn, &page.0)?;
+            let page = pricing::list_promotions(conn, &page.0)?;
             let items = page.items.iter().map(|p| response(conn, p)).collect::<Result<Vec<_>, _>>()?;
             Ok(Reply::ok(&PageResponse {
                 items,
@@ -95,7 +95,7 @@ pub async fn get_promotion(ctx: Data<Context>, caller: Caller, id: Path<String>)
     let id = PromotionId(id.into_inner());
     ctx.db
         .read(move |conn| {
-            let found = promotion::get(conn, &id)?;
+            let found = pricing::get_promotion(conn, &id)?;
             Ok(Reply::ok(&response(conn, &found)?).version(found.version))
         })
         .await
@@ -123,7 +123,7 @@ pub async fn replace_promotion(
     ctx.db
         .write(move |conn| {
             let input = input(conn, draft)?;
-            let updated = promotion::update(conn, &id, input, if_match.0, now)?;
+            let updated = pricing::update_promotion(conn, &id, input, if_match.0, now)?;
             Ok(Reply::ok(&response(conn, &updated)?).version(updated.version))
         })
         .await
@@ -134,7 +134,7 @@ pub async fn replace_promotion(
 #[get("/tax-rates")]
 pub async fn list_tax_rates(ctx: Data<Context>, caller: Caller) -> Result<Reply, ApiError> {
     caller.require(&[Role::Admin])?;
-    let rates = ctx.db.read(tax::list).await?;
+    let rates = ctx.db.read(pricing::tax_rates).await?;
     let items = rates
         .into_iter()
         .map(|(region, rate)| TaxRateResponse { region, rate_percent: rate.normalize().to_string() })
@@ -168,6 +168,6 @@ pub async fn put_tax_rate(
     .ok_or_else(|| ApiError::field("/rate_percent", "must be a percent from 0 to 100"))?;
     let now = ctx.now();
     let shown = region.clone();
-    ctx.db.write(move |conn| tax::set(conn, &region, rate, now)).await?;
+    ctx.db.write(move |conn| pricing::set_tax_rate(conn, &region, rate, now)).await?;
     Ok(Reply::ok(&TaxRateResponse { region: shown, rate_percent: rate.normalize().to_string() }))
 }

@@ -5,14 +5,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
-use diesel::prelude::*;
 
+use super::repo;
 use crate::catalog::hours::{local_date, to_utc};
 use crate::catalog::{self, CatalogError, Location};
-use crate::db::schema::delivery_slots as ds;
-use crate::db::{AnyConnection, DbError, one_of, timestamp};
+use crate::db::{AnyConnection, DbError, timestamp};
 use crate::inventory::{self, InventoryError, LevelAt};
-use crate::per_backend;
 use crate::text_enum;
 use crate::types::{GeoPoint, LocationId, SkuId};
 
@@ -130,12 +128,7 @@ pub fn covers(location: &Location, point: GeoPoint) -> bool {
 /// Fills in how many deliveries each slot already holds.
 fn with_bookings(conn: &mut AnyConnection, mut slots: Vec<Slot>) -> Result<Vec<Slot>, DbError> {
     let ids: Vec<&str> = slots.iter().map(|s| s.id.as_str()).collect();
-    let booked: HashMap<String, i32> = ds::table
-        .filter(one_of(ds::id, &ids))
-        .select((ds::id, ds::booked))
-        .load::<(String, i32)>(conn)?
-        .into_iter()
-        .collect();
+    let booked: HashMap<String, i32> = repo::slot_bookings(conn, &ids)?.into_iter().collect();
     for slot in &mut slots {
         slot.booked = booked.get(&slot.id).copied().unwrap_or(0);
     }
@@ -234,20 +227,8 @@ pub fn book(conn: &mut AnyConnection, store: &Location, slot: &Slot, now: DateTi
     if let Err(reason) = open_for_orders(store, slot, now) {
         return refuse(conn, reason);
     }
-    let row = (
-        ds::id.eq(&slot.id),
-        ds::location_id.eq(&store.id),
-        ds::starts_at.eq(timestamp(slot.starts_at)),
-        ds::ends_at.eq(timestamp(slot.ends_at)),
-        ds::capacity.eq(slot.capacity),
-        ds::booked.eq(0),
-    );
-    per_backend!(conn, |c| diesel::insert_into(ds::table).values(row).on_conflict_do_nothing().execute(c))?;
-    // Invariant: a slot never takes more deliveries than its capacity.
-    let taken = diesel::update(ds::table.find(&slot.id).filter(ds::booked.lt(ds::capacity)))
-        .set(ds::booked.eq(ds::booked + 1))
-        .execute(conn)?;
-    if taken == 0 {
+    let window = (timestamp(slot.starts_at), timestamp(slot.ends_at));
+    if !repo::book_slot(conn, &slot.id, &store.id, window, slot.capacity)? {
         return refuse(conn, Unavailable::Full);
     }
     Ok(())
@@ -255,10 +236,7 @@ pub fn book(conn: &mut AnyConnection, store: &Location, slot: &Slot, now: DateTi
 
 /// Gives a booked delivery back (its fulfilment was cancelled).
 pub fn unbook(conn: &mut AnyConnection, slot_id: &str) -> Result<(), DbError> {
-    diesel::update(ds::table.find(slot_id).filter(ds::booked.gt(0)))
-        .set(ds::booked.eq(ds::booked - 1))
-        .execute(conn)?;
-    Ok(())
+    repo::unbook_slot(conn, slot_id)
 }
 
 #[cfg(test)]

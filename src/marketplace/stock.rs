@@ -1,0 +1,108 @@
+//! What each listing should offer: a marketplace's share of what the network
+//! can promise, less its buffer, recomputed whenever stock or the
+//! marketplace changes, and handed to [`sync`] to push.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use super::model::{MarketplaceError, Share};
+use super::{repo, sync};
+use crate::catalog;
+use crate::db::{AnyConnection, timestamp};
+use crate::events;
+use crate::inventory;
+use crate::types::{MarketplaceId, SkuId};
+
+/// The outbox consumer that keeps listings true to stock.
+const STOCK_CONSUMER: &str = "marketplace-stock";
+
+/// What a marketplace is offered of a SKU: its share of what the network can
+/// promise, less its buffer, never above what is available, and nothing when
+/// the marketplace or the SKU is inactive. Pure.
+pub fn offered(network_available: i32, share_percent: i32, buffer_units: i32, active: bool) -> i32 {
+    if !active || network_available <= 0 {
+        return 0;
+    }
+    let share = i64::from(network_available) * i64::from(share_percent.clamp(0, 100)) / 100;
+    (share - i64::from(buffer_units)).clamp(0, i64::from(network_available)) as i32
+}
+
+/// What can be promised online per SKU: the sum over ship-enabled locations.
+fn network_available(conn: &mut AnyConnection, skus: &[SkuId]) -> Result<HashMap<SkuId, i32>, MarketplaceError> {
+    let mut totals: HashMap<SkuId, i32> = skus.iter().map(|s| (s.clone(), 0)).collect();
+    for level in inventory::levels_of(conn, skus)?.into_iter().filter(|l| l.ships) {
+        *totals.entry(level.sku_id.clone()).or_default() += level.available();
+    }
+    Ok(totals)
+}
+
+/// Which of these SKUs are active.
+fn active_skus(conn: &mut AnyConnection, skus: &[SkuId]) -> Result<BTreeSet<SkuId>, MarketplaceError> {
+    Ok(catalog::skus_by_ids(conn, skus)?.into_iter().filter(|s| s.active).map(|s| s.id).collect())
+}
+
+/// How each active marketplace listing the SKU is offered it now.
+pub fn shares_of(conn: &mut AnyConnection, sku: &SkuId) -> Result<Vec<Share>, MarketplaceError> {
+    let listed = repo::listings_of(conn, std::slice::from_ref(sku), None)?;
+    let network = network_available(conn, std::slice::from_ref(sku))?.get(sku).copied().unwrap_or(0);
+    let sku_active = active_skus(conn, std::slice::from_ref(sku))?.contains(sku);
+    Ok(listed
+        .into_iter()
+        .filter(|(_, m)| m.active)
+        .map(|(_, m)| Share {
+            quantity: offered(network, m.share_percent, m.buffer_units, m.active && sku_active),
+            marketplace: m.name,
+            share_percent: m.share_percent,
+            buffer_units: m.buffer_units,
+        })
+        .collect())
+}
+
+/// Recomputes what listings of these SKUs should show (on one marketplace, or
+/// all), and marks those that changed for pushing. `force` pushes even
+/// unchanged quantities and revives dead-lettered ones (a full resync).
+pub fn refresh(
+    conn: &mut AnyConnection,
+    only: Option<&MarketplaceId>,
+    skus: &[SkuId],
+    force: bool,
+    now: DateTime<Utc>,
+) -> Result<usize, MarketplaceError> {
+    let listed = repo::listings_of(conn, skus, only)?;
+    if listed.is_empty() {
+        return Ok(0);
+    }
+    let network = network_available(conn, skus)?;
+    let active = active_skus(conn, skus)?;
+    let at = timestamp(now);
+    for (listing, marketplace) in &listed {
+        let sku = &listing.sku_id;
+        let live = marketplace.active && active.contains(sku);
+        let wanted =
+            offered(network.get(sku).copied().unwrap_or(0), marketplace.share_percent, marketplace.buffer_units, live);
+        sync::want(conn, &marketplace.id, sku, wanted, force, at)?;
+    }
+    Ok(listed.len())
+}
+
+/// Recomputes every listing of a marketplace.
+pub fn refresh_all(
+    conn: &mut AnyConnection,
+    marketplace: &MarketplaceId,
+    force: bool,
+    now: DateTime<Utc>,
+) -> Result<usize, MarketplaceError> {
+    let skus = repo::listed_skus(conn, marketplace)?;
+    refresh(conn, Some(marketplace), &skus, force, now)
+}
+
+/// Reads stock events since the last pass and marks the listings whose
+/// quantity changed; returns how many events were read.
+pub fn ingest_stock_events(conn: &mut AnyConnection, now: DateTime<Utc>) -> Result<usize, MarketplaceError> {
+    events::consume(conn, STOCK_CONSUMER, inventory::STOCK_CHANGED, 2000, |conn, read| {
+        let skus: Vec<SkuId> =
+            read.iter().filter_map(|e| e.sku_id.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+        refresh(conn, None, &skus, false, now).map(|_| ())
+    })
+}

@@ -1,0 +1,491 @@
+//! Placing an order: prices fixed, payment checked, stock allocated and held
+//! (or sold at the counter), fulfilments and lines written, all in the
+//! caller's transaction. Checkout of a cart, POS sales, endless aisle and
+//! marketplace orders all come through [`place`].
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::allocation::{self, Part, Rule, Want, candidates, shortages};
+use super::model::{self, Fulfilment, Order, OrderLine};
+use super::repo::{self, Audit};
+use super::same_day::{self, SameDayError, Unavailable};
+use super::state::{self, FulfilmentStatus};
+use super::{Act, Destination, NewOrder, OrderError, Payment, Prices, audit, money_string};
+use crate::cart::{self, CartError, Editor, Intent};
+use crate::catalog::{self, CatalogError, Location, Sku};
+use crate::customer::Customer;
+use crate::db::{AnyConnection, DbError, timestamp};
+use crate::events::{self, NewEvent};
+use crate::inventory::reservation::{self, NewReservation};
+use crate::inventory::{self, InventoryError, LevelAt, Purpose};
+use crate::pricing::{self, Pricing};
+use crate::types::{Currency, LocationId, Money, OrderId, OrderLineId, Quantity, SkuId};
+
+pub const ORDER_CREATED: &str = "order.created";
+
+/// Which location serves which units, and (line index, units) nobody can.
+struct Plan {
+    parts: Vec<Part>,
+    missing: Vec<(usize, i32)>,
+}
+
+/// Decides which location serves which units. On a shortage it refuses with
+/// the short lines, or (when the sale already happened) returns what could be
+/// allocated and the units that could not.
+fn plan(conn: &mut AnyConnection, new: &NewOrder, wants: &[Want]) -> Result<Plan, OrderError> {
+    let skus: Vec<Sku> = new.lines.iter().map(|(s, _)| s.clone()).collect();
+    let ids: Vec<SkuId> = skus.iter().map(|s| s.id.clone()).collect();
+    let levels = inventory::levels_of(conn, &ids)?;
+    let locations = catalog::active_locations(conn)?;
+    let promise: fn(&LevelAt) -> i32 = LevelAt::available;
+    let (cands, rule, at, near) = match &new.destination {
+        Destination::Counter { store } => {
+            let shelf: fn(&LevelAt) -> i32 = |l| l.on_hand - l.reserved;
+            (candidates(&levels, &[store], shelf), Rule::At(0), Some(store), None)
+        }
+        Destination::Pickup { store, allow_transfer: false, .. } => {
+            (candidates(&levels, &[store], promise), Rule::At(0), Some(store), None)
+        }
+        Destination::Pickup { store, allow_transfer: true, .. } => {
+            let mut eligible: Vec<&Location> = vec![store];
+            eligible.extend(locations.iter().filter(|l| l.id != store.id));
+            let cands = candidates(&levels, &eligible, promise);
+            let rule = if allocation::allocate(wants, &cands, Rule::At(0)).is_ok() {
+                Rule::At(0)
+            } else {
+                Rule::Whole(store.point)
+            };
+            (cands, rule, Some(store), None)
+        }
+        Destination::Ship { address } => {
+            let shipping: Vec<&Location> = locations.iter().filter(|l| l.capabilities.ships).collect();
+            (candidates(&levels, &shipping, promise), Rule::Split(address.point()), None, address.point())
+        }
+        Destination::SameDay { address, slot_id } => {
+            // The slot names the store: it delivers, so it must have everything.
+            let point = address.point().ok_or(CartError::AddressNeedsCoordinates)?;
+            let (store, _) = same_day::find(conn, slot_id.as_deref().ok_or(SameDayError::SlotRequired)?)?;
+            if !same_day::covers(&store, point) {
+                return Err(SameDayError::Unavailable { reason: Unavailable::OutOfRange, next: None }.into());
+            }
+            let store = locations
+                .iter()
+                .find(|l| l.id == store.id)
+                .ok_or(SameDayError::Unavailable { reason: Unavailable::UnknownSlot, next: None })?;
+            (candidates(&levels, &[store], promise), Rule::At(0), Some(store), Some(point))
+        }
+    };
+    match allocation::allocate(wants, &cands, rule) {
+        Ok(parts) => Ok(Plan { parts, missing: Vec::new() }),
+        Err(short) if !new.accept_shortage => {
+            Err(InventoryError::Insufficient(shortages(wants, &short, &skus, &levels, at, near)).into())
+        }
+        Err(_) => {
+            // Allocate what exists; the rest waits for stock or a decision.
+            let totals: Vec<i32> = wants
+                .iter()
+                .map(|w| {
+                    cands
+                        .iter()
+                        .map(|c| c.available.get(&w.sku_id).copied().unwrap_or(0).max(0))
+                        .sum::<i32>()
+                        .min(w.quantity)
+                })
+                .collect();
+            let reduced: Vec<Want> =
+                wants.iter().zip(&totals).map(|(w, t)| Want { sku_id: w.sku_id.clone(), quantity: *t }).collect();
+            let present: Vec<usize> = (0..wants.len()).filter(|&i| totals[i] > 0).collect();
+            let subset: Vec<Want> = present.iter().map(|&i| reduced[i].clone()).collect();
+            let parts = allocation::allocate(&subset, &cands, Rule::Split(near))
+                .map(|parts| {
+                    parts
+                        .into_iter()
+                        .map(|p| Part {
+                            location_id: p.location_id,
+                            lines: p.lines.into_iter().map(|(k, q)| (present[k], q)).collect(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let missing = wants
+                .iter()
+                .zip(&totals)
+                .enumerate()
+                .filter(|(_, (w, t))| w.quantity > **t)
+                .map(|(i, (w, t))| (i, w.quantity - t))
+                .collect();
+            Ok(Plan { parts, missing })
+        }
+    }
+}
+
+/// Places an order atomically in the caller's transaction: prices fixed,
+/// payment checked, stock allocated and held (or sold, at the counter),
+/// fulfilments and lines written, audited and announced.
+pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<Order, OrderError> {
+    // One line per SKU, in the order first seen.
+    let mut merged: Vec<(Sku, i32)> = Vec::new();
+    for (sku, q) in &new.lines {
+        match merged.iter_mut().find(|(s, _)| s.id == sku.id) {
+            Some((_, total)) => *total += q.get(),
+            None => merged.push((sku.clone(), q.get())),
+        }
+    }
+    if merged.is_empty() {
+        return Err(OrderError::CartEmpty);
+    }
+    if let Some(inactive) = merged.iter().find(|(s, _)| !s.active) {
+        return Err(InventoryError::SkuInactive(inactive.0.code.to_string()).into());
+    }
+    let currency: Currency = merged[0].0.price.currency;
+    if merged.iter().any(|(s, _)| s.price.currency != currency) {
+        return Err(OrderError::MixedCurrency);
+    }
+    let new = NewOrder {
+        lines: merged.iter().filter_map(|(s, q)| Quantity::new(i64::from(*q)).ok().map(|q| (s.clone(), q))).collect(),
+        ..new
+    };
+    let price_lines: Vec<pricing::PriceLine> = match &new.prices {
+        Prices::Given(units) => new
+            .lines
+            .iter()
+            .zip(units)
+            .map(|((s, q), unit)| pricing::PriceLine { sku_id: s.id.clone(), quantity: q.get(), unit_price: *unit })
+            .collect(),
+        Prices::Catalog { .. } => new
+            .lines
+            .iter()
+            .map(|(s, q)| pricing::PriceLine { sku_id: s.id.clone(), quantity: q.get(), unit_price: s.price })
+            .collect(),
+    };
+    let code = match &new.prices {
+        Prices::Catalog { promotion_code } => promotion_code.as_deref(),
+        Prices::Given(_) => None,
+    };
+    let tax_region = new.destination.tax_region();
+    let pricing_of = Pricing {
+        currency,
+        code,
+        tax_region: Some(&tax_region),
+        channel: act.actor.channel,
+        now: act.now,
+        include_tax: act.config.pricing.prices_include_tax,
+    };
+    let (priced, _) = match &new.prices {
+        Prices::Catalog { .. } => pricing::price_lines(conn, &price_lines, &pricing_of)?,
+        Prices::Given(_) => {
+            let (mut priced, rate) = pricing::price_lines(conn, &price_lines, &Pricing { code: None, ..pricing_of })?;
+            // Marketplaces run their own promotions: only their prices count.
+            priced.offers.clear();
+            (priced, rate)
+        }
+    };
+    if let Some(payment) = &new.payment {
+        let expected = Money::new(priced.total, currency);
+        if payment.amount != expected {
+            return Err(OrderError::PaymentMismatch {
+                expected: money_string(expected),
+                got: money_string(payment.amount),
+            });
+        }
+    }
+
+    let wants: Vec<Want> = new.lines.iter().map(|(s, q)| Want { sku_id: s.id.clone(), quantity: q.get() }).collect();
+    let number = repo::new_number();
+    let (Plan { parts, missing }, holds) = plan_and_hold(conn, &new, &wants, &number, act)?;
+    if let Destination::SameDay { slot_id: Some(slot_id), .. } = &new.destination {
+        // Booked in the same transaction as the stock: both or neither.
+        let (store, slot) = same_day::find(conn, slot_id)?;
+        same_day::book(conn, &store, &slot, act.now)?;
+    }
+
+    let order_id = OrderId::generate();
+    let mut fulfilments: Vec<(Fulfilment, &[(usize, i32)])> = parts
+        .iter()
+        .zip(holds)
+        .map(|(part, reservation_id)| {
+            let status =
+                if reservation_id.is_some() { FulfilmentStatus::Allocated } else { FulfilmentStatus::Collected };
+            let fulfilment =
+                new_fulfilment(&new, &order_id, Some(part.location_id.clone()), status, reservation_id, act.now);
+            (fulfilment, part.lines.as_slice())
+        })
+        .collect();
+    // The one fulfilment with a reason, so also the order's reason.
+    let missing_reason = (!missing.is_empty()).then(|| {
+        missing
+            .iter()
+            .map(|(i, q)| format!("{} × {} could not be allocated", q, new.lines[*i].0.code))
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
+    if let Some(reason) = &missing_reason {
+        let mut fulfilment = new_fulfilment(&new, &order_id, None, FulfilmentStatus::NeedsAttention, None, act.now);
+        fulfilment.status_reason = Some(reason.clone());
+        fulfilments.push((fulfilment, missing.as_slice()));
+    }
+    // The order's status follows from its fulfilments, as refresh_status would make it.
+    let pairs = fulfilments.iter().map(|(f, _)| Ok((f.method()?, f.status()?))).collect::<Result<Vec<_>, DbError>>()?;
+    let at = timestamp(act.now);
+    let mut row = model::OrderRow {
+        id: order_id.clone(),
+        number,
+        customer_id: new.customer_id.clone(),
+        channel: act.actor.channel.as_str().to_owned(),
+        placed_by: act.actor.key_id.to_string(),
+        cart_id: new.cart_id.clone(),
+        marketplace_id: new.marketplace.as_ref().map(|(m, _)| m.clone()),
+        external_id: new.marketplace.as_ref().map(|(_, e)| e.clone()),
+        status: state::order_status(&pairs).as_str().to_owned(),
+        status_reason: missing_reason.clone(),
+        currency: currency.code().to_owned(),
+        subtotal_minor: priced.subtotal,
+        discount_minor: priced.discount,
+        tax_minor: priced.tax,
+        total_minor: priced.total,
+        prices_include_tax: act.config.pricing.prices_include_tax,
+        promotion_code: code.map(str::to_owned),
+        payment_reference: new.payment.as_ref().map(|p| p.reference.clone()),
+        payment_minor: new.payment.as_ref().map(|p| p.amount.minor),
+        contact: new.contact.as_ref().map(ToString::to_string),
+        version: 1,
+        created_at: at,
+        updated_at: at,
+    };
+    repo::insert_order(conn, &mut row)?;
+
+    // Each line's money split across the parts that carry it, by quantity.
+    let mut carriers: BTreeMap<usize, Vec<(usize, i32)>> = BTreeMap::new();
+    for (p, part) in parts.iter().enumerate() {
+        for (i, q) in &part.lines {
+            carriers.entry(*i).or_default().push((p, *q));
+        }
+    }
+    for (i, q) in &missing {
+        carriers.entry(*i).or_default().push((parts.len(), *q));
+    }
+    let mut shares: HashMap<(usize, usize), (i32, [i64; 3])> = HashMap::new();
+    for (i, carried) in &carriers {
+        let weights: Vec<i64> = carried.iter().map(|(_, q)| i64::from(*q)).collect();
+        let line = &priced.lines[*i];
+        let split = |amount: i64| pricing::allocate(amount, &weights);
+        let (discount, tax, total) = (split(line.discount), split(line.tax), split(line.total));
+        for (k, (p, q)) in carried.iter().enumerate() {
+            shares.insert((*p, *i), (*q, [discount[k], tax[k], total[k]]));
+        }
+    }
+
+    let mut lines = Vec::new();
+    for (p, (fulfilment, carried)) in fulfilments.iter().enumerate() {
+        lines.extend(insert_fulfilment(conn, fulfilment, &new, &priced, &shares, p, carried)?);
+        audit(
+            conn,
+            act,
+            Audit {
+                order: &order_id,
+                fulfilment: Some(&fulfilment.id),
+                action: "placed",
+                from: None,
+                to: Some(fulfilment.status.as_str()),
+                reason: fulfilment.status_reason.as_deref(),
+            },
+        )?;
+    }
+    events::append(
+        conn,
+        NewEvent {
+            topic: ORDER_CREATED,
+            sku_id: None,
+            location_id: None,
+            order_id: Some(&order_id),
+            payload: json!({"number": row.number, "channel": row.channel, "total": Money::new(row.total_minor, currency).amount_string(), "currency": row.currency}),
+        },
+        act.now,
+    )?;
+    // Read back as `get` would: fulfilments and lines in id order.
+    let mut fulfilments: Vec<Fulfilment> = fulfilments.into_iter().map(|(f, _)| f).collect();
+    fulfilments.sort_by(|a, b| a.id.cmp(&b.id));
+    lines.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(Order { row, fulfilments, lines })
+}
+
+/// Plans the allocation and takes the stock: holds each part (or, at the
+/// counter, sells it). A hold can still lose a race after planning; an order
+/// already sold on a marketplace then plans again from fresh levels (the
+/// units lost go to `needs_attention`), anything else answers with the
+/// shortage. A try that may be retried runs in a savepoint, so it leaves nothing.
+fn plan_and_hold(
+    conn: &mut AnyConnection,
+    new: &NewOrder,
+    wants: &[Want],
+    number: &str,
+    act: &Act<'_>,
+) -> Result<(Plan, Vec<Option<crate::types::ReservationId>>), OrderError> {
+    const TRIES: usize = 5;
+    let purpose = if new.marketplace.is_some() { Purpose::MarketplaceOrder } else { Purpose::Order };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let plan = plan(conn, new, wants)?;
+        let hold_all = |conn: &mut AnyConnection| {
+            plan.parts
+                .iter()
+                .map(|part| {
+                    let lines = part
+                        .lines
+                        .iter()
+                        .map(|(i, q)| {
+                            Ok((new.lines[*i].0.id.clone(), Quantity::new(i64::from(*q)).map_err(DbError::Corrupt)?))
+                        })
+                        .collect::<Result<Vec<_>, DbError>>()?;
+                    if let Destination::Counter { .. } = &new.destination {
+                        for (sku, quantity) in &lines {
+                            inventory::sell(conn, &part.location_id, sku, *quantity, number, act.actor, act.now)?;
+                        }
+                        return Ok(None);
+                    }
+                    let hold = NewReservation {
+                        location_id: part.location_id.clone(),
+                        purpose,
+                        lines,
+                        expires_at: inventory::expiry(purpose, None, &act.config.holds, act.now)?,
+                        customer_ref: None,
+                        reference: Some(number.to_owned()),
+                    };
+                    Ok(Some(reservation::create(conn, hold, act.actor, act.now)?.id))
+                })
+                .collect::<Result<Vec<_>, OrderError>>()
+        };
+        // Only a try that may be retried needs a savepoint to undo; otherwise
+        // a lost race fails the caller's whole transaction anyway.
+        let held = if new.accept_shortage { conn.write(hold_all) } else { hold_all(conn) };
+        match held {
+            Ok(holds) => return Ok((plan, holds)),
+            Err(OrderError::Inventory(InventoryError::Insufficient(_))) if new.accept_shortage && attempt < TRIES => {}
+            Err(other) => return Err(other),
+        }
+    }
+}
+
+/// A fulfilment of this order's destination, from `location_id`.
+fn new_fulfilment(
+    new: &NewOrder,
+    order_id: &OrderId,
+    location_id: Option<LocationId>,
+    status: FulfilmentStatus,
+    reservation_id: Option<crate::types::ReservationId>,
+    now: DateTime<Utc>,
+) -> Fulfilment {
+    let (address, slot_id) = match &new.destination {
+        Destination::Ship { address } => (Some(address), None),
+        Destination::SameDay { address, slot_id } => (Some(address), slot_id.clone()),
+        _ => (None, None),
+    };
+    let store = new.destination.store().filter(|_| matches!(new.destination, Destination::Pickup { .. }));
+    Fulfilment {
+        location_id,
+        pickup_location_id: store.map(|s| s.id.clone()),
+        reservation_id,
+        address: address.map(|a| serde_json::to_string(a).unwrap_or_default()),
+        slot_id,
+        ready_by: store.and_then(|s| s.pickup_ready_by(now)).map(timestamp),
+        ..Fulfilment::blank(order_id.clone(), new.destination.method(), status, timestamp(now))
+    }
+}
+
+fn insert_fulfilment(
+    conn: &mut AnyConnection,
+    fulfilment: &Fulfilment,
+    new: &NewOrder,
+    priced: &pricing::Priced,
+    shares: &HashMap<(usize, usize), (i32, [i64; 3])>,
+    part: usize,
+    lines: &[(usize, i32)],
+) -> Result<Vec<OrderLine>, DbError> {
+    repo::insert_fulfilment(conn, fulfilment)?;
+    let mut inserted = Vec::with_capacity(lines.len());
+    for (i, _) in lines {
+        let (sku, _) = &new.lines[*i];
+        let (quantity, [discount, tax, total]) = shares.get(&(part, *i)).copied().unwrap_or_default();
+        let line = OrderLine {
+            id: OrderLineId::generate(),
+            order_id: fulfilment.order_id.clone(),
+            fulfilment_id: fulfilment.id.clone(),
+            sku_id: sku.id.clone(),
+            sku_code: sku.code.to_string(),
+            name: sku.name.clone(),
+            quantity,
+            unit_price_minor: priced.lines[*i].gross / i64::from(new.lines[*i].1.get()),
+            discount_minor: discount,
+            tax_minor: tax,
+            total_minor: total,
+            picked_quantity: None,
+            short_quantity: 0,
+            cancelled_quantity: 0,
+            returned_quantity: 0,
+        };
+        repo::insert_line(conn, &line)?;
+        inserted.push(line);
+    }
+    Ok(inserted)
+}
+
+/// Checks out a customer's open cart. `expected_version` is the cart version
+/// the customer saw; `counter` is the POS store when the customer takes the
+/// goods at the counter now, whatever the cart's intent.
+pub fn checkout(
+    conn: &mut AnyConnection,
+    customer: &Customer,
+    expected_version: i32,
+    payment: Payment,
+    counter: Option<Location>,
+    act: &Act<'_>,
+) -> Result<Order, OrderError> {
+    let cart_id = cart::open_cart_id(conn, &customer.id)?.ok_or(OrderError::CartEmpty)?;
+    let e = Editor { actor: act.actor, now: act.now, expected_version: Some(expected_version), config: act.config };
+    cart::check_out(conn, &cart_id, &e, |conn, cart| {
+        if cart.lines.is_empty() {
+            return Err(OrderError::CartEmpty);
+        }
+        let destination = match (counter, &cart.intent) {
+            (Some(store), _) => Destination::Counter { store },
+            (None, Some(Intent::Ship { address })) => Destination::Ship { address: address.clone() },
+            (None, Some(Intent::SameDay { address, slot_id })) => {
+                Destination::SameDay { address: address.clone(), slot_id: slot_id.clone() }
+            }
+            (None, Some(Intent::Pickup { location_id, curbside })) => {
+                let store = catalog::locations_by_ids(conn, std::slice::from_ref(location_id))?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| CatalogError::LocationNotFound(location_id.to_string()))?;
+                Destination::Pickup { store, curbside: *curbside, allow_transfer: false }
+            }
+            (None, None) => return Err(OrderError::NoFulfilmentChosen),
+        };
+        let lines = cart
+            .lines
+            .iter()
+            .map(|l| Ok((l.sku.clone(), Quantity::new(i64::from(l.quantity)).map_err(DbError::Corrupt)?)))
+            .collect::<Result<Vec<_>, DbError>>()?;
+        let order = place(
+            conn,
+            NewOrder {
+                customer_id: Some(customer.id.clone()),
+                cart_id: Some(cart.id.clone()),
+                lines,
+                destination,
+                prices: Prices::Catalog { promotion_code: cart.promotion_code.clone() },
+                payment: Some(payment),
+                marketplace: None,
+                contact: None,
+                accept_shortage: false,
+            },
+            act,
+        )?;
+        let number = order.row.number.clone();
+        Ok((order, number))
+    })
+}

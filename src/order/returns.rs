@@ -1,0 +1,142 @@
+//! Returns: delivered goods come back, restocked or written off, with the
+//! refund each line's price gives.
+
+use std::collections::HashSet;
+
+use serde_json::json;
+
+use super::model::{Disposition, ReturnLine, ReturnRow};
+use super::repo::{self, Audit, LineUnits};
+use super::state::{FulfilmentStatus, Method};
+use super::{Act, OrderError, audit, get, line_and_fulfilment, money_string};
+use crate::db::{AnyConnection, timestamp};
+use crate::events::{self, NewEvent};
+use crate::inventory;
+use crate::pricing;
+use crate::types::{LocationId, OrderId, OrderLineId, Quantity, ReturnId};
+
+pub const ORDER_RETURNED: &str = "order.returned";
+
+/// One line of a return.
+#[derive(Debug, Clone)]
+pub struct ReturnRequestLine {
+    pub line_id: OrderLineId,
+    pub quantity: Quantity,
+    pub disposition: Disposition,
+}
+
+/// What a return did.
+#[derive(Debug, Clone)]
+pub struct Returned {
+    pub row: ReturnRow,
+    pub lines: Vec<ReturnLine>,
+}
+
+/// Takes units of delivered lines back: restocked at `location` (a ledger
+/// `return`) or written off (a `return` then an `adjustment`). The refund is
+/// each line's price for the units, split exactly so that returning every unit
+/// refunds the line's total.
+pub fn create_return(
+    conn: &mut AnyConnection,
+    order_id: &OrderId,
+    location: Option<&LocationId>,
+    lines: &[ReturnRequestLine],
+    reason: Option<&str>,
+    act: &Act<'_>,
+) -> Result<Returned, OrderError> {
+    let order = get(conn, order_id.as_str())?;
+    // Each line's open units are checked against the order as read, so a
+    // line named twice would be checked twice against the same figure.
+    let mut named = HashSet::new();
+    if let Some(twice) = lines.iter().find(|l| !named.insert(&l.line_id)) {
+        return Err(OrderError::NotReturnable(format!("line {} is named twice; name each line once", twice.line_id)));
+    }
+    let return_id = ReturnId::generate();
+    let mut out = Vec::new();
+    for request in lines {
+        let (line, fulfilment) = line_and_fulfilment(&order, &request.line_id)?;
+        let status = fulfilment.status()?;
+        let delivered = matches!(status, FulfilmentStatus::Delivered | FulfilmentStatus::Collected)
+            || (status == FulfilmentStatus::Shipped && fulfilment.method()? == Method::Ship);
+        if !delivered {
+            return Err(OrderError::NotReturnable(format!(
+                "line {} is {status}: only delivered goods come back",
+                line.sku_code
+            )));
+        }
+        let q = request.quantity.get();
+        let not_open = |open: i32| {
+            OrderError::NotReturnable(format!("line {} has {open} units to return, not {q}", line.sku_code))
+        };
+        if q > line.open_quantity() {
+            return Err(not_open(line.open_quantity()));
+        }
+        // The guarded count is what decides: a concurrent return of the same
+        // units finds them gone here, even though both read them as open.
+        let returned = repo::count_units(conn, &line.id, LineUnits::Returned(q))?
+            .ok_or_else(|| not_open(line.open_quantity() - q))?;
+        let place = location
+            .or(fulfilment.pickup_location_id.as_ref())
+            .or(fulfilment.location_id.as_ref())
+            .cloned()
+            .ok_or_else(|| OrderError::NotReturnable("say at which location the goods come back".into()))?;
+        inventory::restock_return(
+            conn,
+            &place,
+            &line.sku_id,
+            request.quantity,
+            return_id.as_str(),
+            act.actor,
+            act.now,
+        )?;
+        if request.disposition == Disposition::WriteOff {
+            inventory::adjust(conn, &place, &line.sku_id, -q, "returned goods written off", act.actor, act.now)?;
+        }
+        let weights = |n: i32| [i64::from(n), i64::from(line.quantity - n)];
+        let before = pricing::allocate(line.total_minor, &weights(returned - q))[0];
+        let after = pricing::allocate(line.total_minor, &weights(returned))[0];
+        out.push(ReturnLine {
+            return_id: return_id.clone(),
+            order_line_id: line.id.clone(),
+            quantity: q,
+            disposition: request.disposition.as_str().to_owned(),
+            refund_minor: after - before,
+        });
+    }
+    let row = ReturnRow {
+        id: return_id.clone(),
+        order_id: order_id.clone(),
+        location_id: location.cloned(),
+        reason: reason.map(str::to_owned),
+        refund_minor: out.iter().map(|l| l.refund_minor).sum(),
+        channel: act.actor.channel.as_str().to_owned(),
+        actor: act.actor.key_id.to_string(),
+        created_at: timestamp(act.now),
+    };
+    repo::insert_return(conn, &row, &out)?;
+    let refund = order.money(row.refund_minor)?;
+    audit(
+        conn,
+        act,
+        Audit {
+            order: order_id,
+            fulfilment: None,
+            action: "return",
+            from: None,
+            to: None,
+            reason: Some(&format!("refund {}", money_string(refund))),
+        },
+    )?;
+    events::append(
+        conn,
+        NewEvent {
+            topic: ORDER_RETURNED,
+            sku_id: None,
+            location_id: location,
+            order_id: Some(order_id),
+            payload: json!({"number": order.row.number, "return": return_id, "refund": refund.amount_string(), "currency": refund.currency.code()}),
+        },
+        act.now,
+    )?;
+    Ok(Returned { row, lines: out })
+}
