@@ -174,3 +174,86 @@ fn commit_batch(conn: &mut AnyConnection, batch: Vec<Box<dyn Work>>) -> bool {
     }
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::db::{DatabaseUrl, Durability};
+
+    fn writer(capacity: usize) -> (Writer, std::path::PathBuf) {
+        let path = std::env::temp_dir().join(format!("omnistock-writer-{}.db", uuid::Uuid::new_v4()));
+        let url = DatabaseUrl::Sqlite(path.display().to_string());
+        let manager = ConnectionManager::new(url, Durability::Full, Default::default());
+        (Writer::start(manager, capacity).unwrap(), path)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_answers_busy_at_once() {
+        let (writer, path) = writer(1);
+        let writer = Arc::new(writer);
+        let (started, on_start) = std::sync::mpsc::channel::<()>();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let released = Arc::new(Mutex::new(released));
+        // The first transaction holds the writer until released…
+        let busy = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                writer
+                    .run(move |_| {
+                        started.send(()).unwrap();
+                        released.lock().unwrap().recv().unwrap();
+                        Ok::<_, DbError>(1)
+                    })
+                    .await
+            }
+        });
+        tokio::task::spawn_blocking(move || on_start.recv()).await.unwrap().unwrap();
+        // …the second waits in the queue (polled once: queued, not answered),
+        // which now is full…
+        let mut queued = Box::pin(writer.run(|_| Ok::<_, DbError>(2)));
+        let mut once = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(queued.as_mut().poll(&mut once).is_pending());
+        // …so the third is refused at once, with nothing run.
+        assert!(matches!(writer.run(|_| Ok::<_, DbError>(3)).await, Err(DbError::Busy)));
+        release.send(()).unwrap();
+        assert_eq!(busy.await.unwrap().unwrap(), 1);
+        assert_eq!(queued.await.unwrap(), 2);
+        drop(writer);
+        for suffix in ["", "-wal", "-shm"] {
+            std::fs::remove_file(format!("{}{suffix}", path.display())).ok();
+        }
+    }
+
+    #[tokio::test]
+    async fn one_failing_transaction_of_a_batch_rolls_back_alone() {
+        use diesel::connection::SimpleConnection;
+        let (writer, path) = writer(16);
+        writer
+            .run(|c| c.batch_execute("CREATE TABLE t (n INTEGER NOT NULL CHECK (n > 0))").map_err(DbError::from))
+            .await
+            .unwrap();
+        let writes = (-2..=3).map(|n| {
+            writer.run(move |c| c.batch_execute(&format!("INSERT INTO t VALUES ({n})")).map_err(DbError::from))
+        });
+        let outcomes = futures_util::future::join_all(writes).await;
+        assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 3, "{outcomes:?}");
+        assert!(outcomes.iter().filter_map(|o| o.as_ref().err()).all(|e| matches!(e, DbError::Check(_))));
+        let count: i64 = writer
+            .run(|c| {
+                use diesel::RunQueryDsl;
+                diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>("(SELECT count(*) FROM t)"))
+                    .get_result(c)
+                    .map_err(DbError::from)
+            })
+            .await
+            .unwrap();
+        assert_eq!(count, 3);
+        drop(writer);
+        for suffix in ["", "-wal", "-shm"] {
+            std::fs::remove_file(format!("{}{suffix}", path.display())).ok();
+        }
+    }
+}

@@ -65,31 +65,52 @@ pub fn id_by_name_or_id(conn: &mut AnyConnection, name_or_id: &str) -> Result<Op
     Ok(m::table.filter(m::name.eq(name_or_id).or(m::id.eq(name_or_id))).select(m::id).first(conn).optional()?)
 }
 
-/// Stores a new marketplace; `credentials` and `secret` as they are to be stored.
+/// The columns a marketplace's input sets, with its credentials and secret
+/// as they are to be stored.
+#[derive(AsChangeset, Insertable)]
+#[diesel(table_name = m)]
+struct Columns<'a> {
+    name: &'a str,
+    kind: &'a str,
+    base_url: &'a str,
+    credentials: &'a str,
+    webhook_secret: &'a str,
+    share_percent: i32,
+    buffer_units: i32,
+    rate_limit_per_sec: i32,
+    settings: String,
+    active: bool,
+    updated_at: NaiveDateTime,
+}
+
+impl<'a> Columns<'a> {
+    fn of(input: &'a MarketplaceInput, (credentials, webhook_secret): (&'a str, &'a str), at: NaiveDateTime) -> Self {
+        Self {
+            name: &input.name,
+            kind: input.kind.as_str(),
+            base_url: &input.base_url,
+            credentials,
+            webhook_secret,
+            share_percent: input.share_percent,
+            buffer_units: input.buffer_units,
+            rate_limit_per_sec: input.rate_limit_per_sec,
+            settings: input.settings.to_string(),
+            active: input.active,
+            updated_at: at,
+        }
+    }
+}
+
+/// Stores a new marketplace; `secrets` (credentials, webhook secret) as they are to be stored.
 pub fn insert(
     conn: &mut AnyConnection,
     id: &MarketplaceId,
     input: &MarketplaceInput,
-    (credentials, secret): (&str, &str),
+    secrets: (&str, &str),
     at: NaiveDateTime,
 ) -> Result<(), DbError> {
     diesel::insert_into(m::table)
-        .values((
-            m::id.eq(id),
-            m::name.eq(&input.name),
-            m::kind.eq(input.kind.as_str()),
-            m::base_url.eq(&input.base_url),
-            m::credentials.eq(credentials),
-            m::webhook_secret.eq(secret),
-            m::share_percent.eq(input.share_percent),
-            m::buffer_units.eq(input.buffer_units),
-            m::rate_limit_per_sec.eq(input.rate_limit_per_sec),
-            m::settings.eq(input.settings.to_string()),
-            m::active.eq(input.active),
-            m::version.eq(1),
-            m::created_at.eq(at),
-            m::updated_at.eq(at),
-        ))
+        .values((m::id.eq(id), Columns::of(input, secrets, at), m::version.eq(1), m::created_at.eq(at)))
         .execute(conn)?;
     Ok(())
 }
@@ -100,24 +121,11 @@ pub fn replace(
     id: &MarketplaceId,
     version: i32,
     input: &MarketplaceInput,
-    (credentials, secret): (&str, &str),
+    secrets: (&str, &str),
     at: NaiveDateTime,
 ) -> Result<bool, DbError> {
     Ok(diesel::update(m::table.find(id).filter(m::version.eq(version)))
-        .set((
-            m::name.eq(&input.name),
-            m::kind.eq(input.kind.as_str()),
-            m::base_url.eq(&input.base_url),
-            m::credentials.eq(credentials),
-            m::webhook_secret.eq(secret),
-            m::share_percent.eq(input.share_percent),
-            m::buffer_units.eq(input.buffer_units),
-            m::rate_limit_per_sec.eq(input.rate_limit_per_sec),
-            m::settings.eq(input.settings.to_string()),
-            m::active.eq(input.active),
-            m::version.eq(m::version + 1),
-            m::updated_at.eq(at),
-        ))
+        .set((Columns::of(input, secrets, at), m::version.eq(m::version + 1)))
         .execute(conn)?
         == 1)
 }

@@ -9,7 +9,7 @@ use super::lifecycle::advance;
 use super::model::{Fulfilment, Order, OrderLine};
 use super::repo::{self, Audit, LineUnits};
 use super::state::{Action, FulfilmentStatus, Method};
-use super::{Act, OrderError, audit, get, illegal, refresh_status};
+use super::{Act, OrderError, audit, audit_note, get, illegal, refresh_status};
 use crate::cart::DeliveryAddress;
 use crate::catalog::{self, Location, Sku};
 use crate::db::{AnyConnection, DbError, timestamp};
@@ -119,18 +119,7 @@ fn short_pick(
             reason
         }
     };
-    audit(
-        conn,
-        act,
-        Audit {
-            order: &fulfilment.order_id,
-            fulfilment: Some(&fulfilment.id),
-            action: "short_pick",
-            from: None,
-            to: None,
-            reason: Some(&note),
-        },
-    )?;
+    audit_note(conn, fulfilment, "short_pick", &note, act)?;
     Ok(())
 }
 

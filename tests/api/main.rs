@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod architecture;
 mod cart;
 mod foundation;
 mod fulfilment;

@@ -248,12 +248,19 @@ async fn journey_four_duplicates_forgeries_and_quantities_reaching_both_marketpl
     assert_eq!(placed["fulfilments"][0]["status"], "allocated", "stock allocated at once");
     assert_eq!(app.available("LAMP", "WH").await, 8);
     // The new quantity reaches both marketplaces right after the order, without waiting for a job.
-    eventually("both marketplaces to hear of 8", || async {
-        shopify_quantity(&shopify, "808950810").await == Some(3) && amazon_quantity(&amazon, "LAMP").await == Some(8)
+    // The push log is written after the marketplace answers, so a request
+    // seen by the marketplace is not yet a logged push: wait for both.
+    let logged = || async {
+        let sync = app.get(&format!("/v1/marketplaces/{amzn}/sync"), &app.admin).await;
+        (sync.body["recent"][0]["quantity"] == 8).then_some(sync)
+    };
+    eventually("both marketplaces to hear of 8, and the push to be logged", || async {
+        shopify_quantity(&shopify, "808950810").await == Some(3)
+            && amazon_quantity(&amazon, "LAMP").await == Some(8)
+            && logged().await.is_some()
     })
     .await;
-    let sync = app.get(&format!("/v1/marketplaces/{amzn}/sync"), &app.admin).await;
-    assert_eq!(sync.body["recent"][0]["quantity"], 8);
+    let sync = logged().await.expect("logged");
     assert_eq!(sync.body["recent"][0]["outcome"], "ok");
     let explained = app.get("/v1/availability/explain?sku=LAMP&location=WH", &app.admin).await;
     let shares: Vec<(String, i64)> = explained.body["marketplaces"]
