@@ -462,6 +462,7 @@ fn rehold(
         expires_at: inventory::expiry(Purpose::CartHold, None, &e.config.holds, e.now)?,
         customer_ref: None,
         reference: Some(cart.id.to_string()),
+        order_id: None,
     };
     // A savepoint: a hold refused for stock must leave nothing behind.
     match conn.write(|c| reservation::create(c, new, e.actor, e.now)) {

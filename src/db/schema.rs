@@ -135,6 +135,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> Integer,
+        order_id -> Nullable<Text>,
+        marketplace_id -> Nullable<Text>,
     }
 }
 
@@ -277,6 +279,7 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        store_id -> Nullable<Text>,
     }
 }
 
@@ -423,6 +426,7 @@ diesel::table! {
         topic -> Text,
         order_id -> Nullable<Text>,
         received_at -> Timestamp,
+        effect -> Nullable<Text>,
     }
 }
 

@@ -13,9 +13,8 @@ use actix_web::web::Data;
 use actix_web::{FromRequest, HttpRequest};
 
 use super::problem::ApiError;
-use crate::access::{self, AccessError, Principal, Role};
+use crate::access::{self, AccessError, Principal};
 use crate::context::Context;
-use crate::types::LocationId;
 
 /// The authenticated caller of this request.
 #[derive(Debug, Clone)]
@@ -25,31 +24,6 @@ impl Deref for Caller {
     type Target = Principal;
     fn deref(&self) -> &Principal {
         &self.0
-    }
-}
-
-impl Caller {
-    /// 403 unless the key has one of `roles`.
-    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
-        if roles.contains(&self.role) {
-            return Ok(());
-        }
-        let allowed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-        Err(ApiError::forbidden(format!(
-            "this call needs a key with role {}; this key is {}",
-            allowed.join(" or "),
-            self.role
-        ))
-        .with("allowed_roles", allowed))
-    }
-
-    /// 403 when a location-bound key (pos, staff) acts at another location.
-    pub fn require_at(&self, location: &LocationId, code: &str) -> Result<(), ApiError> {
-        if self.may_act_at(location) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(format!("this {} key belongs to another location than '{code}'", self.role)))
-        }
     }
 }
 

@@ -7,6 +7,7 @@ pub mod errors;
 pub mod extractors;
 pub mod idempotency;
 pub mod metrics;
+pub mod policy;
 pub mod problem;
 pub mod reply;
 pub mod routes;

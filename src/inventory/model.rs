@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{reservations, stock_levels, stock_movements};
 use crate::text_enum;
-use crate::types::{GeoPoint, LocationId, ReservationId, SkuId};
+use crate::types::{GeoPoint, LocationId, MarketplaceId, OrderId, ReservationId, SkuId};
 
 text_enum! {
     /// Why a ledger row exists. receipt, sale, return, adjustment, count and the
@@ -101,6 +101,10 @@ pub struct ReservationRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i32,
+    /// The order this hold allocates stock for: only the order moves it.
+    pub order_id: Option<OrderId>,
+    /// The marketplace whose key or webhook placed it.
+    pub marketplace_id: Option<MarketplaceId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +130,8 @@ pub struct Reservation {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i32,
+    pub order_id: Option<OrderId>,
+    pub marketplace_id: Option<MarketplaceId>,
     pub lines: Vec<ReservationLine>,
 }
 

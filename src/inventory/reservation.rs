@@ -12,7 +12,7 @@ use super::{InventoryError, shortage};
 use crate::access::Principal;
 use crate::catalog;
 use crate::db::{AnyConnection, DbError, timestamp};
-use crate::types::{LocationId, Quantity, ReservationId, SkuId};
+use crate::types::{LocationId, OrderId, Quantity, ReservationId, SkuId};
 
 /// A hold to place.
 #[derive(Debug, Clone)]
@@ -23,6 +23,8 @@ pub struct NewReservation {
     pub expires_at: Option<DateTime<Utc>>,
     pub customer_ref: Option<String>,
     pub reference: Option<String>,
+    /// The order the hold allocates stock for, when an order places it.
+    pub order_id: Option<OrderId>,
 }
 
 /// Places a hold on every line or on none: lines that cannot be held are all
@@ -61,6 +63,8 @@ pub fn create(
         created_at: at,
         updated_at: at,
         version: 1,
+        order_id: new.order_id,
+        marketplace_id: actor.marketplace_id.clone(),
     };
     let lines: Vec<(SkuId, i32)> = wanted.into_iter().collect();
     repo::insert_reservation(conn, &row, &lines)?;
@@ -142,6 +146,8 @@ fn assemble(
         created_at: row.created_at,
         updated_at: row.updated_at,
         version: row.version,
+        order_id: row.order_id,
+        marketplace_id: row.marketplace_id,
         lines,
     })
 }

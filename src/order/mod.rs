@@ -259,7 +259,7 @@ pub fn refresh_status(
 }
 
 /// A line of `order` and the fulfilment it ships in.
-fn line_and_fulfilment<'o>(
+pub fn line_and_fulfilment<'o>(
     order: &'o Order,
     line_id: &OrderLineId,
 ) -> Result<(&'o OrderLine, &'o Fulfilment), OrderError> {

@@ -38,6 +38,8 @@ pub struct OrderRow {
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The store whose till placed the order (POS sales, endless aisle).
+    pub store_id: Option<LocationId>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

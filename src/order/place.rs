@@ -14,6 +14,7 @@ use super::repo::{self, Audit};
 use super::same_day::{self, SameDayError, Unavailable};
 use super::state::{self, FulfilmentStatus};
 use super::{Act, Destination, NewOrder, OrderError, Payment, Prices, audit, money_string};
+use crate::access::Role;
 use crate::cart::{self, CartError, Editor, Intent};
 use crate::catalog::{self, CatalogError, Location, Sku};
 use crate::customer::Customer;
@@ -195,14 +196,14 @@ pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<O
 
     let wants: Vec<Want> = new.lines.iter().map(|(s, q)| Want { sku_id: s.id.clone(), quantity: q.get() }).collect();
     let number = repo::new_number();
-    let (Plan { parts, missing }, holds) = plan_and_hold(conn, &new, &wants, &number, act)?;
+    let order_id = OrderId::generate();
+    let (Plan { parts, missing }, holds) = plan_and_hold(conn, &new, &wants, (&order_id, &number), act)?;
     if let Destination::SameDay { slot_id: Some(slot_id), .. } = &new.destination {
         // Booked in the same transaction as the stock: both or neither.
         let (store, slot) = same_day::find(conn, slot_id)?;
         same_day::book(conn, &store, &slot, act.now)?;
     }
 
-    let order_id = OrderId::generate();
     let mut fulfilments: Vec<(Fulfilment, &[(usize, i32)])> = parts
         .iter()
         .zip(holds)
@@ -254,6 +255,7 @@ pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<O
         version: 1,
         created_at: at,
         updated_at: at,
+        store_id: act.actor.location_id.clone().filter(|_| matches!(act.actor.role, Role::Pos | Role::Staff)),
     };
     repo::insert_order(conn, &mut row)?;
 
@@ -321,7 +323,7 @@ fn plan_and_hold(
     conn: &mut AnyConnection,
     new: &NewOrder,
     wants: &[Want],
-    number: &str,
+    (order_id, number): (&OrderId, &str),
     act: &Act<'_>,
 ) -> Result<(Plan, Vec<Option<crate::types::ReservationId>>), OrderError> {
     const TRIES: usize = 5;
@@ -354,6 +356,7 @@ fn plan_and_hold(
                         expires_at: inventory::expiry(purpose, None, &act.config.holds, act.now)?,
                         customer_ref: None,
                         reference: Some(number.to_owned()),
+                        order_id: Some(order_id.clone()),
                     };
                     Ok(Some(reservation::create(conn, hold, act.actor, act.now)?.id))
                 })

@@ -319,6 +319,8 @@ pub struct OrderFilter {
     pub marketplace_id: Option<MarketplaceId>,
     pub created_from: Option<NaiveDateTime>,
     pub created_to: Option<NaiveDateTime>,
+    /// Only customers' orders: with a customer, not from a marketplace.
+    pub customers_only: bool,
 }
 
 pub fn list(conn: &mut AnyConnection, filter: &OrderFilter, page: &PageRequest) -> Result<Page<Order>, DbError> {
@@ -345,13 +347,16 @@ pub fn list(conn: &mut AnyConnection, filter: &OrderFilter, page: &PageRequest) 
     if let Some(to) = filter.created_to {
         query = query.filter(orders::created_at.lt(to));
     }
+    if filter.customers_only {
+        query = query.filter(orders::customer_id.is_not_null()).filter(orders::marketplace_id.is_null());
+    }
     if let Some(location) = &filter.location_id {
         let at_location = fulfilments::table
             .filter(
                 fulfilments::location_id.eq(location.clone()).or(fulfilments::pickup_location_id.eq(location.clone())),
             )
             .select(fulfilments::order_id);
-        query = query.filter(orders::id.eq_any(at_location));
+        query = query.filter(orders::id.eq_any(at_location).or(orders::store_id.eq(location.clone())));
     }
     let rows = query.load(conn)?;
     let page = Page::from_rows(rows, page.limit, |r| r.id.to_string());

@@ -107,6 +107,7 @@ fn step(world: &mut World<'_>, model: &mut Model, op: &Op) -> Result<(), TestCas
                 expires_at: expires.then(|| world.now + Duration::seconds(60)),
                 customer_ref: None,
                 reference: None,
+                order_id: None,
             };
             let result = world.write(|c, a, now| reservation::create(c, new, a, now));
             prop_assert_eq!(result.is_ok(), allowed, "reserve {} at {}", n, l);

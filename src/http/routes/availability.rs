@@ -6,10 +6,10 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::access::Role;
 use crate::context::Context;
 use crate::http::auth::Caller;
 use crate::http::dto::inventory::{AvailabilityResponse, ExplainResponse, MarketplaceShare};
+use crate::http::policy::Op;
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
 use crate::inventory;
@@ -56,7 +56,8 @@ fn parse_availability_query(req: &HttpRequest) -> Result<AvailabilityQuery, ApiE
 /// pickup near a point (any key).
 #[utoipa::path(tag = "availability", params(AvailabilityQuery), responses((status = 200, body = AvailabilityResponse)))]
 #[get("/availability")]
-pub async fn get_availability(ctx: Data<Context>, _caller: Caller, req: HttpRequest) -> Result<Reply, ApiError> {
+pub async fn get_availability(ctx: Data<Context>, caller: Caller, req: HttpRequest) -> Result<Reply, ApiError> {
+    caller.may(Op::ReadCatalog)?;
     let query = parse_availability_query(&req)?;
     let near = match (query.lat, query.lon) {
         (Some(lat), Some(lon)) => Some(GeoPoint::new(lat, lon).map_err(|e| ApiError::field("/lat", e))?),
@@ -80,7 +81,7 @@ pub struct ExplainQuery {
 #[utoipa::path(tag = "availability", params(ExplainQuery), responses((status = 200, body = ExplainResponse)))]
 #[get("/availability/explain")]
 pub async fn explain(ctx: Data<Context>, caller: Caller, req: HttpRequest) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin, Role::Staff, Role::Pos])?;
+    caller.may(Op::ExplainStock)?;
     let ExplainQuery { sku, location } = serde_urlencoded::from_str(req.query_string())
         .map_err(|e| ApiError::bad_request(format!("invalid query string: {e}")))?;
     ctx.db

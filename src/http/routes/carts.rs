@@ -6,7 +6,6 @@ use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, delete, get, post, put};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::access::Role;
 use crate::cart::{self, Cart, Editor, Intent};
 use crate::catalog;
 use crate::context::Context;
@@ -20,6 +19,7 @@ use crate::http::dto::cart::{
 use crate::http::dto::{PageResponse, Validator, text};
 use crate::http::extractors::{IdempotencyKey, IfMatch, JsonBody, PageParams, Pagination, bodiless_fingerprint};
 use crate::http::idempotency;
+use crate::http::policy::Op;
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
 use crate::types::{CartId, Quantity};
@@ -41,9 +41,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(set_anonymous_quantity)
         .service(remove_anonymous_line);
 }
-
-const WRITERS: &[Role] = &[Role::Admin, Role::Pos, Role::Storefront];
-const READERS: &[Role] = &[Role::Admin, Role::Pos, Role::Storefront, Role::Staff];
 
 /// Whose cart.
 #[derive(Clone)]
@@ -142,7 +139,7 @@ async fn run(
     fingerprint: String,
     command: Command,
 ) -> Result<Reply, ApiError> {
-    caller.require(if matches!(command, Command::Read) { READERS } else { WRITERS })?;
+    caller.may(if matches!(command, Command::Read) { Op::ReadCustomers } else { Op::ShopForCustomers })?;
     let now = ctx.now();
     let config = ctx.config.clone();
     if matches!(command, Command::Read) {
@@ -216,7 +213,7 @@ pub async fn add_line(
     key: IdempotencyKey,
     body: JsonBody<AddLineRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(WRITERS)?;
+    caller.may(Op::ShopForCustomers)?;
     let (sku, quantity) = sku_line(body.value?)?;
     let owner = Owner::Customer(reference.into_inner());
     run(ctx, caller, owner, if_match, key.0, body.fingerprint, Command::Add(sku, quantity)).await
@@ -238,7 +235,7 @@ pub async fn set_quantity(
     key: IdempotencyKey,
     body: JsonBody<SetQuantityRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(WRITERS)?;
+    caller.may(Op::ShopForCustomers)?;
     let quantity = new_quantity(body.value?)?;
     let (reference, sku) = path.into_inner();
     run(ctx, caller, Owner::Customer(reference), if_match, key.0, body.fingerprint, Command::Set(sku, quantity)).await
@@ -280,7 +277,7 @@ pub async fn set_fulfilment(
     key: IdempotencyKey,
     body: JsonBody<FulfilmentRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(WRITERS)?;
+    caller.may(Op::ShopForCustomers)?;
     let request = body.value?;
     let mut v = Validator::default();
     match &request {
@@ -326,7 +323,7 @@ pub async fn apply_promotion(
     key: IdempotencyKey,
     body: JsonBody<PromotionCodeRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(WRITERS)?;
+    caller.may(Op::ShopForCustomers)?;
     let mut v = Validator::default();
     let code = v.check("/code", text(&body.value?.code, 40)).ok_or_else(|| v.into_error())?;
     let owner = Owner::Customer(reference.into_inner());
@@ -362,7 +359,7 @@ pub async fn merge_cart(
     key: IdempotencyKey,
     body: JsonBody<MergeRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(WRITERS)?;
+    caller.may(Op::ShopForCustomers)?;
     let mut v = Validator::default();
     let token = v.check("/token", text(&body.value?.token, 100)).ok_or_else(|| v.into_error())?;
     let owner = Owner::Customer(reference.into_inner());
@@ -378,7 +375,7 @@ pub async fn cart_history(
     reference: Path<String>,
     page: Pagination,
 ) -> Result<Reply, ApiError> {
-    caller.require(READERS)?;
+    caller.may(Op::ReadCustomers)?;
     let reference = reference.into_inner();
     ctx.db
         .read(move |conn| {
@@ -406,7 +403,7 @@ pub async fn create_anonymous_cart(
     req: HttpRequest,
     key: IdempotencyKey,
 ) -> Result<Reply, ApiError> {
-    caller.require(WRITERS)?;
+    caller.may(Op::ShopForCustomers)?;
     let now = ctx.now();
     let config = ctx.config.clone();
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, bodiless_fingerprint(&req), move |conn| {
@@ -450,7 +447,7 @@ pub async fn add_anonymous_line(
     key: IdempotencyKey,
     body: JsonBody<AddLineRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(WRITERS)?;
+    caller.may(Op::ShopForCustomers)?;
     let (sku, quantity) = sku_line(body.value?)?;
     run(ctx, caller, Owner::Token(token.into_inner()), if_match, key.0, body.fingerprint, Command::Add(sku, quantity))
         .await
@@ -472,7 +469,7 @@ pub async fn set_anonymous_quantity(
     key: IdempotencyKey,
     body: JsonBody<SetQuantityRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(WRITERS)?;
+    caller.may(Op::ShopForCustomers)?;
     let quantity = new_quantity(body.value?)?;
     let (token, sku) = path.into_inner();
     run(ctx, caller, Owner::Token(token), if_match, key.0, body.fingerprint, Command::Set(sku, quantity)).await

@@ -6,7 +6,6 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::access::Role;
 use crate::cart::{self, CartStatus};
 use crate::context::Context;
 use crate::customer::{self, Customer};
@@ -16,15 +15,13 @@ use crate::http::dto::cart::{CartSummary, CustomerRequest, CustomerResponse, Cus
 use crate::http::dto::utc;
 use crate::http::extractors::{IdempotencyKey, IfMatch, JsonBody};
 use crate::http::idempotency;
+use crate::http::policy::Op;
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(create_customer).service(search_customers).service(get_customer).service(put_customer);
 }
-
-const WRITERS: &[Role] = &[Role::Admin, Role::Pos, Role::Storefront];
-const READERS: &[Role] = &[Role::Admin, Role::Pos, Role::Storefront, Role::Staff];
 
 /// The customer with their open cart and latest orders, across channels.
 pub fn customer_view(conn: &mut AnyConnection, customer: &Customer) -> Result<CustomerResponse, ApiError> {
@@ -57,7 +54,7 @@ pub async fn create_customer(
     key: IdempotencyKey,
     body: JsonBody<CustomerRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(WRITERS)?;
+    caller.may(Op::ShopForCustomers)?;
     let input = body.value?.into_input(None)?;
     let now = ctx.now();
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
@@ -83,7 +80,7 @@ pub async fn put_customer(
     if_match: IfMatch,
     body: JsonBody<CustomerRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(WRITERS)?;
+    caller.may(Op::ShopForCustomers)?;
     let input = body.value?.into_input(Some(&reference))?;
     let now = ctx.now();
     ctx.db
@@ -115,7 +112,7 @@ pub async fn search_customers(
     caller: Caller,
     query: Query<CustomerSearch>,
 ) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin, Role::Pos, Role::Staff])?;
+    caller.may(Op::SearchCustomers)?;
     let CustomerSearch { email, phone } = query.into_inner();
     let email = email.map(|e| customer::normalize_email(&e).map_err(|d| ApiError::field("/email", d))).transpose()?;
     let phone = phone.map(|p| customer::normalize_phone(&p).map_err(|d| ApiError::field("/phone", d))).transpose()?;
@@ -135,7 +132,7 @@ pub async fn search_customers(
 #[utoipa::path(tag = "customers", params(("ref" = String, Path)), responses((status = 200, body = CustomerResponse)))]
 #[get("/customers/{ref}")]
 pub async fn get_customer(ctx: Data<Context>, caller: Caller, reference: Path<String>) -> Result<Reply, ApiError> {
-    caller.require(READERS)?;
+    caller.may(Op::ReadCustomers)?;
     let reference = reference.into_inner();
     ctx.db
         .read(move |conn| {

@@ -8,13 +8,13 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::access::Role;
 use crate::catalog;
 use crate::context::Context;
 use crate::events::{self, EventFilter};
 use crate::http::auth::Caller;
 use crate::http::dto::inventory::{EventResponse, EventsResponse};
 use crate::http::dto::utc;
+use crate::http::policy::{self, Op};
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
 use crate::types::{LocationId, SkuId};
@@ -42,7 +42,7 @@ pub struct EventsQuery {
 #[utoipa::path(tag = "events", params(EventsQuery), responses((status = 200, body = EventsResponse)))]
 #[get("/events")]
 pub async fn list_events(ctx: Data<Context>, caller: Caller, query: Query<EventsQuery>) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin, Role::Staff, Role::Storefront])?;
+    caller.may(Op::ReadEvents)?;
     let query = query.into_inner();
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
@@ -52,15 +52,8 @@ pub async fn list_events(ctx: Data<Context>, caller: Caller, query: Query<Events
     ctx.db.write(events::sequence_pending).await?;
     ctx.db
         .read(move |conn| {
-            let location_id = match &query.location {
-                Some(code) => Some(catalog::get_location(conn, code)?.id),
-                // Staff see the events of their own store.
-                None if caller.role == Role::Staff => caller.location_id.clone(),
-                None => None,
-            };
-            if let Some(location) = &location_id {
-                caller.require_at(location, query.location.as_deref().unwrap_or_default())?;
-            }
+            let asked = query.location.as_deref().map(|code| catalog::get_location(conn, code)).transpose()?;
+            let location_id = policy::scope_events(&caller, asked.as_ref())?;
             let filter = EventFilter { after: query.after, limit, topic: query.topic, location_id, order_id: None };
             let found = events::list(conn, &filter)?;
             let sku_ids: Vec<SkuId> = found.iter().filter_map(|e| e.sku_id.clone()).collect();

@@ -4,7 +4,6 @@ use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, get, post, put};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::access::Role;
 use crate::catalog;
 use crate::context::Context;
 use crate::http::auth::Caller;
@@ -12,6 +11,7 @@ use crate::http::dto::PageResponse;
 use crate::http::dto::catalog::{LocationRequest, LocationResponse};
 use crate::http::extractors::{IdempotencyKey, IfMatch, JsonBody, PageParams, Pagination, bodiless_fingerprint};
 use crate::http::idempotency;
+use crate::http::policy::Op;
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
 
@@ -41,7 +41,7 @@ pub async fn create_location(
     key: IdempotencyKey,
     body: JsonBody<LocationRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin])?;
+    caller.may(Op::ManageCatalog)?;
     let input = body.value?.into_input(None)?;
     let now = ctx.now();
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
@@ -55,7 +55,8 @@ pub async fn create_location(
 /// List locations (any key).
 #[utoipa::path(tag = "locations", params(PageParams), responses((status = 200, body = PageResponse<LocationResponse>)))]
 #[get("/locations")]
-pub async fn list_locations(ctx: Data<Context>, _caller: Caller, page: Pagination) -> Result<Reply, ApiError> {
+pub async fn list_locations(ctx: Data<Context>, caller: Caller, page: Pagination) -> Result<Reply, ApiError> {
+    caller.may(Op::ReadCatalog)?;
     let page = ctx.db.read(move |conn| catalog::list_locations(conn, &page.0)).await?;
     Ok(Reply::ok(&PageResponse::from_page(page, |l| LocationResponse::from(&l))))
 }
@@ -63,7 +64,8 @@ pub async fn list_locations(ctx: Data<Context>, _caller: Caller, page: Paginatio
 /// Read a location by code (any key).
 #[utoipa::path(tag = "locations", params(("code" = String, Path)), responses((status = 200, body = LocationResponse)))]
 #[get("/locations/{code}")]
-pub async fn get_location(ctx: Data<Context>, _caller: Caller, code: Path<String>) -> Result<Reply, ApiError> {
+pub async fn get_location(ctx: Data<Context>, caller: Caller, code: Path<String>) -> Result<Reply, ApiError> {
+    caller.may(Op::ReadCatalog)?;
     let code = code.into_inner();
     let location = ctx.db.read(move |conn| catalog::get_location(conn, &code)).await?;
     Ok(reply(&location))
@@ -84,7 +86,7 @@ pub async fn replace_location(
     if_match: IfMatch,
     body: JsonBody<LocationRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin])?;
+    caller.may(Op::ManageCatalog)?;
     let input = body.value?.into_input(Some(&code))?;
     let now = ctx.now();
     let location = ctx.db.write(move |conn| catalog::update_location(conn, input, if_match.0, now)).await?;
@@ -106,7 +108,7 @@ pub async fn deactivate_location(
     if_match: IfMatch,
     key: IdempotencyKey,
 ) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin])?;
+    caller.may(Op::ManageCatalog)?;
     let now = ctx.now();
     let code = code.into_inner();
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, bodiless_fingerprint(&req), move |conn| {

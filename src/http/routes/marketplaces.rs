@@ -5,7 +5,6 @@ use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, delete, get, post, put};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::access::Role;
 use crate::catalog;
 use crate::context::Context;
 use crate::db::timestamp;
@@ -17,6 +16,7 @@ use crate::http::dto::marketplace::{
 use crate::http::dto::{PageResponse, Validator, text};
 use crate::http::extractors::{IdempotencyKey, IfMatch, JsonBody, PageParams, Pagination, RawBody};
 use crate::http::idempotency;
+use crate::http::policy::{self, Op};
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
 use crate::marketplace::connector::{AnyConnector, Connector, Headers};
@@ -37,8 +37,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(receive_webhook);
 }
 
-const ADMIN: &[Role] = &[Role::Admin];
-
 /// Connect a marketplace (admin).
 #[utoipa::path(
     tag = "marketplaces",
@@ -53,7 +51,7 @@ pub async fn create_marketplace(
     key: IdempotencyKey,
     body: JsonBody<MarketplaceRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(ADMIN)?;
+    caller.may(Op::ManageMarketplaces)?;
     let input = body.value?.into_input(true)?;
     let now = ctx.now();
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
@@ -68,7 +66,7 @@ pub async fn create_marketplace(
 #[utoipa::path(tag = "marketplaces", params(PageParams), responses((status = 200, body = PageResponse<MarketplaceResponse>)))]
 #[get("/marketplaces")]
 pub async fn list_marketplaces(ctx: Data<Context>, caller: Caller, page: Pagination) -> Result<Reply, ApiError> {
-    caller.require(ADMIN)?;
+    caller.may(Op::ManageMarketplaces)?;
     let page = ctx.db.read(move |conn| marketplace::list(conn, &page.0)).await?;
     Ok(Reply::ok(&PageResponse::from_page(page, |m| MarketplaceResponse::from(&m))))
 }
@@ -77,7 +75,7 @@ pub async fn list_marketplaces(ctx: Data<Context>, caller: Caller, page: Paginat
 #[utoipa::path(tag = "marketplaces", params(("id" = String, Path)), responses((status = 200, body = MarketplaceResponse)))]
 #[get("/marketplaces/{id}")]
 pub async fn get_marketplace(ctx: Data<Context>, caller: Caller, id: Path<String>) -> Result<Reply, ApiError> {
-    caller.require(ADMIN)?;
+    caller.may(Op::ManageMarketplaces)?;
     let id = MarketplaceId(id.into_inner());
     let found = ctx.db.read(move |conn| marketplace::get(conn, &id)).await?;
     Ok(Reply::ok(&MarketplaceResponse::from(&found)).version(found.version))
@@ -98,7 +96,7 @@ pub async fn replace_marketplace(
     if_match: IfMatch,
     body: JsonBody<MarketplaceRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(ADMIN)?;
+    caller.may(Op::ManageMarketplaces)?;
     let input = body.value?.into_input(false)?;
     let (now, id) = (ctx.now(), MarketplaceId(id.into_inner()));
     let updated = ctx.db.write(move |conn| marketplace::update(conn, &id, input, if_match.0, now)).await?;
@@ -119,7 +117,7 @@ pub async fn put_listing(
     path: Path<(String, String)>,
     body: JsonBody<ListingRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(ADMIN)?;
+    caller.may(Op::ManageMarketplaces)?;
     let request = body.value?;
     let mut v = Validator::default();
     let listing = v.check("/listing_id", text(&request.listing_id, 200));
@@ -150,13 +148,13 @@ pub async fn delete_listing(
     caller: Caller,
     path: Path<(String, String)>,
 ) -> Result<Reply, ApiError> {
-    caller.require(ADMIN)?;
+    caller.may(Op::ManageMarketplaces)?;
     let (id, sku) = path.into_inner();
     ctx.db.write(move |conn| marketplace::remove_listing(conn, &MarketplaceId(id), &sku)).await?;
     Ok(Reply::ok(&ResyncResponse { queued: 0 }))
 }
 
-/// A marketplace's listings (admin).
+/// A marketplace's listings (admin, or the marketplace's own key).
 #[utoipa::path(tag = "marketplaces", params(("id" = String, Path), PageParams), responses((status = 200, body = PageResponse<ListingResponse>)))]
 #[get("/marketplaces/{id}/listings")]
 pub async fn list_listings(
@@ -165,8 +163,9 @@ pub async fn list_listings(
     id: Path<String>,
     page: Pagination,
 ) -> Result<Reply, ApiError> {
-    caller.require(ADMIN)?;
+    caller.may(Op::ReadListings)?;
     let id = MarketplaceId(id.into_inner());
+    policy::marketplace(&caller, &id)?;
     let page = ctx.db.read(move |conn| marketplace::listings(conn, &id, &page.0)).await?;
     Ok(Reply::ok(&PageResponse::from_page(page, |(l, sku)| ListingResponse {
         sku,
@@ -179,7 +178,7 @@ pub async fn list_listings(
 #[utoipa::path(tag = "marketplaces", params(("id" = String, Path)), responses((status = 200, body = SyncResponse)))]
 #[get("/marketplaces/{id}/sync")]
 pub async fn sync_state(ctx: Data<Context>, caller: Caller, id: Path<String>) -> Result<Reply, ApiError> {
-    caller.require(ADMIN)?;
+    caller.may(Op::ManageMarketplaces)?;
     let id = MarketplaceId(id.into_inner());
     ctx.db
         .read(move |conn| {
@@ -196,7 +195,7 @@ pub async fn sync_state(ctx: Data<Context>, caller: Caller, id: Path<String>) ->
 #[utoipa::path(tag = "marketplaces", params(("id" = String, Path)), responses((status = 200, body = ResyncResponse)))]
 #[post("/marketplaces/{id}/resync")]
 pub async fn resync(ctx: Data<Context>, caller: Caller, id: Path<String>) -> Result<Reply, ApiError> {
-    caller.require(ADMIN)?;
+    caller.may(Op::ManageMarketplaces)?;
     let (now, id) = (ctx.now(), MarketplaceId(id.into_inner()));
     let queued = ctx
         .db

@@ -21,6 +21,7 @@ use crate::http::dto::order::{
 use crate::http::dto::{PageResponse, Validator, text};
 use crate::http::extractors::{IdempotencyKey, IfMatch, JsonBody, PageParams, Pagination};
 use crate::http::idempotency;
+use crate::http::policy::{self, Op, OrderUse, Side};
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
 use crate::order::returns::ReturnRequestLine;
@@ -45,20 +46,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(reallocate);
 }
 
-/// Whether this caller may see and act on the order.
-pub fn check_order_access(caller: &Principal, order: &Order) -> Result<(), ApiError> {
-    let allowed = match caller.role {
-        Role::Admin | Role::Storefront => true,
-        Role::Staff | Role::Pos => caller.location_id.as_ref().is_some_and(|l| order::touches(order, l)),
-        Role::Marketplace => order.row.marketplace_id.is_some() && order.row.marketplace_id == caller.marketplace_id,
-    };
-    if allowed {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(format!("order {} is not one this key may see", order.row.number)))
-    }
-}
-
 /// The order as the caller sees it. Reading changes nothing.
 pub fn order_view(conn: &mut AnyConnection, order: &Order, caller: &Principal) -> Result<OrderResponse, ApiError> {
     let ids: Vec<LocationId> = order
@@ -72,7 +59,7 @@ pub fn order_view(conn: &mut AnyConnection, order: &Order, caller: &Principal) -
         Some(id) => Some(customer::by_id(conn, id)?.external_ref),
         None => None,
     };
-    let reveal_codes = caller.role == Role::Storefront;
+    let reveal_codes = policy::sees_pickup_codes(caller);
     Ok(OrderResponse::new(order, &OrderNames { customer_ref, locations: &locations, reveal_codes }))
 }
 
@@ -119,7 +106,7 @@ pub async fn checkout(
     key: IdempotencyKey,
     body: JsonBody<CheckoutRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin, Role::Pos, Role::Storefront])?;
+    caller.may(Op::ShopForCustomers)?;
     let key = key.0.ok_or_else(|| {
         ApiError::bad_request("checkout needs an Idempotency-Key header, so that a retry cannot order twice")
     })?;
@@ -164,6 +151,7 @@ pub async fn list_orders(
     query: Query<OrderQuery>,
     page: Pagination,
 ) -> Result<Reply, ApiError> {
+    caller.may(Op::ReadOrders)?;
     let q = query.into_inner();
     if let Some(status) = &q.status {
         crate::order::state::OrderStatus::parse(status).map_err(|e| ApiError::field("/status", e))?;
@@ -183,16 +171,7 @@ pub async fn list_orders(
             if let Some(code) = &q.location {
                 filter.location_id = Some(catalog::get_location(conn, code)?.id);
             }
-            match caller.role {
-                Role::Staff | Role::Pos => {
-                    if filter.location_id.is_some() && filter.location_id != caller.location_id {
-                        return Err(ApiError::forbidden("this key sees the orders of its own store"));
-                    }
-                    filter.location_id = caller.location_id.clone();
-                }
-                Role::Marketplace => filter.marketplace_id = caller.marketplace_id.clone(),
-                Role::Admin | Role::Storefront => {}
-            }
+            policy::scope_orders(&caller, &mut filter)?;
             let page = order::list(conn, &filter, &page.0)?;
             let next_cursor = page.next.as_deref().map(crate::http::extractors::encode_cursor);
             let items = page.items.iter().map(|o| order_view(conn, o, &caller)).collect::<Result<Vec<_>, _>>()?;
@@ -209,7 +188,7 @@ pub async fn get_order(ctx: Data<Context>, caller: Caller, id: Path<String>) -> 
     ctx.db
         .read(move |conn| {
             let found = order::get(conn, &id)?;
-            check_order_access(&caller, &found)?;
+            policy::order(&caller, &found, OrderUse::Read)?;
             order_reply(conn, &found, &caller)
         })
         .await
@@ -223,7 +202,7 @@ pub async fn order_audit(ctx: Data<Context>, caller: Caller, id: Path<String>) -
     ctx.db
         .read(move |conn| {
             let found = order::get(conn, &id)?;
-            check_order_access(&caller, &found)?;
+            policy::order(&caller, &found, OrderUse::Read)?;
             let entries = order::audit_trail(conn, &found.row.id)?.into_iter().map(Into::into).collect();
             Ok(Reply::ok(&AuditResponse { order: found.row.number, entries }))
         })
@@ -244,14 +223,14 @@ pub async fn cancel_order(
     key: IdempotencyKey,
     body: JsonBody<ReasonRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin, Role::Staff, Role::Storefront, Role::Marketplace])?;
+    caller.may(Op::CancelOrders)?;
     let mut v = Validator::default();
     let reason = reason_of(&mut v, &body.value?.reason).unwrap_or_else(|| "cancelled".to_owned());
     v.finish()?;
     let (now, config, id) = (ctx.now(), ctx.config.clone(), id.into_inner());
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
         let found = order::get(conn, &id)?;
-        check_order_access(&caller, &found)?;
+        policy::order(&caller, &found, OrderUse::Change)?;
         let act = Act { actor: &caller, config: &config, now };
         let cancelled = order::lifecycle::cancel(conn, &found.row.id, &reason, &act)?;
         order_reply(conn, &cancelled, &caller)
@@ -274,7 +253,7 @@ pub async fn cancel_line(
     key: IdempotencyKey,
     body: JsonBody<CancelLineRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin, Role::Staff, Role::Storefront, Role::Marketplace])?;
+    caller.may(Op::CancelOrders)?;
     let mut v = Validator::default();
     let request = body.value?;
     let quantity = request.quantity.map(|q| v.check("/quantity", Quantity::new(q)));
@@ -285,9 +264,11 @@ pub async fn cancel_line(
     let (id, line) = path.into_inner();
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
         let found = order::get(conn, &id)?;
-        check_order_access(&caller, &found)?;
+        let line = OrderLineId(line);
+        let (_, part) = order::line_and_fulfilment(&found, &line)?;
+        policy::order_part(&caller, &found, part)?;
         let act = Act { actor: &caller, config: &config, now };
-        let changed = order::lifecycle::cancel_line(conn, &found.row.id, &OrderLineId(line), quantity, &reason, &act)?;
+        let changed = order::lifecycle::cancel_line(conn, &found.row.id, &line, quantity, &reason, &act)?;
         order_reply(conn, &changed, &caller)
     })
     .await
@@ -308,7 +289,7 @@ pub async fn create_return(
     key: IdempotencyKey,
     body: JsonBody<ReturnRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin, Role::Staff, Role::Pos, Role::Marketplace])?;
+    caller.may(Op::ReturnOrders)?;
     let request = body.value?;
     let mut v = Validator::default();
     if request.lines.is_empty() {
@@ -328,7 +309,7 @@ pub async fn create_return(
     let (now, config, id, location) = (ctx.now(), ctx.config.clone(), id.into_inner(), request.location);
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
         let found = order::get(conn, &id)?;
-        check_order_access(&caller, &found)?;
+        policy::order(&caller, &found, OrderUse::Return)?;
         let at = match (&location, caller.role) {
             (Some(code), _) => {
                 let place = catalog::get_location(conn, code)?;
@@ -347,55 +328,35 @@ pub async fn create_return(
     .await
 }
 
-/// Which location a transition's caller must belong to.
-#[derive(Clone, Copy)]
-pub enum Side {
-    /// Where the stock is (picking, packing, shipping).
-    Source,
-    /// Either end (cancelling).
-    Either,
-    /// Where the customer collects.
-    Pickup,
-}
-
 /// One fulfilment move as an endpoint asks for it.
 pub struct Move {
     pub action: Action,
-    pub roles: &'static [Role],
+    pub op: Op,
     pub side: Side,
     pub reason: Option<String>,
     pub tracking: Option<String>,
 }
 
 impl Move {
-    pub fn by(action: Action, roles: &'static [Role], side: Side) -> Self {
-        Self { action, roles, side, reason: None, tracking: None }
+    pub fn by(action: Action, op: Op, side: Side) -> Self {
+        Self { action, op, side, reason: None, tracking: None }
     }
 }
 
 /// Runs one fulfilment transition for a caller entitled to it.
 pub async fn transition(ctx: Data<Context>, caller: Caller, id: String, step: Move) -> Result<Reply, ApiError> {
-    let Move { action, roles, side, reason, tracking } = step;
-    caller.require(roles)?;
+    let Move { action, op, side, reason, tracking } = step;
+    caller.may(op)?;
     let (now, config) = (ctx.now(), ctx.config.clone());
     ctx.db
         .write(move |conn| {
             let fulfilment = order::fulfilment(conn, &FulfilmentId(id))?;
             let found = order::get(conn, fulfilment.order_id.as_str())?;
-            check_order_access(&caller, &found)?;
-            if matches!(caller.role, Role::Staff | Role::Pos) {
-                let own = caller.location_id.as_ref();
-                let ok = match side {
-                    Side::Source => fulfilment.location_id.as_ref() == own,
-                    Side::Pickup => fulfilment.pickup_location_id.as_ref().or(fulfilment.location_id.as_ref()) == own,
-                    Side::Either => {
-                        own.is_some()
-                            && (fulfilment.location_id.as_ref() == own || fulfilment.pickup_location_id.as_ref() == own)
-                    }
-                };
-                if !ok {
-                    return Err(ApiError::forbidden("this fulfilment is handled by another location"));
-                }
+            if action == Action::Cancel {
+                policy::order_part(&caller, &found, &fulfilment)?;
+            } else {
+                policy::order(&caller, &found, OrderUse::Read)?;
+                policy::fulfilment(&caller, &fulfilment, side)?;
             }
             let act = Act { actor: &caller, config: &config, now };
             let moved = order::lifecycle::advance(conn, &fulfilment.id, action, reason.as_deref(), &act)?;
@@ -408,21 +369,18 @@ pub async fn transition(ctx: Data<Context>, caller: Caller, id: String, step: Mo
         .await
 }
 
-const STORE: &[Role] = &[Role::Admin, Role::Staff];
-const CANCELLERS: &[Role] = &[Role::Admin, Role::Staff, Role::Storefront, Role::Marketplace];
-
 /// Start picking a fulfilment (staff of its location).
 #[utoipa::path(tag = "fulfilments", params(("id" = String, Path)), responses((status = 200, body = OrderResponse)))]
 #[post("/fulfilments/{id}/start-picking")]
 pub async fn start_picking(ctx: Data<Context>, caller: Caller, id: Path<String>) -> Result<Reply, ApiError> {
-    transition(ctx, caller, id.into_inner(), Move::by(Action::StartPicking, STORE, Side::Source)).await
+    transition(ctx, caller, id.into_inner(), Move::by(Action::StartPicking, Op::MoveFulfilments, Side::Source)).await
 }
 
 /// Mark a fulfilment packed (staff of its location).
 #[utoipa::path(tag = "fulfilments", params(("id" = String, Path)), responses((status = 200, body = OrderResponse)))]
 #[post("/fulfilments/{id}/pack")]
 pub async fn pack(ctx: Data<Context>, caller: Caller, id: Path<String>) -> Result<Reply, ApiError> {
-    transition(ctx, caller, id.into_inner(), Move::by(Action::Pack, STORE, Side::Source)).await
+    transition(ctx, caller, id.into_inner(), Move::by(Action::Pack, Op::MoveFulfilments, Side::Source)).await
 }
 
 /// Ship a fulfilment (to the customer, or to the pickup store); its stock is sold.
@@ -434,25 +392,31 @@ pub async fn ship(
     id: Path<String>,
     body: JsonBody<ShipRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(STORE)?;
+    caller.may(Op::MoveFulfilments)?;
     let mut v = Validator::default();
     let tracking = body.value?.tracking.as_deref().and_then(|t| v.check("/tracking", text(t, 100)));
     v.finish()?;
-    transition(ctx, caller, id.into_inner(), Move { tracking, ..Move::by(Action::Ship, STORE, Side::Source) }).await
+    transition(
+        ctx,
+        caller,
+        id.into_inner(),
+        Move { tracking, ..Move::by(Action::Ship, Op::MoveFulfilments, Side::Source) },
+    )
+    .await
 }
 
 /// Send a same-day fulfilment out for delivery; its stock is sold.
 #[utoipa::path(tag = "fulfilments", params(("id" = String, Path)), responses((status = 200, body = OrderResponse)))]
 #[post("/fulfilments/{id}/out-for-delivery")]
 pub async fn send_out(ctx: Data<Context>, caller: Caller, id: Path<String>) -> Result<Reply, ApiError> {
-    transition(ctx, caller, id.into_inner(), Move::by(Action::SendOut, STORE, Side::Source)).await
+    transition(ctx, caller, id.into_inner(), Move::by(Action::SendOut, Op::MoveFulfilments, Side::Source)).await
 }
 
 /// Mark delivered (staff, or a courier integration with an admin key).
 #[utoipa::path(tag = "fulfilments", params(("id" = String, Path)), responses((status = 200, body = OrderResponse)))]
 #[post("/fulfilments/{id}/deliver")]
 pub async fn deliver(ctx: Data<Context>, caller: Caller, id: Path<String>) -> Result<Reply, ApiError> {
-    transition(ctx, caller, id.into_inner(), Move::by(Action::Deliver, STORE, Side::Source)).await
+    transition(ctx, caller, id.into_inner(), Move::by(Action::Deliver, Op::MoveFulfilments, Side::Source)).await
 }
 
 /// Cancel one fulfilment before it leaves; its stock goes back.
@@ -464,23 +428,31 @@ pub async fn cancel_fulfilment(
     id: Path<String>,
     body: JsonBody<ReasonRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(CANCELLERS)?;
+    caller.may(Op::CancelFulfilments)?;
     let mut v = Validator::default();
     let reason = reason_of(&mut v, &body.value?.reason).or_else(|| Some("cancelled".to_owned()));
     v.finish()?;
-    transition(ctx, caller, id.into_inner(), Move { reason, ..Move::by(Action::Cancel, CANCELLERS, Side::Either) })
-        .await
+    transition(
+        ctx,
+        caller,
+        id.into_inner(),
+        Move { reason, ..Move::by(Action::Cancel, Op::CancelFulfilments, Side::Either) },
+    )
+    .await
 }
 
 /// Allocate a fulfilment that needed attention, once stock is back (staff, admin).
 #[utoipa::path(tag = "fulfilments", params(("id" = String, Path)), responses((status = 200, body = OrderResponse)))]
 #[post("/fulfilments/{id}/reallocate")]
 pub async fn reallocate(ctx: Data<Context>, caller: Caller, id: Path<String>) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin, Role::Staff])?;
+    caller.may(Op::Reallocate)?;
     let (now, config) = (ctx.now(), ctx.config.clone());
     let id = FulfilmentId(id.into_inner());
     ctx.db
         .write(move |conn| {
+            let fulfilment = order::fulfilment(conn, &id)?;
+            policy::order(&caller, &order::get(conn, fulfilment.order_id.as_str())?, OrderUse::Read)?;
+            policy::fulfilment(&caller, &fulfilment, Side::Pickup)?;
             let act = Act { actor: &caller, config: &config, now };
             let moved = order::picking::reallocate(conn, &id, &act)?;
             order_reply(conn, &moved, &caller)

@@ -7,7 +7,6 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::access::Role;
 use crate::catalog::{self, Location};
 use crate::config::Config;
 use crate::context::Context;
@@ -21,6 +20,7 @@ use crate::http::dto::fulfilment::{
 use crate::http::dto::order::OrderResponse;
 use crate::http::dto::{Validator, text};
 use crate::http::extractors::JsonBody;
+use crate::http::policy::{self, Op, OrderUse, Side};
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
 use crate::inventory;
@@ -29,7 +29,7 @@ use crate::order::state::FulfilmentStatus;
 use crate::order::{self, Act};
 use crate::types::{FulfilmentId, GeoPoint, OrderLineId};
 
-use super::orders::{check_order_access, order_reply};
+use super::orders::order_reply;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_pickups)
@@ -65,7 +65,7 @@ pub async fn list_pickups(
     code: Path<String>,
     query: actix_web::web::Query<QueueQuery>,
 ) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin, Role::Staff, Role::Pos])?;
+    caller.may(Op::ReadPickups)?;
     let status = query
         .into_inner()
         .status
@@ -85,7 +85,7 @@ pub async fn list_pickups(
 #[utoipa::path(tag = "pickups", params(("code" = String, Path)), responses((status = 200, body = PickListResponse)))]
 #[get("/locations/{code}/pick-list")]
 pub async fn pick_list(ctx: Data<Context>, caller: Caller, code: Path<String>) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin, Role::Staff])?;
+    caller.may(Op::PreparePickups)?;
     ctx.db
         .read(move |conn| {
             let location = store(conn, &caller, &code)?;
@@ -119,7 +119,7 @@ pub async fn record_picks(
     path: Path<(String, String)>,
     body: JsonBody<PicksRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin, Role::Staff])?;
+    caller.may(Op::PreparePickups)?;
     let request = body.value?;
     let mut v = Validator::default();
     if request.lines.is_empty() {
@@ -163,7 +163,7 @@ pub async fn record_picks(
 #[utoipa::path(tag = "pickups", params(("code" = String, Path), ("id" = String, Path)), responses((status = 200, body = OrderResponse)))]
 #[post("/locations/{code}/pickups/{id}/ready")]
 pub async fn mark_ready(ctx: Data<Context>, caller: Caller, path: Path<(String, String)>) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin, Role::Staff])?;
+    caller.may(Op::PreparePickups)?;
     let (code, id) = path.into_inner();
     let (now, config) = (ctx.now(), ctx.config.clone());
     ctx.db
@@ -190,7 +190,7 @@ pub async fn collect(
     path: Path<(String, String)>,
     body: JsonBody<CollectRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin, Role::Staff, Role::Pos])?;
+    caller.may(Op::CollectPickups)?;
     let mut v = Validator::default();
     let pickup_code = v.check("/code", text(&body.value?.code, 20)).ok_or_else(|| v.into_error())?;
     let (code, id) = path.into_inner();
@@ -227,7 +227,7 @@ pub async fn collect(
 #[utoipa::path(tag = "pickups", params(("code" = String, Path), ("id" = String, Path)), responses((status = 200, body = OrderResponse)))]
 #[post("/locations/{code}/pickups/{id}/reissue-code")]
 pub async fn reissue_code(ctx: Data<Context>, caller: Caller, path: Path<(String, String)>) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin, Role::Staff])?;
+    caller.may(Op::PreparePickups)?;
     let (code, id) = path.into_inner();
     let (now, config) = (ctx.now(), ctx.config.clone());
     ctx.db
@@ -253,7 +253,7 @@ pub async fn arrived(
     path: Path<(String, String)>,
     body: JsonBody<ArrivalRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin, Role::Staff, Role::Pos, Role::Storefront])?;
+    caller.may(Op::AnnounceArrival)?;
     let mut v = Validator::default();
     let note = body.value?.note.as_deref().and_then(|n| v.check("/note", text(n, 200)));
     v.finish()?;
@@ -262,11 +262,14 @@ pub async fn arrived(
     ctx.db
         .write(move |conn| {
             let found = order::get(conn, &id)?;
-            check_order_access(&caller, &found)?;
+            policy::order(&caller, &found, OrderUse::Read)?;
             let fulfilment = FulfilmentId(fulfilment);
-            if !found.fulfilments.iter().any(|f| f.id == fulfilment) {
-                return Err(order::OrderError::FulfilmentNotFound(fulfilment.to_string()).into());
-            }
+            let part = found
+                .fulfilments
+                .iter()
+                .find(|f| f.id == fulfilment)
+                .ok_or_else(|| order::OrderError::FulfilmentNotFound(fulfilment.to_string()))?;
+            policy::fulfilment(&caller, part, Side::Pickup)?;
             let changed = pickup::arrived(conn, &fulfilment, note.as_deref(), &act(&caller, &config, now))?;
             order_reply(conn, &changed, &caller)
         })
@@ -287,7 +290,8 @@ pub struct SlotsQuery {
 /// point; when none, a problem with the reason and the next possible slot.
 #[utoipa::path(tag = "same-day", params(SlotsQuery), responses((status = 200, body = SlotsResponse)))]
 #[get("/same-day/slots")]
-pub async fn slots(ctx: Data<Context>, _caller: Caller, req: HttpRequest) -> Result<Reply, ApiError> {
+pub async fn slots(ctx: Data<Context>, caller: Caller, req: HttpRequest) -> Result<Reply, ApiError> {
+    caller.may(Op::ReadCatalog)?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
         .map_err(|e| ApiError::bad_request(format!("invalid query string: {e}")))?;
     let number = |name: &str| -> Result<f64, ApiError> {

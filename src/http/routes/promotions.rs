@@ -7,7 +7,6 @@ use actix_web::{get, post, put};
 use rust_decimal::Decimal;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::access::Role;
 use crate::catalog;
 use crate::context::Context;
 use crate::db::AnyConnection;
@@ -18,6 +17,7 @@ use crate::http::dto::cart::{
 };
 use crate::http::extractors::{IdempotencyKey, IfMatch, JsonBody, PageParams, Pagination};
 use crate::http::idempotency;
+use crate::http::policy::Op;
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
 use crate::pricing::{self, Promotion, PromotionInput};
@@ -58,7 +58,7 @@ pub async fn create_promotion(
     key: IdempotencyKey,
     body: JsonBody<PromotionRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin])?;
+    caller.may(Op::ManageCatalog)?;
     let now = ctx.now();
     let draft = body.value?.into_draft(now)?;
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
@@ -74,7 +74,7 @@ pub async fn create_promotion(
 #[utoipa::path(tag = "promotions", params(PageParams), responses((status = 200, body = PageResponse<PromotionResponse>)))]
 #[get("/promotions")]
 pub async fn list_promotions(ctx: Data<Context>, caller: Caller, page: Pagination) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin])?;
+    caller.may(Op::ManageCatalog)?;
     ctx.db
         .read(move |conn| {
             let page = pricing::list_promotions(conn, &page.0)?;
@@ -91,7 +91,7 @@ pub async fn list_promotions(ctx: Data<Context>, caller: Caller, page: Paginatio
 #[utoipa::path(tag = "promotions", params(("id" = String, Path)), responses((status = 200, body = PromotionResponse)))]
 #[get("/promotions/{id}")]
 pub async fn get_promotion(ctx: Data<Context>, caller: Caller, id: Path<String>) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin])?;
+    caller.may(Op::ManageCatalog)?;
     let id = PromotionId(id.into_inner());
     ctx.db
         .read(move |conn| {
@@ -116,7 +116,7 @@ pub async fn replace_promotion(
     if_match: IfMatch,
     body: JsonBody<PromotionRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin])?;
+    caller.may(Op::ManageCatalog)?;
     let now = ctx.now();
     let draft = body.value?.into_draft(now)?;
     let id = PromotionId(id.into_inner());
@@ -133,7 +133,7 @@ pub async fn replace_promotion(
 #[utoipa::path(tag = "promotions", responses((status = 200, body = TaxRatesResponse)))]
 #[get("/tax-rates")]
 pub async fn list_tax_rates(ctx: Data<Context>, caller: Caller) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin])?;
+    caller.may(Op::ManageCatalog)?;
     let rates = ctx.db.read(pricing::tax_rates).await?;
     let items = rates
         .into_iter()
@@ -151,7 +151,7 @@ pub async fn put_tax_rate(
     region: Path<String>,
     body: JsonBody<TaxRateRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin])?;
+    caller.may(Op::ManageCatalog)?;
     let region = region.into_inner();
     if region.is_empty()
         || region.len() > 10

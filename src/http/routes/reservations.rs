@@ -6,7 +6,6 @@ use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, get, post};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::access::Role;
 use crate::catalog;
 use crate::context::Context;
 use crate::http::auth::Caller;
@@ -17,6 +16,7 @@ use crate::http::dto::inventory::{
 use crate::http::dto::{Validator, text, utc};
 use crate::http::extractors::{IdempotencyKey, JsonBody, bodiless_fingerprint};
 use crate::http::idempotency;
+use crate::http::policy::{self, HoldUse, Op};
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
 use crate::inventory::reservation::{self, NewReservation};
@@ -30,33 +30,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(release_reservation)
         .service(commit_reservation)
         .service(create_pos_hold);
-}
-
-const ANY_HOLDER: &[Role] = &[Role::Admin, Role::Staff, Role::Pos, Role::Storefront, Role::Marketplace];
-
-/// What each role may hold stock for.
-fn may_hold(role: Role, purpose: Purpose) -> bool {
-    match role {
-        Role::Admin | Role::Staff => true,
-        Role::Pos => purpose == Purpose::PosHold,
-        Role::Storefront => purpose == Purpose::CartHold,
-        Role::Marketplace => purpose == Purpose::MarketplaceOrder,
-    }
-}
-
-/// Admins see every hold; location-bound keys those of their location; other
-/// keys those placed through their own channel.
-fn check_access(caller: &Caller, reservation: &Reservation) -> Result<(), ApiError> {
-    let allowed = match caller.role {
-        Role::Admin => true,
-        Role::Staff | Role::Pos => caller.may_act_at(&reservation.location_id),
-        Role::Storefront | Role::Marketplace => reservation.channel == caller.channel.as_str(),
-    };
-    if allowed {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(format!("reservation {} belongs to another location or channel", reservation.id)))
-    }
 }
 
 pub fn reservation_response(r: &Reservation) -> ReservationResponse {
@@ -118,6 +91,7 @@ async fn place(
             expires_at,
             customer_ref: hold.customer_ref,
             reference: hold.reference,
+            order_id: None,
         };
         let reservation = reservation::create(conn, new, &caller, now)?;
         let body = reservation_response(&reservation);
@@ -140,11 +114,9 @@ pub async fn create_reservation(
     key: IdempotencyKey,
     body: JsonBody<ReservationRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(ANY_HOLDER)?;
+    caller.may(Op::Hold)?;
     let request = body.value?;
-    if !may_hold(caller.role, request.purpose) {
-        return Err(ApiError::forbidden(format!("a {} key cannot hold stock for {}", caller.role, request.purpose)));
-    }
+    policy::may_hold(&caller, request.purpose)?;
     let mut v = Validator::default();
     let location = v.check("/location", text(&request.location, 64));
     let lines = validate_lines(&mut v, "/lines", &request.lines);
@@ -177,7 +149,7 @@ pub async fn create_pos_hold(
     key: IdempotencyKey,
     body: JsonBody<PosHoldRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Pos])?;
+    caller.may(Op::Counter)?;
     let request = body.value?;
     let own = ctx
         .db
@@ -211,12 +183,12 @@ pub async fn create_pos_hold(
 #[utoipa::path(tag = "reservations", params(("id" = String, Path)), responses((status = 200, body = ReservationResponse)))]
 #[get("/reservations/{id}")]
 pub async fn get_reservation(ctx: Data<Context>, caller: Caller, id: Path<String>) -> Result<Reply, ApiError> {
-    caller.require(ANY_HOLDER)?;
+    caller.may(Op::Hold)?;
     let id = ReservationId(id.into_inner());
     ctx.db
         .read(move |conn| {
             let reservation = reservation::get(conn, &id)?;
-            check_access(&caller, &reservation)?;
+            policy::reservation(&caller, &reservation, HoldUse::Read)?;
             Ok(reply(&reservation))
         })
         .await
@@ -236,7 +208,7 @@ pub async fn extend_reservation(
     id: Path<String>,
     body: JsonBody<ExtendRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(ANY_HOLDER)?;
+    caller.may(Op::Hold)?;
     let now = ctx.now();
     let id = ReservationId(id.into_inner());
     let lifetime = Duration::from_secs(body.value?.expires_in_seconds);
@@ -249,7 +221,7 @@ pub async fn extend_reservation(
     let expires_at = now + chrono::Duration::from_std(lifetime).unwrap_or_default();
     ctx.db
         .write(move |conn| {
-            check_access(&caller, &reservation::get(conn, &id)?)?;
+            policy::reservation(&caller, &reservation::get(conn, &id)?, HoldUse::Change)?;
             let reservation = reservation::extend(conn, &id, expires_at, now)?;
             Ok(reply(&reservation))
         })
@@ -266,7 +238,7 @@ pub async fn release_reservation(
     key: IdempotencyKey,
     id: Path<String>,
 ) -> Result<Reply, ApiError> {
-    caller.require(ANY_HOLDER)?;
+    caller.may(Op::Hold)?;
     end(ctx, caller, bodiless_fingerprint(&req), key, ReservationId(id.into_inner()), false).await
 }
 
@@ -280,7 +252,7 @@ pub async fn commit_reservation(
     key: IdempotencyKey,
     id: Path<String>,
 ) -> Result<Reply, ApiError> {
-    caller.require(ANY_HOLDER)?;
+    caller.may(Op::Hold)?;
     end(ctx, caller, bodiless_fingerprint(&req), key, ReservationId(id.into_inner()), true).await
 }
 
@@ -295,7 +267,7 @@ async fn end(
     let now = ctx.now();
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, fingerprint, move |conn| {
         let held = reservation::get(conn, &id)?;
-        check_access(&caller, &held)?;
+        policy::reservation(&caller, &held, HoldUse::Change)?;
         let ended = if commit {
             reservation::commit(conn, &held, &caller, "committed by caller", now)?
         } else {

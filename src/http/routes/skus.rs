@@ -6,7 +6,6 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::access::Role;
 use crate::catalog::{self, Sku};
 use crate::context::Context;
 use crate::http::auth::Caller;
@@ -14,6 +13,7 @@ use crate::http::dto::PageResponse;
 use crate::http::dto::catalog::{SkuRequest, SkuResponse};
 use crate::http::extractors::{IdempotencyKey, IfMatch, JsonBody, PageParams, Pagination, bodiless_fingerprint};
 use crate::http::idempotency;
+use crate::http::policy::Op;
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
 
@@ -39,7 +39,7 @@ pub async fn create_sku(
     key: IdempotencyKey,
     body: JsonBody<SkuRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin])?;
+    caller.may(Op::ManageCatalog)?;
     let input = body.value?.into_input(None)?;
     let now = ctx.now();
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
@@ -61,10 +61,11 @@ pub struct SkuSearch {
 #[get("/skus")]
 pub async fn list_skus(
     ctx: Data<Context>,
-    _caller: Caller,
+    caller: Caller,
     search: Query<SkuSearch>,
     page: Pagination,
 ) -> Result<Reply, ApiError> {
+    caller.may(Op::ReadCatalog)?;
     let search = search.into_inner().q;
     let page = ctx.db.read(move |conn| catalog::list_skus(conn, search.as_deref(), &page.0)).await?;
     Ok(Reply::ok(&PageResponse::from_page(page, |s| SkuResponse::from(&s))))
@@ -73,7 +74,8 @@ pub async fn list_skus(
 /// Read a SKU by code or GTIN (any key).
 #[utoipa::path(tag = "catalog", params(("code" = String, Path, description = "SKU code or GTIN")), responses((status = 200, body = SkuResponse)))]
 #[get("/skus/{code}")]
-pub async fn get_sku(ctx: Data<Context>, _caller: Caller, code: Path<String>) -> Result<Reply, ApiError> {
+pub async fn get_sku(ctx: Data<Context>, caller: Caller, code: Path<String>) -> Result<Reply, ApiError> {
+    caller.may(Op::ReadCatalog)?;
     let code = code.into_inner();
     let sku = ctx.db.read(move |conn| catalog::get_sku(conn, &code)).await?;
     Ok(reply(&sku))
@@ -94,7 +96,7 @@ pub async fn replace_sku(
     if_match: IfMatch,
     body: JsonBody<SkuRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin])?;
+    caller.may(Op::ManageCatalog)?;
     let input = body.value?.into_input(Some(&code))?;
     let now = ctx.now();
     let sku = ctx.db.write(move |conn| catalog::update_sku(conn, input, if_match.0, now)).await?;
@@ -116,7 +118,7 @@ pub async fn deactivate_sku(
     if_match: IfMatch,
     key: IdempotencyKey,
 ) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Admin])?;
+    caller.may(Op::ManageCatalog)?;
     let now = ctx.now();
     let code = code.into_inner();
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, bodiless_fingerprint(&req), move |conn| {

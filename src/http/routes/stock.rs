@@ -6,7 +6,7 @@ use actix_web::web::{Data, Path};
 use actix_web::{get, post, put};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::access::{Principal, Role};
+use crate::access::Principal;
 use crate::catalog::Location;
 use crate::context::Context;
 use crate::db::AnyConnection;
@@ -18,6 +18,7 @@ use crate::http::dto::inventory::{
 use crate::http::dto::{PageResponse, Validator, text};
 use crate::http::extractors::{IdempotencyKey, JsonBody, PageParams, Pagination};
 use crate::http::idempotency;
+use crate::http::policy::Op;
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
 use crate::inventory::{self, Level};
@@ -61,9 +62,6 @@ fn level_responses(conn: &mut AnyConnection, levels: &[Level], location: &str) -
         .collect())
 }
 
-const WRITERS: &[Role] = &[Role::Admin, Role::Staff];
-const READERS: &[Role] = &[Role::Admin, Role::Staff, Role::Pos];
-
 /// Receive stock (staff of the location, admin).
 #[utoipa::path(
     tag = "stock",
@@ -79,7 +77,7 @@ pub async fn receive(
     key: IdempotencyKey,
     body: JsonBody<ReceiptRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(WRITERS)?;
+    caller.may(Op::MoveStock)?;
     let mut v = Validator::default();
     let request = body.value?;
     let lines = validate_lines(&mut v, "/lines", &request.lines);
@@ -111,7 +109,7 @@ pub async fn adjust(
     key: IdempotencyKey,
     body: JsonBody<AdjustmentRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(WRITERS)?;
+    caller.may(Op::MoveStock)?;
     let request = body.value?;
     let mut v = Validator::default();
     let sku = v.check("/sku", text(&request.sku, 64));
@@ -150,7 +148,7 @@ pub async fn count(
     key: IdempotencyKey,
     body: JsonBody<CountRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(WRITERS)?;
+    caller.may(Op::MoveStock)?;
     let request = body.value?;
     let mut v = Validator::default();
     if request.lines.is_empty() || request.lines.len() > 200 {
@@ -203,7 +201,7 @@ pub async fn transfer(
     key: IdempotencyKey,
     body: JsonBody<TransferRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(WRITERS)?;
+    caller.may(Op::MoveStock)?;
     let request = body.value?;
     let mut v = Validator::default();
     let to = v.check("/to", text(&request.to, 64));
@@ -242,7 +240,7 @@ pub async fn set_settings(
     path: Path<(String, String)>,
     body: JsonBody<StockSettingsRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(WRITERS)?;
+    caller.may(Op::MoveStock)?;
     let (code, sku) = path.into_inner();
     let request = body.value?;
     let mut v = Validator::default();
@@ -273,7 +271,7 @@ pub async fn list_levels(
     code: Path<String>,
     page: Pagination,
 ) -> Result<Reply, ApiError> {
-    caller.require(READERS)?;
+    caller.may(Op::ReadStock)?;
     ctx.db
         .read(move |conn| {
             let location = crate::catalog::get_location(conn, &code)?;
@@ -290,7 +288,7 @@ pub async fn list_levels(
 #[utoipa::path(tag = "stock", params(("code" = String, Path), ("sku" = String, Path)), responses((status = 200, body = LevelResponse)))]
 #[get("/locations/{code}/stock/{sku}")]
 pub async fn get_level(ctx: Data<Context>, caller: Caller, path: Path<(String, String)>) -> Result<Reply, ApiError> {
-    caller.require(READERS)?;
+    caller.may(Op::ReadStock)?;
     let (code, sku) = path.into_inner();
     ctx.db
         .read(move |conn| {
@@ -316,7 +314,7 @@ pub async fn list_movements(
     path: Path<(String, String)>,
     page: Pagination,
 ) -> Result<Reply, ApiError> {
-    caller.require(WRITERS)?;
+    caller.may(Op::ReadLedger)?;
     let (code, sku) = path.into_inner();
     ctx.db
         .read(move |conn| {

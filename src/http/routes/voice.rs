@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::access::{Channel, Role};
 use crate::cart::{self, Editor};
 use crate::context::Context;
 use crate::customer;
@@ -16,6 +15,7 @@ use crate::http::dto::order::{OrderResponse, PaymentRequest};
 use crate::http::dto::{Validator, text};
 use crate::http::extractors::{IdempotencyKey, JsonBody};
 use crate::http::idempotency;
+use crate::http::policy::Op;
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
 use crate::order::Act;
@@ -73,10 +73,7 @@ pub async fn command(
     key: IdempotencyKey,
     body: JsonBody<VoiceCommandRequest>,
 ) -> Result<Reply, ApiError> {
-    caller.require(&[Role::Storefront])?;
-    if caller.channel != Channel::Voice {
-        return Err(ApiError::forbidden("voice commands need a storefront key of channel voice"));
-    }
+    caller.may(Op::Voice)?;
     let request = body.value?;
     let mut v = Validator::default();
     let reference = v.check("/customer_ref", text(&request.customer_ref, 200));
