@@ -2,6 +2,7 @@
 //! a bad value stops the process with one line naming the variable.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -21,6 +22,20 @@ pub struct Config {
     pub holds: HoldsConfig,
     pub pricing: PricingConfig,
     pub marketplace: MarketplaceConfig,
+    /// The key that seals stored secrets (URL-safe base64 of 32 bytes); when
+    /// absent, read from (or, on first start, generated into) `secret_key_file`.
+    pub secret_key: Option<SecretText>,
+    pub secret_key_file: PathBuf,
+}
+
+/// A setting that is a secret: `Debug` never prints it.
+#[derive(Clone)]
+pub struct SecretText(pub String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +74,9 @@ pub struct MarketplaceConfig {
     pub backoff_max: Duration,
     /// How far a signed webhook timestamp may be from now.
     pub replay_window: Duration,
+    /// Whether a marketplace may be called over plain http on this machine
+    /// (127.0.0.0/8, ::1, localhost): local test peers. Otherwise https only.
+    pub allow_insecure_loopback: bool,
 }
 
 /// One line that says which variable is wrong and why.
@@ -127,7 +145,10 @@ impl Config {
                 )),
                 backoff_max: vars.seconds("OMNISTOCK_MARKETPLACE__BACKOFF_MAX_SECS", 300)?,
                 replay_window: vars.seconds("OMNISTOCK_MARKETPLACE__REPLAY_WINDOW_SECS", 300)?,
+                allow_insecure_loopback: vars.parse("OMNISTOCK_MARKETPLACE__ALLOW_INSECURE_LOOPBACK", "false")?,
             },
+            secret_key: get("OMNISTOCK_SECRET_KEY").filter(|k| !k.trim().is_empty()).map(SecretText),
+            secret_key_file: PathBuf::from(vars.string("OMNISTOCK_SECRET_KEY_FILE", "omnistock.key")),
         })
     }
 }

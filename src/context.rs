@@ -7,6 +7,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
+use crate::secret::Keyring;
 
 #[derive(Clone)]
 pub struct Context {
@@ -17,6 +18,8 @@ pub struct Context {
     /// per context, not per process: a pooled connection is driven by the
     /// runtime that opened it, and must not outlive it.
     pub http: reqwest::Client,
+    /// Seals and opens the secrets stored in the database.
+    pub keyring: Arc<Keyring>,
 }
 
 impl Context {

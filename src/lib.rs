@@ -32,7 +32,8 @@ use tokio::sync::watch;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::context::Context;
-use crate::db::Db;
+use crate::db::{Db, DbError};
+use crate::secret::Keyring;
 
 /// The service, built and bound but not yet serving.
 pub struct Application {
@@ -87,12 +88,37 @@ impl Application {
     }
 }
 
-/// Connects and migrates: what every command needs before it starts.
+/// Connects, migrates and checks the key that seals stored secrets: what
+/// every command needs before it starts.
 pub async fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Context, String> {
     let db = Db::connect(&config.database_url, &config.pool)?;
     let migrated = db.read(db::migrate::run_pending).await.map_err(|e| format!("cannot migrate the database: {e}"))?;
     if migrated > 0 {
         tracing::info!(migrated, backend = db.backend(), "applied database migrations");
     }
-    Ok(Context { db, config: Arc::new(config), clock, http: reqwest::Client::new() })
+    let keyring = Arc::new(Keyring::load(config.secret_key.as_ref().map(|k| k.0.as_str()), &config.secret_key_file)?);
+    let check = keyring.clone();
+    let sealed = db
+        .write(move |conn| {
+            if !db::settings::claim(conn, KEY_CHECK, check.check_value())? {
+                return Err(DbError::Corrupt(
+                    "the secret key is not the one this database's secrets are sealed with: \
+                     set OMNISTOCK_SECRET_KEY (or OMNISTOCK_SECRET_KEY_FILE) to that key"
+                        .into(),
+                ));
+            }
+            marketplace::seal_stored_secrets(conn, &check)
+        })
+        .await
+        .map_err(|e| match e {
+            DbError::Corrupt(detail) => format!("configuration error: {detail}"),
+            other => format!("cannot check the secret key: {other}"),
+        })?;
+    if sealed > 0 {
+        tracing::info!(marketplaces = sealed, "sealed marketplace secrets stored before sealing");
+    }
+    Ok(Context { db, config: Arc::new(config), clock, http: reqwest::Client::new(), keyring })
 }
+
+/// The setting that records which key seals this database's secrets.
+const KEY_CHECK: &str = "secret_key_check";

@@ -12,6 +12,16 @@ pub fn random_token(bytes: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }
 
+/// HMAC-SHA256 of `message` with `key`.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+    use hmac::{Hmac, Mac};
+    // HMAC takes keys of any length, so this cannot fail.
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    mac.update(message);
+    mac.finalize().into_bytes().to_vec()
+}
+
 pub fn sha256_hex(input: &[u8]) -> String {
     hex(&Sha256::digest(input))
 }
@@ -25,4 +35,129 @@ pub fn hex(bytes: &[u8]) -> String {
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
     a.ct_eq(b).into()
+}
+
+/// A secret as stored: `v1:` and the URL-safe base64 of a random 24-byte
+/// nonce followed by the XChaCha20-Poly1305 ciphertext; empty for none.
+/// `Debug` never prints it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Sealed(String);
+
+impl Sealed {
+    const PREFIX: &'static str = "v1:";
+
+    /// A value read back from the database (sealed on the way in).
+    pub fn from_stored(raw: String) -> Self {
+        Self(raw)
+    }
+
+    pub fn as_stored(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether this is a sealed value (not plaintext from before sealing).
+    pub fn is_sealed(&self) -> bool {
+        self.0.starts_with(Self::PREFIX)
+    }
+}
+
+impl std::fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealed(<redacted>)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("a stored secret cannot be opened: {0}")]
+pub struct SecretError(&'static str);
+
+/// The key that seals secrets stored in the database (marketplace
+/// credentials and webhook secrets), from `OMNISTOCK_SECRET_KEY`.
+pub struct Keyring {
+    cipher: chacha20poly1305::XChaCha20Poly1305,
+    check: String,
+}
+
+impl Keyring {
+    /// A key from its URL-safe base64 form (32 bytes).
+    pub fn from_base64(raw: &str) -> Result<Self, String> {
+        use base64::Engine;
+        use chacha20poly1305::KeyInit;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(raw.trim().trim_end_matches('='))
+            .map_err(|_| "must be 32 bytes in URL-safe base64 (see README: Secrets)".to_owned())?;
+        let cipher = chacha20poly1305::XChaCha20Poly1305::new_from_slice(&bytes)
+            .map_err(|_| format!("must be 32 bytes, not {}", bytes.len()))?;
+        let check = hex(&hmac_sha256(&bytes, b"omnistock secret key check"));
+        Ok(Self { cipher, check })
+    }
+
+    /// A fresh random key, in the form `from_base64` reads.
+    pub fn generate() -> String {
+        random_token(32)
+    }
+
+    /// What this key is known by without revealing it: stored in the
+    /// database, so an instance started with another key stops at once.
+    pub fn check_value(&self) -> &str {
+        &self.check
+    }
+
+    pub fn seal(&self, plain: &[u8]) -> Sealed {
+        use base64::Engine;
+        use chacha20poly1305::aead::Aead;
+        let mut nonce = [0u8; 24];
+        rand::rng().fill(&mut nonce);
+        // Encryption into a Vec cannot fail for inputs of this size.
+        let ciphertext = self.cipher.encrypt((&nonce).into(), plain).unwrap_or_default();
+        let mut sealed = nonce.to_vec();
+        sealed.extend(ciphertext);
+        Sealed(format!("{}{}", Sealed::PREFIX, base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed)))
+    }
+
+    pub fn open(&self, sealed: &Sealed) -> Result<Vec<u8>, SecretError> {
+        use base64::Engine;
+        use chacha20poly1305::aead::Aead;
+        let body = sealed.0.strip_prefix(Sealed::PREFIX).ok_or(SecretError("it is not sealed"))?;
+        let bytes =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(body).map_err(|_| SecretError("bad encoding"))?;
+        if bytes.len() < 24 {
+            return Err(SecretError("too short"));
+        }
+        let (nonce, ciphertext) = bytes.split_at(24);
+        self.cipher.decrypt(nonce.into(), ciphertext).map_err(|_| SecretError("sealed with another key"))
+    }
+
+    /// The key from `OMNISTOCK_SECRET_KEY`, else from `file`, else a new one
+    /// written to `file` (readable by this user only) on first start.
+    pub fn load(from_env: Option<&str>, file: &std::path::Path) -> Result<Self, String> {
+        let problem = |what: String| format!("configuration error: {what}");
+        if let Some(raw) = from_env {
+            return Self::from_base64(raw).map_err(|e| problem(format!("OMNISTOCK_SECRET_KEY {e}")));
+        }
+        match std::fs::read_to_string(file) {
+            Ok(raw) => Self::from_base64(&raw).map_err(|e| problem(format!("{}: {e}", file.display()))),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                let key = Self::generate();
+                write_private(file, &key).map_err(|e| problem(format!("cannot write {}: {e}", file.display())))?;
+                tracing::info!(file = %file.display(), "generated the key that seals stored secrets; keep it with the database");
+                Self::from_base64(&key)
+            }
+            Err(error) => Err(problem(format!("cannot read {}: {error}", file.display()))),
+        }
+    }
+}
+
+/// Creates `file` with `contents`, readable and writable by its owner only.
+fn write_private(file: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(file)?.write_all(contents.as_bytes())
 }

@@ -524,11 +524,8 @@ pub fn quote(conn: &mut AnyConnection, cart: Cart, e: &Editor<'_>) -> Result<Quo
     let include = e.config.pricing.prices_include_tax;
     let (priced, tax_rate_percent) = match cart.currency {
         Some(currency) => {
-            let lines: Vec<PriceLine> = cart
-                .lines
-                .iter()
-                .map(|l| PriceLine { sku_id: l.sku.id.clone(), quantity: l.quantity, unit_price: l.sku.price })
-                .collect();
+            let lines: Vec<PriceLine> =
+                cart.lines.iter().map(|l| PriceLine::at_unit(l.sku.id.clone(), l.quantity, l.sku.price)).collect();
             let pricing = Pricing {
                 currency,
                 code: cart.promotion_code.as_deref(),

@@ -6,6 +6,7 @@ pub mod idempotency;
 mod in_list;
 pub mod migrate;
 pub mod schema;
+pub mod settings;
 mod writer;
 
 use std::sync::Arc;

@@ -90,6 +90,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    service_settings (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
 diesel::joinable!(api_keys -> locations (location_id));
 diesel::joinable!(api_keys -> marketplaces (marketplace_id));
 

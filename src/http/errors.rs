@@ -200,6 +200,7 @@ impl From<OrderError> for ApiError {
             OrderError::NotReturnable(_) => Self::conflict("not-returnable", "Not returnable", detail),
             OrderError::BadPick(_) => Self::field("/lines", detail),
             OrderError::NotApplicable(_) => Self::conflict("not-applicable", "Not applicable", detail),
+            OrderError::TooLarge(_) => Self::field("/lines", detail),
             OrderError::SameDay(e) => e.into(),
             OrderError::Cart(e) => e.into(),
             OrderError::Pricing(e) => e.into(),
@@ -264,6 +265,7 @@ impl From<MarketplaceError> for ApiError {
             MarketplaceError::ListingTaken(_) => Self::conflict("listing-taken", "Listing already mapped", detail),
             MarketplaceError::ListingNotFound(_) => Self::missing("listing-not-found", "Listing not found", detail),
             MarketplaceError::UnknownListing(_) => Self::unprocessable("unknown-listing", "Unknown listing", detail),
+            MarketplaceError::Secret { .. } => Self::internal(error),
             MarketplaceError::Order(e) => e.into(),
             MarketplaceError::Inventory(e) => e.into(),
             MarketplaceError::Catalog(e) => e.into(),
@@ -277,6 +279,7 @@ impl From<WebhookError> for ApiError {
         match error {
             WebhookError::BadSignature | WebhookError::Stale => Self::bad_signature(error.to_string()),
             WebhookError::Malformed(_) => Self::bad_request(error.to_string()),
+            WebhookError::Invalid(detail) => Self::field("/body", detail),
         }
     }
 }
@@ -383,6 +386,7 @@ mod tests {
             (OrderError::NotReturnable(s("x")).into(), 409, "not-returnable"),
             (OrderError::BadPick(s("x")).into(), 422, "validation-failed"),
             (OrderError::NotApplicable(s("x")).into(), 409, "not-applicable"),
+            (OrderError::TooLarge(s("x")).into(), 422, "validation-failed"),
             (
                 SameDayError::Unavailable { reason: Unavailable::AfterCutoff, next: None }.into(),
                 422,
@@ -397,6 +401,7 @@ mod tests {
             (WebhookError::BadSignature.into(), 401, "invalid-signature"),
             (WebhookError::Stale.into(), 401, "invalid-signature"),
             (WebhookError::Malformed(s("x")).into(), 400, "bad-request"),
+            (WebhookError::Invalid(s("x")).into(), 422, "validation-failed"),
             (VoiceError::NotUnderstood { speech: s("x") }.into(), 422, "phrase-not-understood"),
             (VoiceError::NeedsPhrase.into(), 422, "validation-failed"),
             (VoiceError::NeedsPayment.into(), 422, "validation-failed"),

@@ -10,11 +10,11 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::Marketplace;
 use super::connector::{
-    CallError, Confirmation, Connector, Delivery, Headers, Inbound, MarketOrder, SoldLine, StockUpdate, WebhookError,
-    check, hmac_sha256, signature_matches,
+    CallError, Confirmation, Connector, Delivery, Headers, Inbound, MarketOrder, Secrets, SoldLine, StockUpdate,
+    WebhookError, check, check_lines, hmac_sha256, signature_matches, sold_quantity,
 };
+use super::model::Marketplace;
 use crate::types::{Currency, Money};
 
 pub struct Amazon {
@@ -27,13 +27,13 @@ pub struct Amazon {
 }
 
 impl Amazon {
-    pub fn new(m: &Marketplace, timeout: Duration) -> Self {
+    pub fn new(m: &Marketplace, secrets: Secrets, timeout: Duration) -> Self {
         Self {
             base_url: m.base_url.trim_end_matches('/').to_owned(),
-            token: m.credentials["access_token"].as_str().unwrap_or_default().to_owned(),
+            token: secrets.access_token(),
             seller_id: m.settings["seller_id"].as_str().unwrap_or_default().to_owned(),
             marketplace_id: m.settings["marketplace_id"].as_str().unwrap_or_default().to_owned(),
-            secret: m.webhook_secret.as_bytes().to_vec(),
+            secret: secrets.webhook_secret,
             timeout,
         }
     }
@@ -148,6 +148,10 @@ fn malformed(e: impl std::fmt::Display) -> WebhookError {
     WebhookError::Malformed(e.to_string())
 }
 
+fn invalid(e: impl std::fmt::Display) -> WebhookError {
+    WebhookError::Invalid(e.to_string())
+}
+
 impl Connector for Amazon {
     fn batch_size(&self) -> usize {
         100
@@ -216,7 +220,7 @@ impl Connector for Amazon {
         let delivery_id = notification.notification_metadata.notification_id;
         let topic = notification.notification_type;
         if topic != "ORDER_CHANGE" {
-            return Ok(Delivery { delivery_id, inbound: Inbound::Ignored { topic: topic.clone() }, topic });
+            return Ok(Delivery::new(delivery_id, topic.clone(), Inbound::Ignored { topic }, None));
         }
         let change: OrderChange =
             serde_json::from_value(notification.payload["OrderChangeNotification"].clone()).map_err(malformed)?;
@@ -228,14 +232,15 @@ impl Connector for Amazon {
                     .order_items
                     .into_iter()
                     .map(|item| {
-                        let price = item.item_price.ok_or_else(|| malformed("an order item has no ItemPrice"))?;
-                        let currency = Currency::parse(&price.currency_code).map_err(malformed)?;
-                        // Amazon's ItemPrice is for the line; ours is per unit.
-                        let total = Money::parse(&price.amount, currency).map_err(malformed)?;
-                        let unit = Money::new(total.minor / item.quantity.max(1), currency);
-                        Ok(SoldLine { seller_sku: item.seller_sku, quantity: item.quantity, unit_price: unit })
+                        let quantity = sold_quantity(item.quantity, &item.seller_sku)?;
+                        let price = item.item_price.ok_or_else(|| invalid("an order item has no ItemPrice"))?;
+                        let currency = Currency::parse(&price.currency_code).map_err(invalid)?;
+                        // Amazon's ItemPrice is what the whole line cost.
+                        let total = Money::parse(&price.amount, currency).map_err(invalid)?;
+                        Ok(SoldLine { seller_sku: item.seller_sku, quantity, total })
                     })
                     .collect::<Result<Vec<_>, WebhookError>>()?;
+                check_lines(&lines)?;
                 Inbound::Order(Box::new(MarketOrder {
                     external_id: change.amazon_order_id,
                     lines,
@@ -245,6 +250,6 @@ impl Connector for Amazon {
             }
             other => Inbound::Ignored { topic: format!("ORDER_CHANGE {other}") },
         };
-        Ok(Delivery { delivery_id, topic, inbound })
+        Ok(Delivery::new(delivery_id, topic, inbound, None))
     }
 }

@@ -21,6 +21,7 @@ pub use model::{
 
 use crate::catalog;
 use crate::db::{AnyConnection, DbError, timestamp};
+use crate::secret::{Keyring, Sealed};
 use crate::types::{MarketplaceId, Page, PageRequest, SkuId};
 
 /// Resolves a marketplace by its name or id.
@@ -41,9 +42,10 @@ pub fn create(
     now: DateTime<Utc>,
 ) -> Result<Marketplace, MarketplaceError> {
     let id = MarketplaceId::generate();
-    let credentials = input.credentials.clone().unwrap_or_default().to_string();
+    let credentials = input.credentials.clone().unwrap_or_default();
     let secret = input.webhook_secret.clone().unwrap_or_default();
-    repo::insert(conn, &id, &input, (&credentials, &secret), timestamp(now)).map_err(|e| name_taken(&input, e))?;
+    repo::insert(conn, &id, &input, (credentials.as_stored(), secret.as_stored()), timestamp(now))
+        .map_err(|e| name_taken(&input, e))?;
     get(conn, &id)
 }
 
@@ -68,10 +70,11 @@ pub fn update(
     if let Some(seen) = expected_version.filter(|seen| *seen != current.version) {
         return Err(MarketplaceError::Stale { seen, current: Box::new(current) });
     }
-    let credentials = input.credentials.clone().unwrap_or_else(|| current.credentials.clone()).to_string();
+    let credentials = input.credentials.clone().unwrap_or_else(|| current.credentials.clone());
     let secret = input.webhook_secret.clone().unwrap_or_else(|| current.webhook_secret.clone());
-    let replaced = repo::replace(conn, id, current.version, &input, (&credentials, &secret), timestamp(now))
-        .map_err(|e| name_taken(&input, e))?;
+    let secrets = (credentials.as_stored(), secret.as_stored());
+    let replaced =
+        repo::replace(conn, id, current.version, &input, secrets, timestamp(now)).map_err(|e| name_taken(&input, e))?;
     if !replaced {
         let now_is = get(conn, id)?;
         return Err(MarketplaceError::Stale { seen: current.version, current: Box::new(now_is) });
@@ -79,6 +82,19 @@ pub fn update(
     // Share, buffer or activity changed: every listing is recomputed.
     stock::refresh_all(conn, id, false, now)?;
     get(conn, id)
+}
+
+/// Seals the secrets of marketplaces stored before secrets were sealed
+/// (at start-up); returns how many marketplaces it sealed.
+pub fn seal_stored_secrets(conn: &mut AnyConnection, keyring: &Keyring) -> Result<usize, DbError> {
+    let plain = repo::unsealed(conn)?;
+    for (id, credentials, secret) in &plain {
+        let seal =
+            |raw: &str| if raw.is_empty() || raw == "{}" { Sealed::default() } else { keyring.seal(raw.as_bytes()) };
+        let (credentials, secret) = (seal(credentials), seal(secret));
+        repo::set_secrets(conn, id, (credentials.as_stored(), secret.as_stored()))?;
+    }
+    Ok(plain.len())
 }
 
 /// Maps a SKU to its listing (creating or replacing); its quantity follows.

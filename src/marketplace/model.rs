@@ -12,6 +12,7 @@ use crate::db::schema::{
 };
 use crate::inventory::InventoryError;
 use crate::order::OrderError;
+use crate::secret::{Sealed, SecretError};
 use crate::text_enum;
 use crate::types::{MarketplaceId, OrderId, SkuId};
 
@@ -37,6 +38,9 @@ pub enum MarketplaceError {
     ListingNotFound(String),
     #[error("this marketplace sells SKU '{0}', which no listing maps")]
     UnknownListing(String),
+    /// A stored secret cannot be opened with this instance's key.
+    #[error("marketplace '{marketplace}': {source}")]
+    Secret { marketplace: String, source: SecretError },
     #[error(transparent)]
     Order(#[from] OrderError),
     #[error(transparent)]
@@ -55,8 +59,10 @@ pub struct Marketplace {
     pub name: String,
     pub kind: ConnectorKind,
     pub base_url: String,
-    pub credentials: serde_json::Value,
-    pub webhook_secret: String,
+    /// The API credentials (a JSON object), sealed; empty when none were given.
+    pub credentials: Sealed,
+    /// The secret its webhooks are signed with, sealed.
+    pub webhook_secret: Sealed,
     pub share_percent: i32,
     pub buffer_units: i32,
     pub rate_limit_per_sec: i32,
@@ -88,8 +94,9 @@ pub struct MarketplaceInput {
     pub name: String,
     pub kind: ConnectorKind,
     pub base_url: String,
-    pub credentials: Option<serde_json::Value>,
-    pub webhook_secret: Option<String>,
+    /// Sealed by the caller; on replace, left out means kept.
+    pub credentials: Option<Sealed>,
+    pub webhook_secret: Option<Sealed>,
     pub share_percent: i32,
     pub buffer_units: i32,
     pub rate_limit_per_sec: i32,

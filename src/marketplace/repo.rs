@@ -11,6 +11,7 @@ use crate::db::schema::{
 };
 use crate::db::{AnyConnection, DbError, one_of};
 use crate::per_backend;
+use crate::secret::Sealed;
 use crate::types::{MarketplaceId, OrderId, SkuId};
 
 #[derive(Queryable, Selectable)]
@@ -39,12 +40,12 @@ impl Row {
         };
         Ok(Marketplace {
             kind: ConnectorKind::parse(&self.kind).map_err(DbError::Corrupt)?,
-            credentials: json("credentials", &self.credentials)?,
+            credentials: Sealed::from_stored(self.credentials),
             settings: json("settings", &self.settings)?,
             id: self.id,
             name: self.name,
             base_url: self.base_url,
-            webhook_secret: self.webhook_secret,
+            webhook_secret: Sealed::from_stored(self.webhook_secret),
             share_percent: self.share_percent,
             buffer_units: self.buffer_units,
             rate_limit_per_sec: self.rate_limit_per_sec,
@@ -128,6 +129,30 @@ pub fn replace(
         .set((Columns::of(input, secrets, at), m::version.eq(m::version + 1)))
         .execute(conn)?
         == 1)
+}
+
+/// Marketplaces whose secrets are stored as they came (before sealing):
+/// (id, credentials, webhook secret).
+pub fn unsealed(conn: &mut AnyConnection) -> Result<Vec<(MarketplaceId, String, String)>, DbError> {
+    Ok(m::table
+        .filter(
+            (m::credentials.not_like("v1:%").and(m::credentials.ne("")))
+                .or(m::webhook_secret.not_like("v1:%").and(m::webhook_secret.ne(""))),
+        )
+        .select((m::id, m::credentials, m::webhook_secret))
+        .load(conn)?)
+}
+
+/// Stores a marketplace's sealed secrets.
+pub fn set_secrets(
+    conn: &mut AnyConnection,
+    id: &MarketplaceId,
+    (credentials, secret): (&str, &str),
+) -> Result<(), DbError> {
+    diesel::update(m::table.find(id))
+        .set((m::credentials.eq(credentials), m::webhook_secret.eq(secret)))
+        .execute(conn)?;
+    Ok(())
 }
 
 pub fn find(conn: &mut AnyConnection, id: &MarketplaceId) -> Result<Option<Marketplace>, DbError> {
@@ -540,7 +565,7 @@ pub fn revive_outbound(
 pub fn claim_delivery(
     conn: &mut AnyConnection,
     marketplace: &MarketplaceId,
-    delivery: &str,
+    (delivery, effect): (&str, Option<&str>),
     external_order: Option<&str>,
     topic: &str,
     at: NaiveDateTime,
@@ -551,24 +576,26 @@ pub fn claim_delivery(
         md::external_order_id.eq(external_order),
         md::topic.eq(topic),
         md::received_at.eq(at),
+        md::effect.eq(effect),
     );
     let inserted =
         per_backend!(conn, |c| diesel::insert_into(md::table).values(row).on_conflict_do_nothing().execute(c))?;
     Ok(inserted == 1)
 }
 
-/// The order an earlier delivery led to.
+/// The order an earlier delivery (of this id, or with this effect) led to.
 pub fn delivery_order(
     conn: &mut AnyConnection,
     marketplace: &MarketplaceId,
     delivery: &str,
+    effect: Option<&str>,
 ) -> Result<Option<OrderId>, DbError> {
-    Ok(md::table
-        .find((marketplace, delivery))
-        .select(md::order_id)
-        .first::<Option<OrderId>>(conn)
-        .optional()?
-        .flatten())
+    let mut query = md::table.filter(md::marketplace_id.eq(marketplace)).into_boxed();
+    query = match effect {
+        Some(effect) => query.filter(md::delivery_id.eq(delivery.to_owned()).or(md::effect.eq(effect.to_owned()))),
+        None => query.filter(md::delivery_id.eq(delivery.to_owned())),
+    };
+    Ok(query.select(md::order_id).load::<Option<OrderId>>(conn)?.into_iter().flatten().next())
 }
 
 pub fn note_delivery_order(

@@ -10,11 +10,11 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::Marketplace;
 use super::connector::{
-    CallError, Confirmation, Connector, Delivery, Headers, Inbound, MarketOrder, SoldLine, StockUpdate, WebhookError,
-    check, hmac_sha256, signature_matches,
+    CallError, Confirmation, Connector, Delivery, Headers, Inbound, MarketOrder, Secrets, SoldLine, StockUpdate,
+    WebhookError, check, check_lines, external_id, hmac_sha256, signature_matches, sold_quantity,
 };
+use super::model::Marketplace;
 use crate::cart::DeliveryAddress;
 use crate::types::{Currency, Money};
 
@@ -34,12 +34,12 @@ fn id_value(raw: &str) -> Value {
 }
 
 impl Shopify {
-    pub fn new(m: &Marketplace, timeout: Duration) -> Self {
+    pub fn new(m: &Marketplace, secrets: Secrets, timeout: Duration) -> Self {
         Self {
             base_url: m.base_url.trim_end_matches('/').to_owned(),
-            token: m.credentials["access_token"].as_str().unwrap_or_default().to_owned(),
+            token: secrets.access_token(),
             location_id: id_value(m.settings["location_id"].as_str().unwrap_or_default()),
-            secret: m.webhook_secret.as_bytes().to_vec(),
+            secret: secrets.webhook_secret,
             timeout,
         }
     }
@@ -60,6 +60,10 @@ impl Shopify {
 #[derive(Deserialize)]
 struct ShopifyOrder {
     id: Value,
+    /// Set once the order is cancelled: the signed body, not the topic
+    /// header (which the signature does not cover), says so.
+    #[serde(default)]
+    cancelled_at: Option<String>,
     #[serde(default)]
     currency: Option<String>,
     #[serde(default)]
@@ -104,6 +108,7 @@ struct ShopifyAddress {
 
 #[derive(Deserialize)]
 struct ShopifyRefund {
+    id: Value,
     order_id: Value,
     #[serde(default)]
     refund_line_items: Vec<ShopifyRefundLine>,
@@ -115,12 +120,12 @@ struct ShopifyRefundLine {
     line_item: ShopifyLine,
 }
 
-fn text(value: &Value) -> String {
-    value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string())
-}
-
 fn malformed(e: impl std::fmt::Display) -> WebhookError {
     WebhookError::Malformed(e.to_string())
+}
+
+fn invalid(e: impl std::fmt::Display) -> WebhookError {
+    WebhookError::Invalid(e.to_string())
 }
 
 impl Connector for Shopify {
@@ -174,22 +179,36 @@ impl Connector for Shopify {
         let delivery_id =
             headers.get("x-shopify-webhook-id").ok_or_else(|| malformed("X-Shopify-Webhook-Id is missing"))?;
         let topic = headers.get("x-shopify-topic").ok_or_else(|| malformed("X-Shopify-Topic is missing"))?;
+        let mut refund_id = None;
         let inbound = match topic {
             "orders/create" | "orders/paid" => {
                 let order: ShopifyOrder = serde_json::from_slice(body).map_err(malformed)?;
-                let currency = Currency::parse(order.currency.as_deref().unwrap_or_default()).map_err(malformed)?;
+                if order.cancelled_at.is_some() {
+                    return Err(WebhookError::Invalid("the order in the body is cancelled".into()));
+                }
+                let currency = Currency::parse(order.currency.as_deref().unwrap_or_default()).map_err(invalid)?;
                 let lines = order
                     .line_items
                     .iter()
                     .map(|l| {
-                        let price = l.price.as_ref().map(text).unwrap_or_else(|| "0".into());
-                        Ok(SoldLine {
-                            seller_sku: l.sku.clone().ok_or_else(|| malformed("a line item has no sku"))?,
-                            quantity: l.quantity,
-                            unit_price: Money::parse(&price, currency).map_err(malformed)?,
-                        })
+                        let seller_sku = l.sku.clone().ok_or_else(|| invalid("a line item has no sku"))?;
+                        let quantity = sold_quantity(l.quantity, &seller_sku)?;
+                        let price = match &l.price {
+                            Some(Value::String(s)) => s.clone(),
+                            Some(Value::Number(n)) => n.to_string(),
+                            None => "0".into(),
+                            Some(_) => return Err(invalid(format!("the price of {seller_sku} is not an amount"))),
+                        };
+                        let unit = Money::parse(&price, currency).map_err(invalid)?;
+                        let total = unit
+                            .minor
+                            .checked_mul(i64::from(quantity.get()))
+                            .map(|minor| Money::new(minor, currency))
+                            .ok_or_else(|| invalid(format!("the total of {seller_sku} is too large")))?;
+                        Ok(SoldLine { seller_sku, quantity, total })
                     })
                     .collect::<Result<Vec<_>, WebhookError>>()?;
+                check_lines(&lines)?;
                 let address = order.shipping_address.map(|a| DeliveryAddress {
                     recipient: a.name,
                     line1: a.address1.unwrap_or_default(),
@@ -202,7 +221,7 @@ impl Connector for Shopify {
                     longitude: a.longitude,
                 });
                 Inbound::Order(Box::new(MarketOrder {
-                    external_id: text(&order.id),
+                    external_id: external_id(&order.id, "the order id")?,
                     lines,
                     address,
                     buyer: order.customer,
@@ -210,19 +229,25 @@ impl Connector for Shopify {
             }
             "orders/cancelled" => {
                 let order: ShopifyOrder = serde_json::from_slice(body).map_err(malformed)?;
-                Inbound::Cancelled { external_id: text(&order.id) }
+                if order.cancelled_at.is_none() {
+                    return Err(WebhookError::Invalid("the order in the body is not cancelled".into()));
+                }
+                Inbound::Cancelled { external_id: external_id(&order.id, "the order id")? }
             }
             "refunds/create" => {
                 let refund: ShopifyRefund = serde_json::from_slice(body).map_err(malformed)?;
+                refund_id = Some(external_id(&refund.id, "the refund id")?);
                 let lines = refund
                     .refund_line_items
                     .into_iter()
                     .filter_map(|l| l.line_item.sku.map(|sku| (sku, l.quantity)))
-                    .collect();
-                Inbound::Returned { external_id: text(&refund.order_id), lines }
+                    .map(|(sku, quantity)| Ok((sold_quantity(quantity, &sku)?, sku)))
+                    .map(|line: Result<_, WebhookError>| line.map(|(quantity, sku)| (sku, quantity)))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Inbound::Returned { external_id: external_id(&refund.order_id, "the order id")?, lines }
             }
             other => Inbound::Ignored { topic: other.to_owned() },
         };
-        Ok(Delivery { delivery_id: delivery_id.to_owned(), topic: topic.to_owned(), inbound })
+        Ok(Delivery::new(delivery_id.to_owned(), topic.to_owned(), inbound, refund_id))
     }
 }

@@ -155,9 +155,10 @@ pub async fn push_due(ctx: &Context) -> Result<usize, MarketplaceError> {
     let config = ctx.config.marketplace.clone();
     let mut attempted = 0;
     for (marketplace, rows) in claimed {
-        let connector = AnyConnector::of(&marketplace, config.request_timeout);
+        let connector = AnyConnector::of(&marketplace, &ctx.keyring, config.request_timeout);
+        let batch = connector.as_ref().map_or(1, |c| c.batch_size().max(1));
         let mut unsent: Vec<Claimed> = Vec::new();
-        for chunk in rows.chunks(connector.batch_size().max(1)) {
+        for chunk in rows.chunks(batch) {
             if !take_call(&marketplace.id, marketplace.rate_limit_per_sec) {
                 unsent.extend_from_slice(chunk);
                 continue;
@@ -166,7 +167,10 @@ pub async fn push_due(ctx: &Context) -> Result<usize, MarketplaceError> {
                 chunk.iter().map(|(_, l, q)| StockUpdate { listing_id: l.clone(), quantity: *q }).collect();
             let span =
                 tracing::info_span!("marketplace_push", marketplace = %marketplace.name, listings = updates.len());
-            let result = tracing::Instrument::instrument(connector.push(&ctx.http, &updates), span).await;
+            let result = match &connector {
+                Ok(connector) => tracing::Instrument::instrument(connector.push(&ctx.http, &updates), span).await,
+                Err(error) => Err(CallError::unopened(error)),
+            };
             if let Err(error) = &result {
                 tracing::warn!(marketplace = %marketplace.name, status = ?error.status, error = %error.message, "stock push failed");
             }
@@ -305,10 +309,11 @@ pub async fn confirm_due(ctx: &Context) -> Result<usize, MarketplaceError> {
     let config = ctx.config.marketplace.clone();
     let attempted = claimed.len();
     for (marketplace, row) in claimed {
-        let connector = AnyConnector::of(&marketplace, config.request_timeout);
-        let result = match serde_json::from_str::<Confirmation>(&row.payload) {
-            Ok(confirmation) => connector.confirm(&ctx.http, &confirmation).await,
-            Err(e) => Err(CallError {
+        let connector = AnyConnector::of(&marketplace, &ctx.keyring, config.request_timeout);
+        let result = match (serde_json::from_str::<Confirmation>(&row.payload), &connector) {
+            (Ok(confirmation), Ok(connector)) => connector.confirm(&ctx.http, &confirmation).await,
+            (_, Err(error)) => Err(CallError::unopened(error)),
+            (Err(e), _) => Err(CallError {
                 status: None,
                 message: format!("unreadable confirmation: {e}"),
                 retryable: false,

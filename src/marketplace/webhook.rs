@@ -18,14 +18,15 @@ use crate::order::lifecycle::cancel;
 use crate::order::place::place as place_order;
 use crate::order::returns::{ReturnRequestLine, create_return};
 use crate::order::{self, Act, Destination, Disposition, NewOrder, Order, OrderError, Prices};
-use crate::types::{ApiKeyId, OrderId, Quantity, SkuId};
+use crate::types::{ApiKeyId, OrderId, SkuId};
 
 /// What a delivery did.
 #[derive(Debug)]
 pub enum Received {
     Created(Box<Order>),
+    /// Seen before (under this delivery id or another): the order it made, if any.
     Duplicate {
-        order: Option<OrderId>,
+        order: Option<Box<Order>>,
     },
     Cancelled(Box<Order>),
     /// The order had already left and cannot be cancelled here.
@@ -78,16 +79,22 @@ pub fn receive(
         Inbound::Cancelled { external_id } | Inbound::Returned { external_id, .. } => Some(external_id.clone()),
         Inbound::Ignored { .. } => None,
     };
+    // One claim for the delivery id and the effect together: a delivery seen
+    // before, or the same effect under another delivery id (also one still
+    // being handled by a concurrent delivery, which PostgreSQL waits for),
+    // is a duplicate.
     let claimed = repo::claim_delivery(
         conn,
         &marketplace.id,
-        &delivery.delivery_id,
+        (&delivery.delivery_id, delivery.effect.as_deref()),
         external.as_deref(),
         &delivery.topic,
         timestamp(now),
     )?;
     if !claimed {
-        let order = repo::delivery_order(conn, &marketplace.id, &delivery.delivery_id)?;
+        let order = repo::delivery_order(conn, &marketplace.id, &delivery.delivery_id, delivery.effect.as_deref())?
+            .map(|id| order::get(conn, id.as_str()).map(Box::new))
+            .transpose()?;
         return Ok(Received::Duplicate { order });
     }
     let actor = principal(marketplace);
@@ -101,7 +108,7 @@ pub fn receive(
             if let Some(found) = existing {
                 // The same order under a new delivery id: still one order.
                 note_order(conn, marketplace, &delivery, &found.row.id)?;
-                return Ok(Received::Duplicate { order: Some(found.row.id) });
+                return Ok(Received::Duplicate { order: Some(Box::new(found)) });
             }
             let placed = place(conn, marketplace, *sold, &act)?;
             note_order(conn, marketplace, &delivery, &placed.row.id)?;
@@ -142,7 +149,6 @@ pub fn receive(
                     .iter()
                     .find(|l| l.sku_id == sku.id && l.open_quantity() > 0)
                     .ok_or_else(|| OrderError::LineNotFound(seller_sku.clone()))?;
-                let quantity = Quantity::new(quantity).map_err(OrderError::NotReturnable)?;
                 requests.push(ReturnRequestLine {
                     line_id: line.id.clone(),
                     quantity,
@@ -165,11 +171,8 @@ fn place(
     let mut lines = Vec::new();
     let mut prices = Vec::new();
     for line in &sold.lines {
-        let sku = sku_for(conn, marketplace, &line.seller_sku)?;
-        let quantity =
-            Quantity::new(line.quantity).map_err(|e| OrderError::NotReturnable(format!("{}: {e}", line.seller_sku)))?;
-        lines.push((sku, quantity));
-        prices.push(line.unit_price);
+        lines.push((sku_for(conn, marketplace, &line.seller_sku)?, line.quantity));
+        prices.push(line.total);
     }
     // The marketplace keeps the buyer's address where it does not share it.
     let address = sold.address.unwrap_or_else(|| DeliveryAddress {

@@ -68,6 +68,9 @@ pub enum OrderError {
     BadPick(String),
     #[error("{0}")]
     NotApplicable(String),
+    /// More lines or units than an order takes.
+    #[error("{0}")]
+    TooLarge(String),
     #[error(transparent)]
     SameDay(#[from] SameDayError),
     #[error(transparent)]
@@ -120,7 +123,7 @@ pub struct Payment {
 pub enum Prices {
     /// The catalog, with usable promotions (and this code).
     Catalog { promotion_code: Option<String> },
-    /// Unit prices set elsewhere (a marketplace), one per line.
+    /// What each line cost elsewhere (a marketplace), in that currency.
     Given(Vec<Money>),
 }
 

@@ -22,7 +22,7 @@ use crate::db::{AnyConnection, DbError, timestamp};
 use crate::events::{self, NewEvent};
 use crate::inventory::reservation::{self, NewReservation};
 use crate::inventory::{self, InventoryError, LevelAt, Purpose};
-use crate::pricing::{self, Pricing};
+use crate::pricing::{self, PriceLine, Pricing};
 use crate::types::{Currency, LocationId, Money, OrderId, OrderLineId, Quantity, SkuId};
 
 pub const ORDER_CREATED: &str = "order.created";
@@ -123,45 +123,83 @@ fn plan(conn: &mut AnyConnection, new: &NewOrder, wants: &[Want]) -> Result<Plan
     }
 }
 
-/// Places an order atomically in the caller's transaction: prices fixed,
-/// payment checked, stock allocated and held (or sold, at the counter),
-/// fulfilments and lines written, audited and announced.
-pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<Order, OrderError> {
-    // One line per SKU, in the order first seen.
-    let mut merged: Vec<(Sku, i32)> = Vec::new();
-    for (sku, q) in &new.lines {
-        match merged.iter_mut().find(|(s, _)| s.id == sku.id) {
-            Some((_, total)) => *total += q.get(),
-            None => merged.push((sku.clone(), q.get())),
+/// One line of an order to place: a SKU once, with every unit asked for it
+/// and, for given prices, what they cost together.
+struct MergedLine {
+    sku: Sku,
+    quantity: Quantity,
+    given: Option<Money>,
+}
+
+/// Most lines an order has.
+pub const MAX_LINES: usize = 100;
+
+/// One line per SKU, in the order first seen; refused (never truncated)
+/// beyond an order's limits.
+fn merge_lines(new: &NewOrder) -> Result<Vec<MergedLine>, OrderError> {
+    let given = match &new.prices {
+        Prices::Given(totals) if totals.len() != new.lines.len() => {
+            return Err(DbError::Corrupt("a price for every line".into()).into());
+        }
+        Prices::Given(totals) => Some(totals),
+        Prices::Catalog { .. } => None,
+    };
+    let mut merged: Vec<(Sku, i64, Option<Money>)> = Vec::new();
+    for (i, (sku, q)) in new.lines.iter().enumerate() {
+        let price = given.map(|totals| totals[i]);
+        match merged.iter_mut().find(|(s, _, _)| s.id == sku.id) {
+            Some((_, total, sum)) => {
+                *total += i64::from(q.get());
+                if let (Some(sum), Some(price)) = (sum.as_mut(), price) {
+                    sum.minor += price.minor;
+                }
+            }
+            None => merged.push((sku.clone(), i64::from(q.get()), price)),
         }
     }
     if merged.is_empty() {
         return Err(OrderError::CartEmpty);
     }
-    if let Some(inactive) = merged.iter().find(|(s, _)| !s.active) {
-        return Err(InventoryError::SkuInactive(inactive.0.code.to_string()).into());
+    if merged.len() > MAX_LINES {
+        return Err(OrderError::TooLarge(format!("an order takes at most {MAX_LINES} SKUs, not {}", merged.len())));
     }
-    let currency: Currency = merged[0].0.price.currency;
-    if merged.iter().any(|(s, _)| s.price.currency != currency) {
+    merged
+        .into_iter()
+        .map(|(sku, total, given)| {
+            let quantity = Quantity::new(total)
+                .map_err(|e| OrderError::TooLarge(format!("{total} units of {} in all: {e}", sku.code)))?;
+            Ok(MergedLine { sku, quantity, given })
+        })
+        .collect()
+}
+
+/// Places an order atomically in the caller's transaction: prices fixed,
+/// payment checked, stock allocated and held (or sold, at the counter),
+/// fulfilments and lines written, audited and announced.
+pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<Order, OrderError> {
+    let merged = merge_lines(&new)?;
+    if let Some(inactive) = merged.iter().find(|l| !l.sku.active) {
+        return Err(InventoryError::SkuInactive(inactive.sku.code.to_string()).into());
+    }
+    let catalog_currency: Currency = merged[0].sku.price.currency;
+    if merged.iter().any(|l| l.sku.price.currency != catalog_currency) {
         return Err(OrderError::MixedCurrency);
     }
-    let new = NewOrder {
-        lines: merged.iter().filter_map(|(s, q)| Quantity::new(i64::from(*q)).ok().map(|q| (s.clone(), q))).collect(),
-        ..new
-    };
-    let price_lines: Vec<pricing::PriceLine> = match &new.prices {
-        Prices::Given(units) => new
-            .lines
-            .iter()
-            .zip(units)
-            .map(|((s, q), unit)| pricing::PriceLine { sku_id: s.id.clone(), quantity: q.get(), unit_price: *unit })
-            .collect(),
-        Prices::Catalog { .. } => new
-            .lines
-            .iter()
-            .map(|(s, q)| pricing::PriceLine { sku_id: s.id.clone(), quantity: q.get(), unit_price: s.price })
-            .collect(),
-    };
+    // Given prices keep their currency; one the catalog does not sell is
+    // never relabelled, and nothing is allocated until someone checks it.
+    let currency = merged.iter().find_map(|l| l.given.map(|g| g.currency)).unwrap_or(catalog_currency);
+    if merged.iter().any(|l| l.given.is_some_and(|g| g.currency != currency)) {
+        return Err(OrderError::MixedCurrency);
+    }
+    let foreign = currency != catalog_currency;
+    let price_lines: Vec<PriceLine> = merged
+        .iter()
+        .map(|l| match l.given {
+            Some(total) => PriceLine { sku_id: l.sku.id.clone(), quantity: l.quantity.get(), gross: total },
+            None => PriceLine::at_unit(l.sku.id.clone(), l.quantity.get(), l.sku.price),
+        })
+        .collect();
+    let new = NewOrder { lines: merged.into_iter().map(|l| (l.sku, l.quantity)).collect(), ..new };
     let code = match &new.prices {
         Prices::Catalog { promotion_code } => promotion_code.as_deref(),
         Prices::Given(_) => None,
@@ -197,7 +235,12 @@ pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<O
     let wants: Vec<Want> = new.lines.iter().map(|(s, q)| Want { sku_id: s.id.clone(), quantity: q.get() }).collect();
     let number = repo::new_number();
     let order_id = OrderId::generate();
-    let (Plan { parts, missing }, holds) = plan_and_hold(conn, &new, &wants, (&order_id, &number), act)?;
+    let (Plan { parts, missing }, holds) = if foreign {
+        let missing = wants.iter().enumerate().map(|(i, w)| (i, w.quantity)).collect();
+        (Plan { parts: Vec::new(), missing }, Vec::new())
+    } else {
+        plan_and_hold(conn, &new, &wants, (&order_id, &number), act)?
+    };
     if let Destination::SameDay { slot_id: Some(slot_id), .. } = &new.destination {
         // Booked in the same transaction as the stock: both or neither.
         let (store, slot) = same_day::find(conn, slot_id)?;
@@ -216,13 +259,19 @@ pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<O
         })
         .collect();
     // The one fulfilment with a reason, so also the order's reason.
-    let missing_reason = (!missing.is_empty()).then(|| {
-        missing
-            .iter()
-            .map(|(i, q)| format!("{} × {} could not be allocated", q, new.lines[*i].0.code))
-            .collect::<Vec<_>>()
-            .join("; ")
-    });
+    let missing_reason = match (foreign, missing.is_empty()) {
+        (true, _) => {
+            Some(format!("priced in {currency}, which the catalog does not sell: check the prices, then reallocate"))
+        }
+        (false, true) => None,
+        (false, false) => Some(
+            missing
+                .iter()
+                .map(|(i, q)| format!("{} × {} could not be allocated", q, new.lines[*i].0.code))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+    };
     if let Some(reason) = &missing_reason {
         let mut fulfilment = new_fulfilment(&new, &order_id, None, FulfilmentStatus::NeedsAttention, None, act.now);
         fulfilment.status_reason = Some(reason.clone());

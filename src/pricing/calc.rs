@@ -23,7 +23,15 @@ use crate::types::{Currency, Money, PromotionId, SkuId};
 pub struct PriceLine {
     pub sku_id: SkuId,
     pub quantity: i32,
-    pub unit_price: Money,
+    /// What the units cost before promotions and tax.
+    pub gross: Money,
+}
+
+impl PriceLine {
+    /// `quantity` units at a unit price (a catalog price).
+    pub fn at_unit(sku_id: SkuId, quantity: i32, unit: Money) -> Self {
+        Self { sku_id, quantity, gross: Money::new(unit.minor * i64::from(quantity), unit.currency) }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -127,7 +135,7 @@ pub fn price(
     tax_rate: Decimal,
     include_tax: bool,
 ) -> Priced {
-    let gross: Vec<i64> = lines.iter().map(|l| l.unit_price.minor * i64::from(l.quantity)).collect();
+    let gross: Vec<i64> = lines.iter().map(|l| l.gross.minor).collect();
     let mut results: Vec<OfferResult> = offers
         .iter()
         .map(|o| OfferResult {
@@ -226,7 +234,7 @@ mod tests {
     }
 
     fn line(sku: &str, quantity: i32, cents: i64) -> PriceLine {
-        PriceLine { sku_id: SkuId(sku.into()), quantity, unit_price: Money::new(cents, eur()) }
+        PriceLine::at_unit(SkuId(sku.into()), quantity, Money::new(cents, eur()))
     }
 
     fn offer(id: &str, discount: Discount, sku: Option<&str>, min: Option<i64>) -> Offer {

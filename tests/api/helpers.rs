@@ -47,6 +47,9 @@ macro_rules! backend_tests {
     };
 }
 
+/// The key that seals stored secrets in every test (32 bytes, URL-safe base64).
+pub const TEST_SECRET_KEY: &str = "dGVzdC1vbmx5LXNlYWxpbmcta2V5LW5vdC1zZWNyZXQ";
+
 /// Monday 2026-06-15 09:00 in Berlin: inside opening hours, before cut-offs.
 pub fn start_time() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 15, 7, 0, 0).single().expect("valid start time")
@@ -185,6 +188,8 @@ pub async fn spawn_app_with(backend: Backend, settings: &[(&str, &str)]) -> Test
         ("OMNISTOCK_JOBS__ENABLED".into(), "false".into()),
         ("OMNISTOCK_HTTP__WORKERS".into(), "2".into()),
         ("OMNISTOCK_DB__POOL_SIZE".into(), "8".into()),
+        ("OMNISTOCK_SECRET_KEY".into(), TEST_SECRET_KEY.into()),
+        ("OMNISTOCK_MARKETPLACE__ALLOW_INSECURE_LOOPBACK".into(), "true".into()),
     ];
     vars.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = Config::from_lookup(|name| vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
@@ -355,6 +360,7 @@ impl TestApp {
         std::process::Command::new(env!("CARGO_BIN_EXE_omnistock"))
             .args(args)
             .env("DATABASE_URL", &self.database_url)
+            .env("OMNISTOCK_SECRET_KEY", TEST_SECRET_KEY)
             .env("OMNISTOCK_LOG", "warn")
             .output()
             .expect("run omnistock")
@@ -401,6 +407,7 @@ impl TestApp {
         use omnistock::db::schema::marketplaces as m;
         let now = omnistock::db::timestamp(self.ctx.now());
         let owned = name.to_owned();
+        let secret = self.ctx.keyring.seal(b"secret");
         self.ctx
             .db
             .write(move |conn| {
@@ -410,8 +417,8 @@ impl TestApp {
                         m::name.eq(&owned),
                         m::kind.eq("shopify"),
                         m::base_url.eq("http://127.0.0.1:9"),
-                        m::credentials.eq("{}"),
-                        m::webhook_secret.eq("secret"),
+                        m::credentials.eq(""),
+                        m::webhook_secret.eq(secret.as_stored()),
                         m::share_percent.eq(100),
                         m::buffer_units.eq(0),
                         m::rate_limit_per_sec.eq(10),

@@ -25,6 +25,10 @@ crate::backend_tests!(
     a_short_marketplace_order_needs_attention_and_zeroes_the_listing,
     cancellations_and_shipments_travel_both_ways,
     buyers_from_every_channel_race_for_ten_units,
+    a_signed_body_cannot_be_replayed_as_something_else,
+    orders_beyond_limits_or_in_other_currencies_change_nothing_they_should_not,
+    concurrent_deliveries_of_one_order_are_one_order,
+    secrets_are_sealed_and_never_echoed,
 );
 
 const SECRET: &str = "whsec_0123456789abcdef";
@@ -458,7 +462,8 @@ async fn cancellations_and_shipments_travel_both_ways(app: TestApp) {
         &shop,
         "orders/cancelled",
         "d-2",
-        &serde_json::to_vec(&json!({"id": 1001})).unwrap(),
+        &serde_json::to_vec(&json!({"id": 1001, "cancelled_at": "2026-06-15T07:05:00Z", "cancel_reason": "customer"}))
+            .unwrap(),
         SECRET,
     )
     .await;
@@ -501,7 +506,7 @@ async fn cancellations_and_shipments_travel_both_ways(app: TestApp) {
         "refunds/create",
         "d-5",
         &serde_json::to_vec(
-            &json!({"order_id": 1002, "refund_line_items": [{"quantity": 1, "line_item": {"sku": "BOOK"}}]}),
+            &json!({"id": 509562969, "order_id": 1002, "refund_line_items": [{"quantity": 1, "line_item": {"sku": "BOOK"}}]}),
         )
         .unwrap(),
         SECRET,
@@ -588,4 +593,167 @@ async fn old_signed_webhooks_are_refused_as_replays() {
         .await
         .unwrap();
     crate::helpers::read(replay).await.assert_problem(401, "invalid_signature");
+}
+
+/// The signature covers the body, not the topic header: what a delivery does
+/// comes from what its body says, and the marketplace's own ids make each
+/// effect happen once, whatever delivery ids it arrives under.
+async fn a_signed_body_cannot_be_replayed_as_something_else(app: TestApp) {
+    app.create_store("WH", 52.52, 13.40).await;
+    app.create_sku("MUG", "8.00").await;
+    app.receive("WH", "MUG", 10).await;
+    let shopify = fake_shopify().await;
+    let shop = marketplace(&app, "shop", "shopify", &shopify, 100, 0).await;
+    list(&app, &shop, "MUG", "777").await;
+    let order = shopify_order(5001, &[("MUG", 2, "8.00")]);
+    let created = shopify_webhook(&app, &shop, "orders/create", "d-1", &order, SECRET).await;
+    assert_eq!(created.body["status"], "created");
+    let number = created.body["order"].as_str().unwrap().to_owned();
+    // The captured order body under another topic and a new delivery id.
+    let swapped = shopify_webhook(&app, &shop, "orders/cancelled", "d-2", &order, SECRET).await;
+    swapped.assert_problem(422, "validation_failed");
+    let still = app.get(&format!("/v1/orders/{number}"), &app.admin).await;
+    assert_eq!(still.body["status"], "placed", "the order stands");
+    // An object where an id belongs is refused, not turned into text.
+    let object_id = serde_json::to_vec(
+        &json!({"id": {"$gt": ""}, "currency": "EUR", "line_items": [{"sku": "MUG", "quantity": 1, "price": "8.00"}]}),
+    )
+    .unwrap();
+    shopify_webhook(&app, &shop, "orders/create", "d-3", &object_id, SECRET)
+        .await
+        .assert_problem(422, "validation_failed");
+
+    let staff = app.key(Role::Staff, Some("WH"), None).await;
+    let f = fulfilment_id(&still, 0);
+    for step in ["start-picking", "pack", "ship"] {
+        app.post(&format!("/v1/fulfilments/{f}/{step}"), &staff, json!({})).await.assert_status(200);
+    }
+    let refund = serde_json::to_vec(
+        &json!({"id": 9001, "order_id": 5001, "refund_line_items": [{"quantity": 1, "line_item": {"sku": "MUG"}}]}),
+    )
+    .unwrap();
+    let first = shopify_webhook(&app, &shop, "refunds/create", "d-4", &refund, SECRET).await;
+    assert_eq!(first.body["status"], "returned", "{}", first.body);
+    let again = shopify_webhook(&app, &shop, "refunds/create", "d-5", &refund, SECRET).await;
+    assert_eq!(
+        (again.body["status"].as_str(), again.body["order"].as_str()),
+        (Some("duplicate"), Some(number.as_str()))
+    );
+    let level = app.get("/v1/locations/WH/stock/MUG", &app.admin).await;
+    assert_eq!(level.body["on_hand"], 9, "two shipped, one came back once");
+    app.assert_ledger_balanced().await;
+}
+
+/// A body beyond an order's limits is refused whole; prices keep the
+/// marketplace's currency; a deactivated marketplace's webhooks change nothing.
+async fn orders_beyond_limits_or_in_other_currencies_change_nothing_they_should_not(app: TestApp) {
+    app.create_store("WH", 52.52, 13.40).await;
+    app.create_sku("PEN", "2.00").await;
+    app.receive("WH", "PEN", 10).await;
+    let shopify = fake_shopify().await;
+    let shop = marketplace(&app, "shop", "shopify", &shopify, 100, 0).await;
+    list(&app, &shop, "PEN", "888").await;
+    let huge = shopify_order(6001, &[("PEN", 600_000, "2.00"), ("PEN", 600_000, "2.00")]);
+    shopify_webhook(&app, &shop, "orders/create", "d-1", &huge, SECRET).await.assert_problem(422, "validation_failed");
+    assert_eq!(app.get("/v1/orders?channel=marketplace", &app.admin).await.body["items"], json!([]), "nothing written");
+    assert_eq!(app.available("PEN", "WH").await, 10);
+
+    let mut dollars: Value = serde_json::from_slice(&shopify_order(6002, &[("PEN", 3, "2.50")])).unwrap();
+    dollars["currency"] = json!("USD");
+    let usd =
+        shopify_webhook(&app, &shop, "orders/create", "d-2", &serde_json::to_vec(&dollars).unwrap(), SECRET).await;
+    assert_eq!(usd.body["status"], "created", "{}", usd.body);
+    let order = app.get(&format!("/v1/orders/{}", usd.body["order"].as_str().unwrap()), &app.admin).await;
+    assert_eq!(order.body["status"], "needs_attention");
+    assert_eq!(order.body["totals"]["total"], json!({"amount": "7.50", "currency": "USD"}), "never relabelled");
+    assert!(order.body["status_reason"].as_str().unwrap().contains("USD"), "{}", order.body);
+
+    let amazon = fake_amazon().await;
+    let amzn = marketplace(&app, "amzn", "amazon", &amazon, 100, 0).await;
+    list(&app, &amzn, "PEN", "PEN").await;
+    let line = amazon_notification(&app, &amzn, "n-1", "111-1", "Unshipped", &[("PEN", 3, "10.00")]).await;
+    assert_eq!(line.body["status"], "created");
+    let sold = app.get(&format!("/v1/orders/{}", line.body["order"].as_str().unwrap()), &app.admin).await;
+    assert_eq!(sold.body["totals"]["total"]["amount"], "10.00", "what the marketplace charged, to the cent");
+
+    let mut settings = app.get(&format!("/v1/marketplaces/{shop}"), &app.admin).await.body;
+    settings["active"] = json!(false);
+    let body = json!({"name": "shop", "kind": "shopify", "base_url": settings["base_url"], "active": false, "settings": settings["settings"]});
+    app.put(&format!("/v1/marketplaces/{shop}"), &app.admin, body).await.assert_status(200);
+    let late =
+        shopify_webhook(&app, &shop, "orders/create", "d-3", &shopify_order(6003, &[("PEN", 1, "2.00")]), SECRET).await;
+    late.assert_problem(410, "marketplace_inactive");
+    assert_eq!(app.available("PEN", "WH").await, 7, "only the Amazon order took stock");
+}
+
+/// The same order under eight delivery ids at once: one order, every
+/// delivery answered 200.
+async fn concurrent_deliveries_of_one_order_are_one_order(app: TestApp) {
+    app.create_store("WH", 52.52, 13.40).await;
+    app.create_sku("CAP", "9.00").await;
+    app.receive("WH", "CAP", 10).await;
+    let shopify = fake_shopify().await;
+    let shop = marketplace(&app, "shop", "shopify", &shopify, 100, 0).await;
+    list(&app, &shop, "CAP", "999").await;
+    let order = shopify_order(7001, &[("CAP", 1, "9.00")]);
+    let deliveries: Vec<String> = (0..8).map(|i| format!("delivery-{i}")).collect();
+    let answers =
+        join_all(deliveries.iter().map(|d| shopify_webhook(&app, &shop, "orders/create", d, &order, SECRET))).await;
+    let mut statuses: Vec<(u16, &str)> =
+        answers.iter().map(|a| (a.status.as_u16(), a.body["status"].as_str().unwrap_or_default())).collect();
+    statuses.sort();
+    assert_eq!(statuses[0], (200, "created"), "{answers:?}");
+    assert!(statuses[1..].iter().all(|s| *s == (200, "duplicate")), "{answers:?}");
+    let number = answers.iter().find(|a| a.body["status"] == "created").unwrap().body["order"].clone();
+    assert!(answers.iter().all(|a| a.body["order"] == number), "every answer names the one order");
+    assert_eq!(app.available("CAP", "WH").await, 9);
+}
+
+/// Credentials and webhook secrets are sealed at rest and never shown; the
+/// API is https only; a failing marketplace's body is never echoed.
+async fn secrets_are_sealed_and_never_echoed(app: TestApp) {
+    let shopify = fake_shopify().await;
+    let shop = marketplace(&app, "shop", "shopify", &shopify, 100, 0).await;
+    let stored: (String, String) = {
+        use omnistock::db::schema::marketplaces as m;
+        let id = shop.clone();
+        app.ctx
+            .db
+            .read(move |conn| {
+                use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
+                m::table
+                    .filter(m::id.eq(id))
+                    .select((m::credentials, m::webhook_secret))
+                    .first(conn)
+                    .map_err(omnistock::db::DbError::from)
+            })
+            .await
+            .unwrap()
+    };
+    assert!(stored.0.starts_with("v1:") && stored.1.starts_with("v1:"), "{stored:?}");
+    assert!(!stored.0.contains("shpat_secret") && !stored.1.contains(SECRET));
+    for url in ["http://example.com", "ftp://127.0.0.1", "https://user:pw@example.com", "http://10.0.0.1:80"] {
+        app.post(
+            "/v1/marketplaces",
+            &app.admin,
+            json!({"name": "bad", "kind": "shopify", "base_url": url, "webhook_secret": SECRET}),
+        )
+        .await
+        .assert_problem(422, "validation_failed");
+    }
+    let chatty = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_string("internal: db=prod-db-7 token=abc"))
+        .mount(&chatty)
+        .await;
+    let noisy = marketplace(&app, "noisy", "shopify", &chatty, 100, 0).await;
+    app.create_store("WH", 52.52, 13.40).await;
+    app.create_sku("BOX", "1.00").await;
+    list(&app, &noisy, "BOX", "1").await;
+    app.receive("WH", "BOX", 1).await;
+    app.run_jobs().await;
+    let sync = app.get(&format!("/v1/marketplaces/{noisy}/sync"), &app.admin).await;
+    let shown = sync.body.to_string();
+    assert!(!shown.contains("prod-db-7") && !shown.contains("token=abc"), "{shown}");
+    assert_eq!(sync.body["recent"][0]["error"], "HTTP 400 Bad Request");
 }

@@ -11,3 +11,9 @@ CREATE INDEX orders_store ON orders (store_id, id);
 -- cancellation): one effect each, whatever delivery ids it comes under.
 ALTER TABLE marketplace_deliveries ADD COLUMN effect TEXT;
 CREATE UNIQUE INDEX marketplace_deliveries_effect ON marketplace_deliveries (marketplace_id, effect);
+-- Service-wide settings kept with the data, e.g. which key seals its secrets
+-- (a check value, never the key).
+CREATE TABLE service_settings (
+    name TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+);

@@ -1,3 +1,4 @@
+DROP TABLE service_settings;
 DROP INDEX marketplace_deliveries_effect;
 ALTER TABLE marketplace_deliveries DROP COLUMN effect;
 DROP INDEX orders_store;

@@ -8,13 +8,15 @@ use utoipa::ToSchema;
 use super::{Validator, text, utc};
 use crate::http::problem::ApiError;
 use crate::marketplace::{ConnectorKind, Marketplace, MarketplaceInput, SyncState};
+use crate::secret::Keyring;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MarketplaceRequest {
     pub name: String,
     pub kind: ConnectorKind,
-    /// Where the marketplace's API answers (a local server in tests).
+    /// Where the marketplace's API answers: https (plain http only to this
+    /// machine, when `OMNISTOCK_MARKETPLACE__ALLOW_INSECURE_LOOPBACK` is set).
     pub base_url: String,
     /// API credentials, e.g. `{"access_token": "…"}`; kept when left out on replace.
     #[serde(default)]
@@ -52,14 +54,39 @@ fn yes() -> bool {
     true
 }
 
+/// Where a marketplace's API may be: an https URL with a host and no user
+/// part; plain http only to this machine, and only when allowed (tests).
+pub fn marketplace_url(raw: &str, allow_insecure_loopback: bool) -> Result<String, String> {
+    let url = raw.trim().trim_end_matches('/');
+    let (scheme, rest) = url.split_once("://").ok_or("must be an https:// URL")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if url.len() > 500 || authority.is_empty() || authority.contains('@') || url.chars().any(|c| c.is_control()) {
+        return Err("must be an https:// URL with a host (and no user or password)".into());
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
+    };
+    let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    match scheme {
+        "https" => Ok(url.to_owned()),
+        "http" if loopback && allow_insecure_loopback => Ok(url.to_owned()),
+        _ => Err("must be an https:// URL".into()),
+    }
+}
+
 impl MarketplaceRequest {
-    pub fn into_input(self, creating: bool) -> Result<MarketplaceInput, ApiError> {
+    /// Validates the request; secrets are sealed with `keyring` and never
+    /// stored or held as given.
+    pub fn into_input(
+        self,
+        creating: bool,
+        keyring: &Keyring,
+        allow_insecure_loopback: bool,
+    ) -> Result<MarketplaceInput, ApiError> {
         let mut v = Validator::default();
         let name = v.check("/name", text(&self.name, 100));
-        if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) || self.base_url.len() > 500
-        {
-            v.error("/base_url", "must be an http:// or https:// URL");
-        }
+        let base_url = v.check("/base_url", marketplace_url(&self.base_url, allow_insecure_loopback));
         if !(0..=100).contains(&self.share_percent) {
             v.error("/share_percent", "must be 0 to 100");
         }
@@ -82,14 +109,14 @@ impl MarketplaceRequest {
         if !(self.settings.is_object() || self.settings.is_null()) {
             v.error("/settings", "must be an object");
         }
-        let Some(name) = name else { return Err(v.into_error()) };
+        let (Some(name), Some(base_url)) = (name, base_url) else { return Err(v.into_error()) };
         v.finish()?;
         Ok(MarketplaceInput {
             name,
             kind: self.kind,
-            base_url: self.base_url,
-            credentials: self.credentials,
-            webhook_secret: self.webhook_secret,
+            base_url,
+            credentials: self.credentials.map(|c| keyring.seal(c.to_string().as_bytes())),
+            webhook_secret: self.webhook_secret.map(|s| keyring.seal(s.as_bytes())),
             share_percent: self.share_percent,
             buffer_units: self.buffer_units,
             rate_limit_per_sec: self.rate_limit_per_sec,
@@ -131,7 +158,7 @@ impl From<&Marketplace> for MarketplaceResponse {
             rate_limit_per_sec: m.rate_limit_per_sec,
             settings: m.settings.clone(),
             active: m.active,
-            has_credentials: m.credentials.as_object().is_some_and(|c| !c.is_empty()),
+            has_credentials: !m.credentials.is_empty(),
             webhook_url: format!("/v1/marketplaces/{}/webhooks", m.id),
             version: m.version,
             created_at: utc(m.created_at),

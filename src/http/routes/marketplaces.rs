@@ -52,7 +52,8 @@ pub async fn create_marketplace(
     body: JsonBody<MarketplaceRequest>,
 ) -> Result<Reply, ApiError> {
     caller.may(Op::ManageMarketplaces)?;
-    let input = body.value?.into_input(true)?;
+    let loopback = ctx.config.marketplace.allow_insecure_loopback;
+    let input = body.value?.into_input(true, &ctx.keyring, loopback)?;
     let now = ctx.now();
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
         let created = marketplace::create(conn, input, now)?;
@@ -97,7 +98,8 @@ pub async fn replace_marketplace(
     body: JsonBody<MarketplaceRequest>,
 ) -> Result<Reply, ApiError> {
     caller.may(Op::ManageMarketplaces)?;
-    let input = body.value?.into_input(false)?;
+    let loopback = ctx.config.marketplace.allow_insecure_loopback;
+    let input = body.value?.into_input(false, &ctx.keyring, loopback)?;
     let (now, id) = (ctx.now(), MarketplaceId(id.into_inner()));
     let updated = ctx.db.write(move |conn| marketplace::update(conn, &id, input, if_match.0, now)).await?;
     Ok(Reply::ok(&MarketplaceResponse::from(&updated)).version(updated.version))
@@ -226,13 +228,20 @@ pub async fn receive_webhook(
 ) -> Result<Reply, ApiError> {
     let id = MarketplaceId(id.into_inner());
     let found = ctx.db.read(move |conn| marketplace::get(conn, &id)).await?;
+    if !found.active {
+        return Err(ApiError::gone(
+            "marketplace-inactive",
+            "Marketplace inactive",
+            format!("marketplace '{}' is deactivated: its webhooks change nothing", found.name),
+        ));
+    }
     let headers = Headers(
         req.headers()
             .iter()
             .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
             .collect(),
     );
-    let connector = AnyConnector::of(&found, ctx.config.marketplace.request_timeout);
+    let connector = AnyConnector::of(&found, &ctx.keyring, ctx.config.marketplace.request_timeout)?;
     let now = ctx.now();
     connector.verify(&headers, &body.0, now, ctx.config.marketplace.replay_window).map_err(|e| {
         tracing::warn!(marketplace = %found.name, error = %e, "webhook refused");
@@ -247,7 +256,7 @@ pub async fn receive_webhook(
         Received::Cancelled(o) => ("cancelled", Some(o.as_ref())),
         Received::NotCancellable(o) => ("not_cancellable", Some(o.as_ref())),
         Received::Returned(o) => ("returned", Some(o.as_ref())),
-        Received::Duplicate { .. } => ("duplicate", None),
+        Received::Duplicate { order } => ("duplicate", order.as_deref()),
         Received::Ignored { .. } => ("ignored", None),
     };
     if matches!(received, Received::Created(_)) {
@@ -259,13 +268,9 @@ pub async fn receive_webhook(
             }
         });
     }
-    let duplicate_order = match &received {
-        Received::Duplicate { order } => order.as_ref().map(ToString::to_string),
-        _ => None,
-    };
     Ok(Reply::ok(&WebhookResponse {
         status,
-        order: order.map(|o| o.row.number.clone()).or(duplicate_order),
+        order: order.map(|o| o.row.number.clone()),
         order_status: order.map(|o| o.row.status.clone()),
     }))
 }
