@@ -120,8 +120,9 @@ fn at_store(fulfilment: &Fulfilment, store: &Location) -> Result<(), OrderError>
 }
 
 /// Marks a pickup ready: walks it through picking and packing as needed,
-/// issues a pickup code (stored hashed; readable once by the customer's
-/// channel) and sets the deadline from the store's hold days.
+/// issues a pickup code (checked against its hash; shown to the customer's
+/// storefront channels until collected) and sets the deadline from the
+/// store's hold days.
 pub fn mark_ready(
     conn: &mut AnyConnection,
     store: &Location,

@@ -72,6 +72,10 @@ fn whole(wants: &[Want], candidate: &Candidate) -> Part {
 
 /// Allocates every want, or names the lines (by index) that cannot be.
 pub fn allocate(wants: &[Want], candidates: &[Candidate], rule: Rule) -> Result<Vec<Part>, Vec<usize>> {
+    // Nothing wanted is nothing to send: no location gets an empty part.
+    if wants.is_empty() {
+        return Ok(Vec::new());
+    }
     let short_of = |c: Option<&Candidate>| -> Vec<usize> {
         wants
             .iter()
@@ -198,6 +202,18 @@ pub fn shortages(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nothing_wanted_sends_nothing() {
+        let candidate = Candidate {
+            location_id: LocationId("L".into()),
+            point: GeoPoint { latitude: 52.5, longitude: 13.4 },
+            available: HashMap::new(),
+        };
+        for rule in [Rule::At(0), Rule::Split(None), Rule::Whole(candidate.point)] {
+            assert_eq!(allocate(&[], std::slice::from_ref(&candidate), rule), Ok(Vec::new()));
+        }
+    }
 
     fn want(sku: &str, quantity: i32) -> Want {
         Want { sku_id: SkuId(sku.into()), quantity }

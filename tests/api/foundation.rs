@@ -262,6 +262,55 @@ async fn migrations_go_down_and_up_again(app: TestApp) {
         .expect("down and up again");
 }
 
+/// The database restarts under the service (its connections cut), then
+/// refuses connections for a while: every request answers at once, with a
+/// result or a 503 and Retry-After, never a 500, and nothing is half
+/// written. PostgreSQL only: an embedded SQLite has no connection to lose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_or_unreachable_database_answers_503_and_recovers() {
+    let Some(app) = crate::helpers::spawn_postgres().await else { return };
+    app.create_sku("BEFORE", "1.00").await;
+    let cut = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'";
+    app.postgres_admin(cut).await.expect("postgres");
+    let mut written = Vec::new();
+    for i in 0..12 {
+        let code = format!("CUT-{i}");
+        let answer = app
+            .post(
+                "/v1/skus",
+                &app.admin,
+                json!({"code": code, "name": "x", "price": {"amount": "1.00", "currency": "EUR"}}),
+            )
+            .await;
+        match answer.status.as_u16() {
+            201 => written.push(code),
+            _ => {
+                answer.assert_problem(503, "unavailable");
+                assert_eq!(answer.header("retry-after"), Some("1"));
+            }
+        }
+    }
+    assert!(!written.is_empty(), "fresh connections replace the lost ones");
+    assert!(written.len() < 12, "a request on a lost connection answers 503");
+    for i in 0..12 {
+        let code = format!("CUT-{i}");
+        let found = app.get(&format!("/v1/skus/{code}"), &app.admin).await.status.as_u16();
+        assert_eq!(found == 200, written.contains(&code), "{code}: acknowledged exactly when written");
+    }
+
+    app.postgres_admin(r#"ALTER DATABASE "{db}" ALLOW_CONNECTIONS false"#).await;
+    app.postgres_admin(cut).await;
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let answer = app.get("/v1/skus/BEFORE", &app.admin).await;
+        answer.assert_problem(503, "unavailable");
+        // The bound is loose (a loaded machine); the acquire timeout is one second.
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    }
+    app.postgres_admin(r#"ALTER DATABASE "{db}" ALLOW_CONNECTIONS true"#).await;
+    app.get("/v1/skus/BEFORE", &app.admin).await.assert_status(200);
+}
+
 #[tokio::test]
 async fn the_contract_matches_the_checked_in_document() {
     let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await;

@@ -110,11 +110,15 @@ async fn journey_one_from_app_and_voice_to_collection_at_the_counter(app: TestAp
     assert_eq!(again.body["fulfilments"][0]["pickup_code"], code.as_str(), "reading changes nothing");
 
     let pos = app.key(Role::Pos, Some("NEAR"), None).await;
+    let at_counter = app.get(&format!("/v1/orders/{id}"), &pos).await;
+    assert!(at_counter.body["fulfilments"][0]["pickup_code"].is_null(), "the counter verifies, never sees, the code");
     let collected = app
         .post(&format!("/v1/locations/NEAR/pickups/{fulfilment}/collect"), &pos, json!({"code": code.to_lowercase()}))
         .await;
     collected.assert_status(200);
     assert_eq!(collected.body["status"], "fulfilled");
+    let after = app.get(&format!("/v1/orders/{id}"), &web).await;
+    assert!(after.body["fulfilments"][0]["pickup_code"].is_null(), "a used code is gone");
     assert_eq!(collected.body["fulfilments"][0]["status"], "collected");
     let ledger = app.get("/v1/locations/NEAR/stock/OAT-MILK/movements", &staff).await;
     let kinds: Vec<&str> =

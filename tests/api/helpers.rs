@@ -354,6 +354,22 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// PostgreSQL: runs `sql` as the server's administrator; `{db}` stands
+    /// for this test's database. None on SQLite.
+    pub async fn postgres_admin(&self, sql: &str) -> Option<()> {
+        let TestDatabase::Postgres { admin_url, name } = &self._database else { return None };
+        let (url, sql) = (admin_url.clone(), sql.replace("{db}", name));
+        tokio::task::spawn_blocking(move || {
+            let mut admin = PgConnection::establish(&url).expect("connect as administrator");
+            diesel::sql_query(sql).execute(&mut admin).expect("administrator statement");
+        })
+        .await
+        .expect("administrator task");
+        Some(())
+    }
+}
+
 /// Runs the `omnistock` binary against this app's database; returns stdout.
 impl TestApp {
     pub fn cli(&self, args: &[&str]) -> std::process::Output {

@@ -31,10 +31,17 @@ crate::backend_tests!(
     secrets_are_sealed_and_never_echoed,
 );
 
-const SECRET: &str = "whsec_0123456789abcdef";
+pub const SECRET: &str = "whsec_0123456789abcdef";
 const SET_PATH: &str = "/admin/api/2024-07/inventory_levels/set.json";
 
-async fn marketplace(app: &TestApp, name: &str, kind: &str, server: &MockServer, share: i32, buffer: i32) -> String {
+pub async fn marketplace(
+    app: &TestApp,
+    name: &str,
+    kind: &str,
+    server: &MockServer,
+    share: i32,
+    buffer: i32,
+) -> String {
     let settings = match kind {
         "shopify" => json!({"location_id": "905684977"}),
         _ => json!({"seller_id": "A2SELLER", "marketplace_id": "A1PA6795UKMFR9", "country": "DE"}),
@@ -55,13 +62,13 @@ async fn marketplace(app: &TestApp, name: &str, kind: &str, server: &MockServer,
     created.body["id"].as_str().unwrap().to_owned()
 }
 
-async fn list(app: &TestApp, marketplace: &str, sku: &str, listing: &str) {
+pub async fn list(app: &TestApp, marketplace: &str, sku: &str, listing: &str) {
     app.put(&format!("/v1/marketplaces/{marketplace}/listings/{sku}"), &app.admin, json!({"listing_id": listing}))
         .await
         .assert_status(200);
 }
 
-async fn fake_shopify() -> MockServer {
+pub async fn fake_shopify() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(SET_PATH))
@@ -140,7 +147,7 @@ where
     panic!("timed out waiting for {what}");
 }
 
-fn shopify_order(id: u64, lines: &[(&str, i64, &str)]) -> Vec<u8> {
+pub fn shopify_order(id: u64, lines: &[(&str, i64, &str)]) -> Vec<u8> {
     let items: Vec<Value> =
         lines.iter().map(|(sku, q, price)| json!({"sku": sku, "quantity": q, "price": price})).collect();
     serde_json::to_vec(&json!({
@@ -154,7 +161,7 @@ fn shopify_order(id: u64, lines: &[(&str, i64, &str)]) -> Vec<u8> {
     .unwrap()
 }
 
-async fn shopify_webhook(
+pub async fn shopify_webhook(
     app: &TestApp,
     marketplace: &str,
     topic: &str,

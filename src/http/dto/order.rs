@@ -174,7 +174,7 @@ pub struct FulfilmentResponse {
     pub ready_by: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pickup_deadline: Option<DateTime<Utc>>,
-    /// Shown once, to the customer's channel, after the order is ready.
+    /// Shown to the customer's storefront channels from when the order is ready until it is collected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pickup_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

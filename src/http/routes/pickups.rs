@@ -159,7 +159,7 @@ pub async fn record_picks(
         .await
 }
 
-/// Mark a pickup ready: a pickup code is issued (shown once to the customer's channel) with a deadline.
+/// Mark a pickup ready: a pickup code is issued (shown to the customer's storefront channels until collected) with a deadline.
 #[utoipa::path(tag = "pickups", params(("code" = String, Path), ("id" = String, Path)), responses((status = 200, body = OrderResponse)))]
 #[post("/locations/{code}/pickups/{id}/ready")]
 pub async fn mark_ready(ctx: Data<Context>, caller: Caller, path: Path<(String, String)>) -> Result<Reply, ApiError> {
