@@ -102,8 +102,8 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), String> {
         Command::DemoData => {
             let summary = load_demo(&open(config).await?).await?;
             println!(
-                "demo data loaded: {} locations and {} SKUs created",
-                summary.locations_created, summary.skus_created
+                "demo data loaded: {} locations, {} SKUs and {} tax rates created",
+                summary.locations_created, summary.skus_created, summary.tax_rates_set
             );
             Ok(())
         }
@@ -129,7 +129,12 @@ async fn load_demo(ctx: &Context) -> Result<demo::DemoSummary, String> {
     ctx.db.write(move |conn| demo::load(conn, now)).await.map_err(|e| e.to_string())
 }
 
-async fn serve(config: Config, with_demo: bool) -> Result<(), String> {
+async fn serve(mut config: Config, with_demo: bool) -> Result<(), String> {
+    if with_demo && config.pricing.default_tax_region.is_none() {
+        // The demo retailer sells in Germany: carts estimate its VAT until
+        // a fulfilment says where the goods go.
+        config.pricing.default_tax_region = Some("DE".to_owned());
+    }
     let app = Application::build(config, Arc::new(SystemClock)).await?;
     let ctx = app.context().clone();
     let base = format!("http://{}:{}", ctx.config.addr.ip(), app.port());
@@ -261,6 +266,8 @@ struct SkuCsvRow {
     spoken_names: Option<String>,
     #[serde(default)]
     active: Option<String>,
+    #[serde(default)]
+    tax_class: Option<String>,
 }
 
 impl SkuCsvRow {
@@ -284,6 +291,7 @@ impl SkuCsvRow {
                 .map(str::to_owned)
                 .collect(),
             active,
+            tax_class: self.tax_class.filter(|c| !c.trim().is_empty()),
         })
     }
 }

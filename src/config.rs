@@ -64,6 +64,9 @@ pub struct HoldsConfig {
 pub struct PricingConfig {
     /// Catalog prices include tax (EU style) or tax is added on top (US style).
     pub prices_include_tax: bool,
+    /// Where a cart's tax is estimated before its fulfilment is chosen, for
+    /// callers without a store of their own.
+    pub default_tax_region: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -134,7 +137,19 @@ impl Config {
                 cart_holds: vars.parse("OMNISTOCK_CART__HOLDS", "false")?,
                 max: vars.seconds("OMNISTOCK_HOLDS__MAX_SECS", 30 * 24 * 3600)?,
             },
-            pricing: PricingConfig { prices_include_tax: vars.parse("OMNISTOCK_PRICING__PRICES_INCLUDE_TAX", "true")? },
+            pricing: PricingConfig {
+                prices_include_tax: vars.parse("OMNISTOCK_PRICING__PRICES_INCLUDE_TAX", "true")?,
+                default_tax_region: get("OMNISTOCK_PRICING__DEFAULT_TAX_REGION")
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|v| {
+                        crate::types::parse_region(&v).map_err(|reason| ConfigError {
+                            name: "OMNISTOCK_PRICING__DEFAULT_TAX_REGION".into(),
+                            value: v.clone(),
+                            reason,
+                        })
+                    })
+                    .transpose()?,
+            },
             marketplace: MarketplaceConfig {
                 request_timeout: Duration::from_millis(u64::from(
                     vars.positive("OMNISTOCK_MARKETPLACE__TIMEOUT_MS", 5000)?,

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, NaiveTime, Utc};
+use rust_decimal::Decimal;
 
 use crate::access::Principal;
 use crate::catalog::location::{
@@ -13,6 +14,7 @@ use crate::catalog::location::{
 use crate::catalog::{self, CatalogError, LocationInput, SkuInput};
 use crate::db::{AnyConnection, DbError};
 use crate::inventory::{self, InventoryError};
+use crate::pricing::{self, PricingError};
 use crate::types::{Code, Currency, GeoPoint, Gtin, Money, Quantity, SkuId, gtin_check_digit};
 
 /// What a load created.
@@ -20,6 +22,7 @@ use crate::types::{Code, Currency, GeoPoint, Gtin, Money, Quantity, SkuId, gtin_
 pub struct DemoSummary {
     pub locations_created: usize,
     pub skus_created: usize,
+    pub tax_rates_set: usize,
 }
 
 struct DemoLocation(&'static str, &'static str, LocationKind, &'static str, &'static str, f64, f64, bool, bool, bool);
@@ -191,12 +194,51 @@ fn location_inputs() -> Result<Vec<LocationInput>, String> {
         .collect()
 }
 
+/// The demo's food: the reduced VAT rate in DE and AT. Plant drinks, juice and
+/// water are taxed at the standard rate there, so they are not in it.
+const FOOD: &[&str] = &[
+    "WHOLE-MILK-1L",
+    "EGGS-10",
+    "SOURDOUGH-750",
+    "BUTTER-250",
+    "GREEK-YOGURT-500",
+    "CHEDDAR-200",
+    "BANANAS-1KG",
+    "APPLES-1KG",
+    "AVOCADO",
+    "TOMATOES-500",
+    "SPINACH-200",
+    "COFFEE-GROUND-500",
+    "ESPRESSO-BEANS-1KG",
+    "GREEN-TEA-20",
+    "FUSILLI-500",
+    "BASMATI-1KG",
+    "OLIVE-OIL-750",
+    "TOMATO-SAUCE-400",
+    "DARK-CHOC-100",
+    "GRANOLA-500",
+    "PEANUT-BUTTER-350",
+    "HONEY-500",
+    "OAT-FLAKES-500",
+    "TORTILLA-CHIPS-200",
+    "HUMMUS-200",
+    "PIZZA-MARGHERITA",
+    "ICE-CREAM-VANILLA-500",
+    "CAT-FOOD-400",
+    "DOG-TREATS-200",
+];
+
+/// VAT of the demo's countries in percent: (region, class, rate).
+pub const TAX_RATES: &[(&str, &str, i64)] =
+    &[("DE", "standard", 19), ("DE", "reduced", 7), ("AT", "standard", 20), ("AT", "reduced", 10)];
+
 fn sku_inputs() -> Result<Vec<SkuInput>, String> {
     let eur = Currency::parse("EUR")?;
     SKUS.iter()
         .enumerate()
         .map(|(n, &(code, name, cents, spoken))| {
             Ok(SkuInput {
+                tax_class: if FOOD.contains(&code) { "reduced" } else { pricing::STANDARD }.to_owned(),
                 code: Code::parse(code)?,
                 name: name.to_owned(),
                 gtin: Some(demo_gtin(n)),
@@ -231,6 +273,8 @@ pub enum DemoError {
     #[error(transparent)]
     Inventory(#[from] InventoryError),
     #[error(transparent)]
+    Pricing(#[from] PricingError),
+    #[error(transparent)]
     Db(#[from] DbError),
 }
 crate::db_error_conversions!(DemoError);
@@ -252,6 +296,14 @@ pub fn load(conn: &mut AnyConnection, now: DateTime<Utc>) -> Result<DemoSummary,
         if !existing.contains(input.code.as_str()) {
             catalog::create_sku(conn, input, now)?;
             summary.skus_created += 1;
+        }
+    }
+    // Rates the retailer already set are theirs: only missing ones are added.
+    let known = pricing::tax_rates(conn)?;
+    for &(region, class, percent) in TAX_RATES {
+        if !known.iter().any(|(r, c, _)| r == region && c == class) {
+            pricing::set_tax_rate(conn, region, class, Decimal::from(percent), now)?;
+            summary.tax_rates_set += 1;
         }
     }
     // Stock arrives once, with a location: a second load leaves counts alone.

@@ -46,6 +46,7 @@ id_type!(
     FulfilmentId,
     OrderLineId,
     ReturnId,
+    RefundId,
 );
 
 /// A human code (location code, SKU code): 1–64 of `A-Z a-z 0-9 . _ -`.
@@ -368,6 +369,22 @@ macro_rules! text_enum {
             }
         }
     };
+}
+
+/// A region code: an ISO 3166-1 country (`DE`) or 3166-2 subdivision (`DE-BY`).
+pub fn parse_region(raw: &str) -> Result<String, String> {
+    let region = raw.trim().to_ascii_uppercase();
+    let (country, subdivision) = match region.split_once('-') {
+        Some((country, sub)) => (country, Some(sub)),
+        None => (region.as_str(), None),
+    };
+    let country_ok = country.len() == 2 && country.bytes().all(|b| b.is_ascii_uppercase());
+    let sub_ok = subdivision.is_none_or(|s| (1..=3).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if country_ok && sub_ok {
+        Ok(region)
+    } else {
+        Err(format!("'{raw}' is not a region: an ISO 3166 country (DE) or subdivision (DE-BY)"))
+    }
 }
 
 #[cfg(test)]

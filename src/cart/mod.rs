@@ -21,7 +21,7 @@ use crate::customer::CustomerError;
 use crate::db::{AnyConnection, DbError};
 use crate::inventory::reservation::{self, NewReservation};
 use crate::inventory::{self, InventoryError, LevelAt, Purpose, ReservationStatus};
-use crate::pricing::{self, PriceLine, Priced, Pricing, PricingError};
+use crate::pricing::{self, Priced, Pricing, PricingError};
 use crate::secret;
 use crate::types::{CartId, Currency, CustomerId, LocationId, Page, PageRequest, Quantity, ReservationId, SkuId};
 
@@ -90,6 +90,7 @@ pub fn load(conn: &mut AnyConnection, id: &CartId) -> Result<Cart, CartError> {
                 sku,
                 quantity: l.quantity,
                 hold_id: l.hold_id,
+                updated_channel: l.updated_channel.unwrap_or_else(|| l.added_channel.clone()),
                 added_channel: l.added_channel,
                 added_at: l.added_at,
                 updated_at: l.updated_at,
@@ -230,8 +231,11 @@ pub fn add_line(
         }
         let hold = rehold(conn, cart, &sku.id, total, existing.and_then(|l| l.hold_id.as_ref()), e)?;
         match existing {
-            Some(_) => repo::update_line(conn, id, &sku.id, total, hold.as_ref(), e.now)?,
-            None => repo::insert_line(conn, id, &sku.id, total, hold.as_ref(), e.actor.channel.as_str(), e.now)?,
+            Some(_) => repo::update_line(conn, id, &sku.id, total, hold.as_ref(), e.actor.channel.as_str(), e.now)?,
+            None => {
+                let channel = e.actor.channel.as_str();
+                repo::insert_line(conn, id, &sku.id, total, hold.as_ref(), (channel, channel), e.now)?
+            }
         }
         Ok(Record {
             action: CartAction::AddLine,
@@ -256,7 +260,7 @@ pub fn set_quantity(
     edit(conn, id, e, |conn, cart| {
         let line = line_of(cart, &sku.id).ok_or_else(|| CartError::LineNotFound(sku.code.to_string()))?;
         let hold = rehold(conn, cart, &sku.id, quantity.get(), line.hold_id.as_ref(), e)?;
-        repo::update_line(conn, id, &sku.id, quantity.get(), hold.as_ref(), e.now)?;
+        repo::update_line(conn, id, &sku.id, quantity.get(), hold.as_ref(), e.actor.channel.as_str(), e.now)?;
         Ok(Record {
             action: CartAction::SetQuantity,
             sku: Some(sku.id.clone()),
@@ -366,9 +370,15 @@ pub fn merge(conn: &mut AnyConnection, into: &CartId, token: &str, e: &Editor<'_
             }
             release_hold(conn, line.hold_id.as_ref(), e)?;
             let hold = rehold(conn, cart, &line.sku.id, total, existing.and_then(|l| l.hold_id.as_ref()), e)?;
+            // A line keeps the channel it was first added through; the merge
+            // is its latest change, made through the signing-in channel.
+            let channel = e.actor.channel.as_str();
             match existing {
-                Some(_) => repo::update_line(conn, into, &line.sku.id, total, hold.as_ref(), e.now)?,
-                None => repo::insert_line(conn, into, &line.sku.id, total, hold.as_ref(), &line.added_channel, e.now)?,
+                Some(_) => repo::update_line(conn, into, &line.sku.id, total, hold.as_ref(), channel, e.now)?,
+                None => {
+                    let via = (line.added_channel.as_str(), channel);
+                    repo::insert_line(conn, into, &line.sku.id, total, hold.as_ref(), via, e.now)?
+                }
             }
         }
         if cart.intent.is_none() && from.intent.is_some() {
@@ -387,7 +397,7 @@ pub fn merge(conn: &mut AnyConnection, into: &CartId, token: &str, e: &Editor<'_
     })?;
     let closer = Editor { expected_version: None, ..*e };
     edit(conn, &from.id, &closer, |conn, _| {
-        repo::set_status(conn, &from.id, CartStatus::Merged)?;
+        repo::mark_merged(conn, &from.id, into)?;
         Ok(Record { action: CartAction::MergedInto, sku: None, quantity: None, detail: Some(into.to_string()) })
     })?;
     Ok(merged)
@@ -418,6 +428,12 @@ pub fn check_out<T, E: From<CartError>>(
     Ok(placed)
 }
 
+/// Every channel in the cart's trail (its merged carts' included).
+pub fn channels(conn: &mut AnyConnection, id: &CartId) -> Result<Vec<String>, CartError> {
+    Ok(repo::channels(conn, id)?)
+}
+
+/// The cart's trail, its merged carts' changes included.
 pub fn history(conn: &mut AnyConnection, id: &CartId, page: &PageRequest) -> Result<Page<CartChange>, CartError> {
     let after = page.after.as_deref().and_then(|a| a.parse::<i64>().ok()).unwrap_or(0);
     let rows = repo::changes(conn, id, after, page.limit + 1)?;
@@ -478,10 +494,33 @@ pub struct LineAvailability {
     pub fulfillable: bool,
     /// The location the intent names (pickup), when there is one.
     pub location: Option<String>,
-    /// Units available there, or across the network for shipping.
+    /// Units available on `basis`.
     pub available: i32,
-    /// Other locations that have enough: (code, available, distance in km).
-    pub alternatives: Vec<(String, i32, f64)>,
+    pub basis: Basis,
+    /// Other pickup locations that have enough.
+    pub alternatives: Vec<inventory::Alternative>,
+}
+
+/// What a line's `available` counts. There is one definition per purpose:
+/// shipping (and a cart with no fulfilment chosen yet) promises from the
+/// ship-enabled network, exactly the availability endpoint's
+/// `network_available`; pickup from the one store; same-day from the best
+/// single store in range, since one courier run carries the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    Network,
+    PickupLocation,
+    SameDayStore,
+}
+
+impl Basis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Network => "network",
+            Self::PickupLocation => "pickup_location",
+            Self::SameDayStore => "same_day_store",
+        }
+    }
 }
 
 /// A cart priced for the channel reading it, with each line's availability.
@@ -489,14 +528,35 @@ pub struct LineAvailability {
 pub struct Quote {
     pub cart: Cart,
     pub priced: Option<Priced>,
-    pub tax_region: Option<String>,
-    pub tax_rate_percent: Decimal,
+    pub tax: TaxView,
     pub prices_include_tax: bool,
     pub availability: Vec<LineAvailability>,
     /// The pickup location of the intent.
     pub pickup: Option<Location>,
     /// Why the cart's promotion code does not count now, if it does not.
-    pub code_problem: Option<String>,
+    pub code_problem: Option<CodeProblem>,
+}
+
+/// The tax a cart is priced with.
+#[derive(Debug, Clone)]
+pub struct TaxView {
+    /// Where the goods go (or, while that is not chosen, the estimate's region).
+    pub region: Option<String>,
+    /// Whether the region is an estimate: no fulfilment is chosen yet.
+    pub estimated: bool,
+    /// Each line's rate in percent; None where no rate is set for its class.
+    pub rates: Vec<Option<Decimal>>,
+    /// (region, class) without a rate: checkout there is refused.
+    pub missing: Vec<(String, String)>,
+    /// The region's standard rate in percent.
+    pub standard_rate: Option<Decimal>,
+}
+
+/// A promotion code in the cart that does not count here and now.
+#[derive(Debug, Clone)]
+pub struct CodeProblem {
+    pub name: String,
+    pub reason: String,
 }
 
 /// Prices the cart as the caller's channel sees it and checks each line's
@@ -508,24 +568,37 @@ pub fn quote(conn: &mut AnyConnection, cart: Cart, e: &Editor<'_>) -> Result<Quo
         Some(Intent::Pickup { location_id, .. }) => locations.get(location_id).cloned(),
         _ => None,
     };
-    let tax_region = match &cart.intent {
-        Some(Intent::Pickup { .. }) => pickup.as_ref().map(|l| l.address.tax_region()),
-        Some(Intent::Ship { address }) | Some(Intent::SameDay { address, .. }) => Some(address.postal().tax_region()),
-        None => None,
+    // Where the goods go decides the tax; before that is chosen, it is
+    // estimated for the caller's store or the configured default region.
+    let (tax_region, estimated) = match &cart.intent {
+        Some(Intent::Pickup { .. }) => (pickup.as_ref().map(|l| l.address.tax_region()), false),
+        Some(Intent::Ship { address }) | Some(Intent::SameDay { address, .. }) => {
+            (Some(address.postal().tax_region()), false)
+        }
+        None => {
+            let store = e.actor.location_id.as_ref().and_then(|id| locations.get(id)).map(|l| l.address.tax_region());
+            (store.or_else(|| e.config.pricing.default_tax_region.clone()), true)
+        }
     };
     let code_problem = match &cart.promotion_code {
         Some(code) => match pricing::usable_code(conn, code, e.actor.channel, e.now) {
             Ok(_) => None,
-            Err(PricingError::PromotionInvalid { reason, .. }) => Some(reason),
+            Err(PricingError::PromotionInvalid { reason, .. }) => {
+                let name = pricing::find_code(conn, code)?.map(|p| p.input.name);
+                Some(CodeProblem { name: name.unwrap_or_else(|| code.clone()), reason })
+            }
             Err(other) => return Err(other.into()),
         },
         None => None,
     };
     let include = e.config.pricing.prices_include_tax;
-    let (priced, tax_rate_percent) = match cart.currency {
+    let taxed = match cart.currency {
         Some(currency) => {
-            let lines: Vec<PriceLine> =
-                cart.lines.iter().map(|l| PriceLine::at_unit(l.sku.id.clone(), l.quantity, l.sku.price)).collect();
+            let lines: Vec<pricing::Line<'_>> = cart
+                .lines
+                .iter()
+                .map(|l| pricing::Line::at_unit(l.sku.id.clone(), l.quantity, l.sku.price, &l.sku.tax_class))
+                .collect();
             let pricing = Pricing {
                 currency,
                 code: cart.promotion_code.as_deref(),
@@ -534,25 +607,27 @@ pub fn quote(conn: &mut AnyConnection, cart: Cart, e: &Editor<'_>) -> Result<Quo
                 now: e.now,
                 include_tax: include,
             };
-            let (priced, rate) = pricing::price_lines(conn, &lines, &pricing)?;
-            (Some(priced), rate)
+            Some(pricing::price_lines(conn, &lines, &pricing)?)
         }
-        None => (None, Decimal::ZERO),
+        None => None,
     };
+    let standard_rate = match &tax_region {
+        Some(region) => pricing::rate_of(conn, region, pricing::STANDARD)?,
+        None => None,
+    };
+    let tax = TaxView {
+        region: tax_region,
+        estimated,
+        rates: taxed.as_ref().map(|t| t.rates.clone()).unwrap_or_default(),
+        missing: taxed.as_ref().map(|t| t.missing.clone()).unwrap_or_default(),
+        standard_rate,
+    };
+    let priced = taxed.map(|t| t.priced);
     let sku_ids: Vec<SkuId> = cart.lines.iter().map(|l| l.sku.id.clone()).collect();
     let levels = inventory::levels_of(conn, &sku_ids)?;
     let availability =
         cart.lines.iter().map(|l| line_availability(cart.intent.as_ref(), l, &levels, &locations)).collect();
-    Ok(Quote {
-        cart,
-        priced,
-        tax_region,
-        tax_rate_percent,
-        prices_include_tax: include,
-        availability,
-        pickup,
-        code_problem,
-    })
+    Ok(Quote { cart, priced, tax, prices_include_tax: include, availability, pickup, code_problem })
 }
 
 /// Pure: can `line` be served under `intent`, and where else if not.
@@ -569,18 +644,15 @@ fn line_availability(
         Some(Intent::Ship { address }) | Some(Intent::SameDay { address, .. }) => address.point(),
         None => None,
     };
-    let mut alternatives: Vec<(String, i32, f64)> = mine
-        .iter()
-        .filter(|l| l.pickup && l.available() >= need)
-        .filter(|l| !matches!(intent, Some(Intent::Pickup { location_id, .. }) if *location_id == l.location_id))
-        .map(|l| (l.location_code.clone(), l.available(), origin.map(|o| o.distance_km(l.point)).unwrap_or(0.0)))
-        .collect();
-    alternatives.sort_by(|a, b| a.2.total_cmp(&b.2));
-    alternatives.truncate(3);
-    let (fulfillable, location, available) = match intent {
+    let chosen = match intent {
+        Some(Intent::Pickup { location_id, .. }) => Some(location_id),
+        _ => None,
+    };
+    let alternatives = inventory::pickup_alternatives(&mine, need, chosen, origin);
+    let (fulfillable, location, available, basis) = match intent {
         Some(Intent::Pickup { location_id, .. }) => {
             let here = mine.iter().find(|l| &l.location_id == location_id).map(|l| l.available()).unwrap_or(0);
-            (here >= need, locations.get(location_id).map(|l| l.code.to_string()), here)
+            (here >= need, locations.get(location_id).map(|l| l.code.to_string()), here, Basis::PickupLocation)
         }
         Some(Intent::SameDay { address, .. }) => {
             let in_range = |l: &&&LevelAt| {
@@ -590,16 +662,12 @@ fn line_availability(
                     .is_some_and(|(point, sd)| address.point().is_some_and(|a| a.distance_km(point) <= sd.radius_km))
             };
             let best = mine.iter().filter(in_range).map(|l| l.available()).max().unwrap_or(0);
-            (best >= need, None, best)
+            (best >= need, None, best, Basis::SameDayStore)
         }
-        Some(Intent::Ship { .. }) => {
+        Some(Intent::Ship { .. }) | None => {
             let network: i32 = mine.iter().filter(|l| l.ships).map(|l| l.available()).sum();
-            (network >= need, None, network)
-        }
-        None => {
-            let anywhere: i32 = mine.iter().map(|l| l.available()).sum();
-            (anywhere >= need, None, anywhere)
+            (network >= need, None, network, Basis::Network)
         }
     };
-    LineAvailability { fulfillable, location, available, alternatives }
+    LineAvailability { fulfillable, location, available, basis, alternatives }
 }

@@ -91,6 +91,8 @@ pub struct CartLine {
     pub quantity: i32,
     pub hold_id: Option<ReservationId>,
     pub added_channel: String,
+    /// The channel of the line's latest change (the adding one until then).
+    pub updated_channel: String,
     pub added_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -115,6 +117,8 @@ pub struct Cart {
 #[diesel(table_name = cart_changes)]
 pub struct CartChange {
     pub id: i64,
+    /// The cart changed: the one read, or an anonymous cart merged into it.
+    pub cart_id: crate::types::CartId,
     pub version: i32,
     pub action: String,
     pub sku_id: Option<crate::types::SkuId>,

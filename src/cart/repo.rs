@@ -30,6 +30,7 @@ pub struct LineRow {
     pub quantity: i32,
     pub hold_id: Option<ReservationId>,
     pub added_channel: String,
+    pub updated_channel: Option<String>,
     pub added_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -132,32 +133,48 @@ pub fn set_status(conn: &mut AnyConnection, id: &CartId, status: CartStatus) -> 
     Ok(())
 }
 
-/// Changes a line already in the cart.
+/// Closes an anonymous cart as merged into `into`, whose trail it joins.
+pub fn mark_merged(conn: &mut AnyConnection, id: &CartId, into: &CartId) -> Result<(), DbError> {
+    diesel::update(carts::table.find(id))
+        .set((
+            carts::status.eq(CartStatus::Merged.as_str()),
+            carts::open_for.eq(None::<CustomerId>),
+            carts::merged_into.eq(into),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Changes a line already in the cart through `channel`.
 pub fn update_line(
     conn: &mut AnyConnection,
     cart: &CartId,
     sku: &SkuId,
     quantity: i32,
     hold: Option<&ReservationId>,
+    channel: &str,
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
     diesel::update(cart_lines::table.find((cart, sku)))
         .set((
             cart_lines::quantity.eq(quantity),
             cart_lines::hold_id.eq(hold),
+            cart_lines::updated_channel.eq(channel),
             cart_lines::updated_at.eq(timestamp(now)),
         ))
         .execute(conn)?;
     Ok(())
 }
 
+/// Inserts a line; `via` is (the channel it was first added through, the
+/// channel of this change): they differ when a merge moves a line over.
 pub fn insert_line(
     conn: &mut AnyConnection,
     cart: &CartId,
     sku: &SkuId,
     quantity: i32,
     hold: Option<&ReservationId>,
-    channel: &str,
+    via: (&str, &str),
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
     let at = timestamp(now);
@@ -167,7 +184,8 @@ pub fn insert_line(
             cart_lines::sku_id.eq(sku),
             cart_lines::quantity.eq(quantity),
             cart_lines::hold_id.eq(hold),
-            cart_lines::added_channel.eq(channel),
+            cart_lines::added_channel.eq(via.0),
+            cart_lines::updated_channel.eq(via.1),
             cart_lines::added_at.eq(at),
             cart_lines::updated_at.eq(at),
         ))
@@ -213,12 +231,26 @@ pub fn record(
     Ok(())
 }
 
+/// The trail of a cart: its own changes and those of the anonymous carts
+/// merged into it, in the order they happened.
 pub fn changes(conn: &mut AnyConnection, cart: &CartId, after: i64, limit: i64) -> Result<Vec<CartChange>, DbError> {
+    let merged = carts::table.filter(carts::merged_into.eq(cart)).select(carts::id);
     Ok(cart_changes::table
-        .filter(cart_changes::cart_id.eq(cart))
+        .filter(cart_changes::cart_id.eq(cart).or(cart_changes::cart_id.eq_any(merged)))
         .filter(cart_changes::id.gt(after))
         .order(cart_changes::id)
         .limit(limit)
         .select(CartChange::as_select())
+        .load(conn)?)
+}
+
+/// Every channel in a cart's trail, alphabetically.
+pub fn channels(conn: &mut AnyConnection, cart: &CartId) -> Result<Vec<String>, DbError> {
+    let merged = carts::table.filter(carts::merged_into.eq(cart)).select(carts::id);
+    Ok(cart_changes::table
+        .filter(cart_changes::cart_id.eq(cart).or(cart_changes::cart_id.eq_any(merged)))
+        .select(cart_changes::channel)
+        .distinct()
+        .order(cart_changes::channel)
         .load(conn)?)
 }

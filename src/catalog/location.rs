@@ -72,6 +72,15 @@ impl Address {
         if self.country.len() != 2 || !self.country.bytes().all(|b| b.is_ascii_uppercase()) {
             errors.push(("country", "must be an ISO 3166-1 alpha-2 code such as DE".to_owned()));
         }
+        if let Some(region) = &self.region {
+            match crate::types::parse_region(region) {
+                Ok(parsed) if parsed == *region && region.starts_with(&format!("{}-", self.country)) => {}
+                _ => errors.push((
+                    "region",
+                    format!("must be an ISO 3166-2 subdivision of {} such as {}-BE", self.country, self.country),
+                )),
+            }
+        }
         errors
     }
 

@@ -190,6 +190,7 @@ pub fn set_sku_active(
         price: current.price,
         spoken_names: current.spoken_names.clone(),
         active,
+        tax_class: current.tax_class.clone(),
     };
     update_sku(conn, input, expected_version, now)
 }
@@ -217,4 +218,5 @@ fn same_sku(existing: &Sku, input: &SkuInput) -> bool {
         && existing.price == input.price
         && existing.spoken_names == input.spoken_names
         && existing.active == input.active
+        && existing.tax_class == input.tax_class
 }

@@ -9,6 +9,12 @@ use crate::db::schema::{locations, skus};
 use crate::db::{AnyConnection, DbError, one_of};
 use crate::types::{Code, Currency, GeoPoint, Gtin, LocationId, Money, SkuId};
 
+diesel::define_sql_function! {
+    /// SQL `lower`: location codes are one whatever their case (a unique
+    /// index on `lower(code)` keeps them so).
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
 fn rows_to_locations(rows: Vec<LocationRow>) -> Result<Vec<Location>, DbError> {
     rows.into_iter().map(LocationRow::into_location).collect()
 }
@@ -152,7 +158,7 @@ impl LocationRow {
 
 pub fn find_location(conn: &mut AnyConnection, code: &str) -> Result<Option<Location>, DbError> {
     locations::table
-        .filter(locations::code.eq(code))
+        .filter(lower(locations::code).eq(code.to_lowercase()))
         .select(LocationRow::as_select())
         .first(conn)
         .optional()?
@@ -170,7 +176,11 @@ pub fn insert_location(conn: &mut AnyConnection, row: &LocationRow) -> Result<()
 }
 
 pub fn location_id_by_code(conn: &mut AnyConnection, code: &str) -> Result<Option<LocationId>, DbError> {
-    Ok(locations::table.filter(locations::code.eq(code)).select(locations::id).first(conn).optional()?)
+    Ok(locations::table
+        .filter(lower(locations::code).eq(code.to_lowercase()))
+        .select(locations::id)
+        .first(conn)
+        .optional()?)
 }
 
 pub fn active_locations(conn: &mut AnyConnection) -> Result<Vec<Location>, DbError> {
@@ -199,7 +209,7 @@ pub fn update_location(
     changes: &LocationChanges,
     expected: Option<i32>,
 ) -> Result<bool, DbError> {
-    let target = locations::table.filter(locations::code.eq(code));
+    let target = locations::table.filter(lower(locations::code).eq(code.to_lowercase()));
     let bump = locations::version.eq(locations::version + 1);
     let changed = match expected {
         Some(seen) => diesel::update(target.filter(locations::version.eq(seen))).set((changes, bump)).execute(conn)?,
@@ -241,6 +251,7 @@ pub struct SkuRow {
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub tax_class: String,
 }
 
 #[derive(AsChangeset)]
@@ -254,6 +265,7 @@ pub struct SkuChanges {
     pub spoken_names: String,
     pub active: bool,
     pub updated_at: NaiveDateTime,
+    pub tax_class: String,
 }
 
 impl SkuChanges {
@@ -267,6 +279,7 @@ impl SkuChanges {
             spoken_names: json(&input.spoken_names),
             active: input.active,
             updated_at: now,
+            tax_class: input.tax_class.clone(),
         }
     }
 }
@@ -287,6 +300,7 @@ impl SkuRow {
             version: 1,
             created_at: now,
             updated_at: now,
+            tax_class: c.tax_class,
         }
     }
 
@@ -300,6 +314,7 @@ impl SkuRow {
             price: Money::new(self.price_minor, currency),
             spoken_names: parse_json("spoken names", &self.spoken_names)?,
             active: self.active,
+            tax_class: self.tax_class,
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,

@@ -13,6 +13,8 @@ pub struct SkuInput {
     /// What customers say for it to a voice assistant ("oat milk", "oatly").
     pub spoken_names: Vec<String>,
     pub active: bool,
+    /// Which of a region's tax rates applies (`standard`, `reduced`, …).
+    pub tax_class: String,
 }
 
 #[derive(Debug, Clone)]
@@ -24,6 +26,7 @@ pub struct Sku {
     pub price: Money,
     pub spoken_names: Vec<String>,
     pub active: bool,
+    pub tax_class: String,
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,

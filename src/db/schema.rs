@@ -41,6 +41,7 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        tax_class -> Text,
     }
 }
 
@@ -60,6 +61,7 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        locations -> Nullable<Text>,
     }
 }
 
@@ -86,6 +88,19 @@ diesel::table! {
         response_body -> Text,
         response_etag -> Nullable<Text>,
         response_location -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_refunds (id) {
+        id -> Text,
+        order_id -> Text,
+        kind -> Text,
+        amount_minor -> BigInt,
+        reason -> Text,
+        lines -> Text,
+        channel -> Text,
         created_at -> Timestamp,
     }
 }
@@ -202,6 +217,7 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        merged_into -> Nullable<Text>,
     }
 }
 
@@ -214,6 +230,7 @@ diesel::table! {
         added_channel -> Text,
         added_at -> Timestamp,
         updated_at -> Timestamp,
+        updated_channel -> Nullable<Text>,
     }
 }
 
@@ -254,10 +271,11 @@ diesel::table! {
 }
 
 diesel::table! {
-    tax_rates (region) {
+    tax_rates (region, tax_class) {
         region -> Text,
         rate_percent -> Text,
         updated_at -> Timestamp,
+        tax_class -> Text,
     }
 }
 
@@ -287,6 +305,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         store_id -> Nullable<Text>,
+        channels -> Nullable<Text>,
     }
 }
 

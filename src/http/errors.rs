@@ -96,11 +96,13 @@ fn shortage_lines(shortages: &[Shortage]) -> Value {
                     "location": s.location_code,
                     "requested": s.requested,
                     "available": s.available,
-                    "alternatives": s.alternatives.iter().map(|a| serde_json::json!({
-                        "location": a.location_code,
-                        "available": a.available,
-                        "distance_km": (a.distance_km * 10.0).round() / 10.0,
-                    })).collect::<Vec<_>>(),
+                    "alternatives": s.alternatives.iter().map(|a| {
+                        let mut alternative = serde_json::json!({ "location": a.location_code, "available": a.available });
+                        if let Some(km) = a.distance_km {
+                            alternative["distance_km"] = ((km * 10.0).round() / 10.0).into();
+                        }
+                        alternative
+                    }).collect::<Vec<_>>(),
                 })
             })
             .collect(),
@@ -264,6 +266,7 @@ impl From<MarketplaceError> for ApiError {
             MarketplaceError::Stale { current, .. } => Self::stale(detail, MarketplaceResponse::from(&*current)),
             MarketplaceError::ListingTaken(_) => Self::conflict("listing-taken", "Listing already mapped", detail),
             MarketplaceError::ListingNotFound(_) => Self::missing("listing-not-found", "Listing not found", detail),
+            MarketplaceError::UnknownLocation(_) => Self::field("/locations", detail),
             MarketplaceError::UnknownListing(_) => Self::unprocessable("unknown-listing", "Unknown listing", detail),
             MarketplaceError::Secret { .. } => Self::internal(error),
             MarketplaceError::Order(e) => e.into(),
@@ -293,6 +296,11 @@ impl From<PricingError> for ApiError {
             PricingError::PromotionStale { current, .. } => Self::stale(detail, PromotionResponse::new(&current, None)),
             PricingError::PromotionInvalid { reason, .. } => {
                 Self::unprocessable("promotion-invalid", "Promotion code not usable", detail).with("reason", reason)
+            }
+            PricingError::NoTaxRate { region, class } => {
+                Self::conflict("tax-rate-missing", "No tax rate for the destination", detail)
+                    .with("region", region)
+                    .with("tax_class", class)
             }
             PricingError::Db(e) => e.into(),
         }
@@ -366,6 +374,7 @@ mod tests {
             (PricingError::PromotionNotFound(s("P")).into(), 404, "promotion-not-found"),
             (PricingError::PromotionCodeTaken(s("P")).into(), 409, "code-taken"),
             (PricingError::PromotionInvalid { code: s("P"), reason: s("x") }.into(), 422, "promotion-invalid"),
+            (PricingError::NoTaxRate { region: s("AT"), class: s("reduced") }.into(), 409, "tax-rate-missing"),
             (OrderError::NotFound(s("O")).into(), 404, "order-not-found"),
             (OrderError::FulfilmentNotFound(s("F")).into(), 404, "fulfilment-not-found"),
             (OrderError::LineNotFound(s("L")).into(), 404, "line-not-found"),
@@ -397,6 +406,7 @@ mod tests {
             (MarketplaceError::NameTaken(s("M")).into(), 409, "name-taken"),
             (MarketplaceError::ListingTaken(s("L")).into(), 409, "listing-taken"),
             (MarketplaceError::ListingNotFound(s("L")).into(), 404, "listing-not-found"),
+            (MarketplaceError::UnknownLocation(s("L")).into(), 422, "validation-failed"),
             (MarketplaceError::UnknownListing(s("L")).into(), 422, "unknown-listing"),
             (WebhookError::BadSignature.into(), 401, "invalid-signature"),
             (WebhookError::Stale.into(), 401, "invalid-signature"),

@@ -15,7 +15,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-pub use model::{Level, LevelAt, Movement, MovementKind, Purpose, Reservation, ReservationStatus, Shortage};
+pub use model::{
+    Alternative, Level, LevelAt, Movement, MovementKind, Purpose, Reservation, ReservationStatus, Shortage,
+    pickup_alternatives,
+};
 pub use repo::STOCK_CHANGED;
 
 use crate::access::Principal;
@@ -23,7 +26,6 @@ use crate::catalog::{self, CatalogError, Location, Sku};
 use crate::config::HoldsConfig;
 use crate::db::{AnyConnection, DbError};
 use crate::types::{GeoPoint, LocationId, Page, PageRequest, Quantity, SkuId};
-use model::Alternative;
 use repo::{Change, Delta, Guard};
 
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +64,7 @@ fn describe_shortages(shortages: &[Shortage]) -> String {
 }
 
 /// Describes a line that could not be served: what is there, and up to three
-/// other active locations, nearest first, that could serve it.
+/// other active pickup locations, nearest first, that could serve it.
 fn shortage_measured(
     conn: &mut AnyConnection,
     sku: &SkuId,
@@ -78,17 +80,8 @@ fn shortage_measured(
         .map(|s| s.code.into_string())
         .unwrap_or_else(|| sku.to_string());
     let origin = here.first().map(|l| l.point);
-    let mut alternatives: Vec<Alternative> = levels_of(conn, std::slice::from_ref(sku))?
-        .into_iter()
-        .filter(|l| &l.location_id != location && l.available() >= requested)
-        .map(|l| Alternative {
-            distance_km: origin.map(|o| o.distance_km(l.point)).unwrap_or(0.0),
-            location_code: l.location_code.clone(),
-            available: l.available(),
-        })
-        .collect();
-    alternatives.sort_by(|a, b| a.distance_km.total_cmp(&b.distance_km));
-    alternatives.truncate(3);
+    let levels = levels_of(conn, std::slice::from_ref(sku))?;
+    let alternatives = pickup_alternatives(&levels.iter().collect::<Vec<_>>(), requested, Some(location), origin);
     Ok(Shortage {
         sku_code,
         location_code: here.first().map(|l| l.code.to_string()).unwrap_or_else(|| location.to_string()),

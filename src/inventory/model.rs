@@ -140,7 +140,34 @@ pub struct Reservation {
 pub struct Alternative {
     pub location_code: String,
     pub available: i32,
-    pub distance_km: f64,
+    /// None when there is no point to measure from.
+    pub distance_km: Option<f64>,
+}
+
+/// Up to three pickup locations other than `except` with at least `need`
+/// units, from one SKU's `levels`: nearest to `origin` first, or with no
+/// origin, most stock first.
+pub fn pickup_alternatives(
+    levels: &[&LevelAt],
+    need: i32,
+    except: Option<&LocationId>,
+    origin: Option<GeoPoint>,
+) -> Vec<Alternative> {
+    let mut found: Vec<Alternative> = levels
+        .iter()
+        .filter(|l| l.pickup && l.available() >= need && except != Some(&l.location_id))
+        .map(|l| Alternative {
+            location_code: l.location_code.clone(),
+            available: l.available(),
+            distance_km: origin.map(|o| o.distance_km(l.point)),
+        })
+        .collect();
+    found.sort_by(|a, b| match (a.distance_km, b.distance_km) {
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        _ => b.available.cmp(&a.available).then_with(|| a.location_code.cmp(&b.location_code)),
+    });
+    found.truncate(3);
+    found
 }
 
 /// A line that could not be served where it was asked for.

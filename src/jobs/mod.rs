@@ -42,15 +42,17 @@ pub struct JobReport {
     pub idempotency_keys_purged: usize,
 }
 
-/// Runs every job once, each until it has nothing left to do.
+/// Runs every job once, each until it has nothing left to do. Job spans are
+/// at debug: an idle tick every second must not bury requests at info; what
+/// a tick did is logged at info by [`run_forever`].
 pub async fn run_pending(ctx: &Context) -> Result<JobReport, JobError> {
     let reservations_expired =
-        reservation_expiry::run(ctx).instrument(tracing::info_span!("job", name = "reservation_expiry")).await?;
+        reservation_expiry::run(ctx).instrument(tracing::debug_span!("job", name = "reservation_expiry")).await?;
     let (pickups_expired, pickups_warned) =
-        pickup_expiry::run(ctx).instrument(tracing::info_span!("job", name = "pickup_expiry")).await?;
-    let events_sequenced = outbox::sequence(ctx).instrument(tracing::info_span!("job", name = "outbox")).await?;
+        pickup_expiry::run(ctx).instrument(tracing::debug_span!("job", name = "pickup_expiry")).await?;
+    let events_sequenced = outbox::sequence(ctx).instrument(tracing::debug_span!("job", name = "outbox")).await?;
     let (marketplace_pushes, marketplace_confirmations) =
-        marketplace::run(ctx).instrument(tracing::info_span!("job", name = "marketplace")).await?;
+        marketplace::run(ctx).instrument(tracing::debug_span!("job", name = "marketplace")).await?;
     let idempotency_keys_purged = purge_idempotency_keys(ctx).await?;
     Ok(JobReport {
         reservations_expired,
@@ -74,7 +76,7 @@ async fn purge_idempotency_keys(ctx: &Context) -> Result<usize, JobError> {
 pub async fn run_forever(ctx: Context, interval: Duration, mut stop: watch::Receiver<bool>) {
     loop {
         match run_pending(&ctx).await {
-            Ok(report) if report != JobReport::default() => tracing::debug!(?report, "background jobs ran"),
+            Ok(report) if report != JobReport::default() => tracing::info!(?report, "background jobs did work"),
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "background jobs failed; retrying next interval"),
         }

@@ -41,12 +41,23 @@ pub fn create(
     input: MarketplaceInput,
     now: DateTime<Utc>,
 ) -> Result<Marketplace, MarketplaceError> {
+    check_locations(conn, &input)?;
     let id = MarketplaceId::generate();
     let credentials = input.credentials.clone().unwrap_or_default();
     let secret = input.webhook_secret.clone().unwrap_or_default();
     repo::insert(conn, &id, &input, (credentials.as_stored(), secret.as_stored()), timestamp(now))
         .map_err(|e| name_taken(&input, e))?;
     get(conn, &id)
+}
+
+/// Refuses a set of locations that names one that does not exist.
+fn check_locations(conn: &mut AnyConnection, input: &MarketplaceInput) -> Result<(), MarketplaceError> {
+    for code in input.locations.iter().flatten() {
+        if catalog::location_id_by_code(conn, code)?.is_none() {
+            return Err(MarketplaceError::UnknownLocation(code.to_string()));
+        }
+    }
+    Ok(())
 }
 
 pub fn get(conn: &mut AnyConnection, id: &MarketplaceId) -> Result<Marketplace, MarketplaceError> {
@@ -70,6 +81,7 @@ pub fn update(
     if let Some(seen) = expected_version.filter(|seen| *seen != current.version) {
         return Err(MarketplaceError::Stale { seen, current: Box::new(current) });
     }
+    check_locations(conn, &input)?;
     let credentials = input.credentials.clone().unwrap_or_else(|| current.credentials.clone());
     let secret = input.webhook_secret.clone().unwrap_or_else(|| current.webhook_secret.clone());
     let secrets = (credentials.as_stored(), secret.as_stored());
@@ -79,7 +91,7 @@ pub fn update(
         let now_is = get(conn, id)?;
         return Err(MarketplaceError::Stale { seen: current.version, current: Box::new(now_is) });
     }
-    // Share, buffer or activity changed: every listing is recomputed.
+    // Share, buffer, locations or activity changed: every listing is recomputed.
     stock::refresh_all(conn, id, false, now)?;
     get(conn, id)
 }

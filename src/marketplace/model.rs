@@ -5,7 +5,7 @@ use std::fmt;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::catalog::CatalogError;
+use crate::catalog::{CatalogError, Location};
 use crate::db::DbError;
 use crate::db::schema::{
     marketplace_listings as ml, marketplace_outbound as mo, marketplace_push_log as log, marketplace_stock as ms,
@@ -14,7 +14,7 @@ use crate::inventory::InventoryError;
 use crate::order::OrderError;
 use crate::secret::{Sealed, SecretError};
 use crate::text_enum;
-use crate::types::{MarketplaceId, OrderId, SkuId};
+use crate::types::{Code, LocationId, MarketplaceId, OrderId, SkuId};
 
 text_enum! {
     /// Which API style the connector speaks.
@@ -34,6 +34,8 @@ pub enum MarketplaceError {
     Stale { seen: i32, current: Box<Marketplace> },
     #[error("listing '{0}' is already mapped to another SKU")]
     ListingTaken(String),
+    #[error("no location '{0}' to offer stock from")]
+    UnknownLocation(String),
     #[error("no listing for SKU '{0}'")]
     ListingNotFound(String),
     #[error("this marketplace sells SKU '{0}', which no listing maps")]
@@ -71,6 +73,32 @@ pub struct Marketplace {
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Codes of the locations whose stock it is offered and its orders are
+    /// served from; None: the ship-enabled locations in its country.
+    pub locations: Option<Vec<String>>,
+}
+
+impl Marketplace {
+    /// The country it sells in (`settings.country`), when set.
+    pub fn country(&self) -> Option<&str> {
+        self.settings["country"].as_str()
+    }
+
+    /// The active, ship-enabled locations it is offered stock from and its
+    /// orders are served from: its own set, else those in its country, else
+    /// (no country set) all of them.
+    pub fn sources(&self, active: &[Location]) -> Vec<LocationId> {
+        active
+            .iter()
+            .filter(|l| l.capabilities.ships)
+            .filter(|l| match (&self.locations, self.country()) {
+                (Some(set), _) => set.iter().any(|code| code.eq_ignore_ascii_case(l.code.as_str())),
+                (None, Some(country)) => l.address.country == country,
+                (None, None) => true,
+            })
+            .map(|l| l.id.clone())
+            .collect()
+    }
 }
 
 impl fmt::Debug for Marketplace {
@@ -102,6 +130,8 @@ pub struct MarketplaceInput {
     pub rate_limit_per_sec: i32,
     pub settings: serde_json::Value,
     pub active: bool,
+    /// Codes of the locations it is limited to, each checked to exist.
+    pub locations: Option<Vec<Code>>,
 }
 
 /// A SKU's listing on a marketplace.

@@ -12,7 +12,7 @@ use crate::db::schema::{
 use crate::db::{AnyConnection, DbError, one_of};
 use crate::per_backend;
 use crate::secret::Sealed;
-use crate::types::{MarketplaceId, OrderId, SkuId};
+use crate::types::{Code, MarketplaceId, OrderId, SkuId};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = m)]
@@ -31,6 +31,7 @@ struct Row {
     version: i32,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    locations: Option<String>,
 }
 
 impl Row {
@@ -42,6 +43,13 @@ impl Row {
             kind: ConnectorKind::parse(&self.kind).map_err(DbError::Corrupt)?,
             credentials: Sealed::from_stored(self.credentials),
             settings: json("settings", &self.settings)?,
+            locations: match self.locations.as_deref() {
+                Some(raw) => Some(
+                    serde_json::from_str(raw)
+                        .map_err(|_| DbError::Corrupt(format!("marketplace {} locations", self.id)))?,
+                ),
+                None => None,
+            },
             id: self.id,
             name: self.name,
             base_url: self.base_url,
@@ -82,6 +90,9 @@ struct Columns<'a> {
     settings: String,
     active: bool,
     updated_at: NaiveDateTime,
+    /// Written even when None: a replace that names no set goes back to the country's.
+    #[diesel(treat_none_as_null = true)]
+    locations: Option<String>,
 }
 
 impl<'a> Columns<'a> {
@@ -98,6 +109,10 @@ impl<'a> Columns<'a> {
             settings: input.settings.to_string(),
             active: input.active,
             updated_at: at,
+            locations: input
+                .locations
+                .as_ref()
+                .map(|codes| serde_json::json!(codes.iter().map(Code::as_str).collect::<Vec<_>>()).to_string()),
         }
     }
 }

@@ -1,18 +1,19 @@
-//! What each listing should offer: a marketplace's share of what the network
-//! can promise, less its buffer, recomputed whenever stock or the
-//! marketplace changes, and handed to [`sync`] to push.
+//! What each listing should offer: a marketplace's share of what its
+//! locations can promise (its own set, or those in its country), less its
+//! buffer, recomputed whenever stock or the marketplace changes, and handed
+//! to [`sync`] to push.
 
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use super::model::{MarketplaceError, Share};
+use super::model::{Marketplace, MarketplaceError, Share};
 use super::{repo, sync};
-use crate::catalog;
+use crate::catalog::{self, Location};
 use crate::db::{AnyConnection, timestamp};
 use crate::events;
-use crate::inventory;
-use crate::types::{MarketplaceId, SkuId};
+use crate::inventory::{self, LevelAt};
+use crate::types::{LocationId, MarketplaceId, SkuId};
 
 /// The outbox consumer that keeps listings true to stock.
 const STOCK_CONSUMER: &str = "marketplace-stock";
@@ -28,13 +29,32 @@ pub fn offered(network_available: i32, share_percent: i32, buffer_units: i32, ac
     (share - i64::from(buffer_units)).clamp(0, i64::from(network_available)) as i32
 }
 
-/// What can be promised online per SKU: the sum over ship-enabled locations.
-fn network_available(conn: &mut AnyConnection, skus: &[SkuId]) -> Result<HashMap<SkuId, i32>, MarketplaceError> {
-    let mut totals: HashMap<SkuId, i32> = skus.iter().map(|s| (s.clone(), 0)).collect();
-    for level in inventory::levels_of(conn, skus)?.into_iter().filter(|l| l.ships) {
-        *totals.entry(level.sku_id.clone()).or_default() += level.available();
+/// What these SKUs' levels can promise a marketplace: per SKU, the sum over
+/// its sources (ship-enabled locations it may sell from).
+struct Network {
+    levels: Vec<LevelAt>,
+    locations: Vec<Location>,
+    sources: HashMap<MarketplaceId, Vec<LocationId>>,
+}
+
+impl Network {
+    fn read(conn: &mut AnyConnection, skus: &[SkuId]) -> Result<Self, MarketplaceError> {
+        Ok(Self {
+            levels: inventory::levels_of(conn, skus)?,
+            locations: catalog::active_locations(conn)?,
+            sources: HashMap::new(),
+        })
     }
-    Ok(totals)
+
+    fn available(&mut self, marketplace: &Marketplace, sku: &SkuId) -> i32 {
+        let sources =
+            self.sources.entry(marketplace.id.clone()).or_insert_with(|| marketplace.sources(&self.locations));
+        self.levels
+            .iter()
+            .filter(|l| &l.sku_id == sku && sources.contains(&l.location_id))
+            .map(LevelAt::available)
+            .sum()
+    }
 }
 
 /// Which of these SKUs are active.
@@ -45,13 +65,13 @@ fn active_skus(conn: &mut AnyConnection, skus: &[SkuId]) -> Result<BTreeSet<SkuI
 /// How each active marketplace listing the SKU is offered it now.
 pub fn shares_of(conn: &mut AnyConnection, sku: &SkuId) -> Result<Vec<Share>, MarketplaceError> {
     let listed = repo::listings_of(conn, std::slice::from_ref(sku), None)?;
-    let network = network_available(conn, std::slice::from_ref(sku))?.get(sku).copied().unwrap_or(0);
+    let mut network = Network::read(conn, std::slice::from_ref(sku))?;
     let sku_active = active_skus(conn, std::slice::from_ref(sku))?.contains(sku);
     Ok(listed
         .into_iter()
         .filter(|(_, m)| m.active)
         .map(|(_, m)| Share {
-            quantity: offered(network, m.share_percent, m.buffer_units, m.active && sku_active),
+            quantity: offered(network.available(&m, sku), m.share_percent, m.buffer_units, m.active && sku_active),
             marketplace: m.name,
             share_percent: m.share_percent,
             buffer_units: m.buffer_units,
@@ -73,14 +93,14 @@ pub fn refresh(
     if listed.is_empty() {
         return Ok(0);
     }
-    let network = network_available(conn, skus)?;
+    let mut network = Network::read(conn, skus)?;
     let active = active_skus(conn, skus)?;
     let at = timestamp(now);
     for (listing, marketplace) in &listed {
         let sku = &listing.sku_id;
         let live = marketplace.active && active.contains(sku);
-        let wanted =
-            offered(network.get(sku).copied().unwrap_or(0), marketplace.share_percent, marketplace.buffer_units, live);
+        let available = network.available(marketplace, sku);
+        let wanted = offered(available, marketplace.share_percent, marketplace.buffer_units, live);
         sync::want(conn, &marketplace.id, sku, wanted, force, at)?;
     }
     Ok(listed.len())

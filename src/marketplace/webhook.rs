@@ -196,6 +196,7 @@ fn place(
         marketplace: Some((marketplace.id.clone(), sold.external_id)),
         contact: sold.buyer,
         accept_shortage: true,
+        ship_from: Some(marketplace.sources(&catalog::active_locations(conn)?)),
     };
     Ok(place_order(conn, new, act)?)
 }

@@ -10,8 +10,7 @@
 use std::collections::HashMap;
 
 use crate::catalog::{self, Sku};
-use crate::inventory::model::Alternative;
-use crate::inventory::{LevelAt, Shortage};
+use crate::inventory::{self, LevelAt, Shortage};
 use crate::types::{GeoPoint, LocationId, SkuId};
 
 /// A line to allocate.
@@ -177,17 +176,7 @@ pub fn shortages(
                 .map(|a| mine.iter().filter(|l| l.location_id == a.id).map(|l| l.available()).sum())
                 .unwrap_or_else(|| mine.iter().filter(|l| l.ships).map(|l| l.available()).sum());
             let origin = at.map(|a| a.point).or(near);
-            let mut alternatives: Vec<Alternative> = mine
-                .iter()
-                .filter(|l| l.pickup && l.available() >= want.quantity && at.is_none_or(|a| a.id != l.location_id))
-                .map(|l| Alternative {
-                    location_code: l.location_code.clone(),
-                    available: l.available(),
-                    distance_km: origin.map(|o| o.distance_km(l.point)).unwrap_or(0.0),
-                })
-                .collect();
-            alternatives.sort_by(|a, b| a.distance_km.total_cmp(&b.distance_km));
-            alternatives.truncate(3);
+            let alternatives = inventory::pickup_alternatives(&mine, want.quantity, at.map(|a| &a.id), origin);
             Shortage {
                 sku_code: skus[i].code.to_string(),
                 location_code: at.map(|a| a.code.to_string()).unwrap_or_else(|| "network".to_owned()),

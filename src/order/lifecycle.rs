@@ -4,10 +4,10 @@
 
 use serde_json::json;
 
-use super::model::{Fulfilment, Order, OrderLine};
+use super::model::{Fulfilment, Order, OrderLine, RefundKind};
 use super::repo::{self, Audit, LineUnits};
 use super::state::{self, Action, FulfilmentStatus};
-use super::{Act, OrderError, audit, get, illegal, line_and_fulfilment, refresh_status};
+use super::{Act, OrderError, audit, get, illegal, line_and_fulfilment, refresh_status, refund, same_day};
 use crate::db::{AnyConnection, DbError};
 use crate::events::{self, NewEvent};
 use crate::inventory::reservation;
@@ -35,6 +35,15 @@ pub fn advance(
         return Err(illegal(&super::fulfilment(conn, fulfilment_id)?, action)?);
     }
     move_stock(conn, &fulfilment, to, act)?;
+    let order = get(conn, fulfilment.order_id.as_str())?;
+    if state::releases_stock(to) {
+        // Whatever was not handed over is no longer charged.
+        let kind = if to == FulfilmentStatus::Expired { RefundKind::Expiry } else { RefundKind::Cancellation };
+        let released = refund::take_all_off(conn, order.lines_of(fulfilment_id))?;
+        same_day::unbook(conn, &fulfilment)?;
+        let why = reason.unwrap_or(if to == FulfilmentStatus::Expired { "not collected in time" } else { "cancelled" });
+        refund::record(conn, &order, kind, &released, why, act)?;
+    }
     audit(
         conn,
         act,
@@ -47,7 +56,6 @@ pub fn advance(
             reason,
         },
     )?;
-    let order = get(conn, fulfilment.order_id.as_str())?;
     let payload = json!({
         "number": order.row.number,
         "fulfilment": fulfilment_id,
@@ -153,7 +161,7 @@ pub fn cancel_line(
         return Err(not_open(open));
     }
     // The guarded count decides: a concurrent cancellation finds the units gone.
-    repo::count_units(conn, line_id, LineUnits::Cancelled(q))?.ok_or_else(|| not_open(open - q))?;
+    let released = refund::take_off(conn, line, q, LineUnits::Cancelled)?.ok_or_else(|| not_open(open - q))?;
     if let Some(hold) = &fulfilment.reservation_id {
         let units = Quantity::new(i64::from(q)).map_err(DbError::Corrupt)?;
         reservation::release_part(conn, hold, &line.sku_id, units, act.actor, reason, act.now)?;
@@ -170,9 +178,12 @@ pub fn cancel_line(
             reason: Some(&format!("{q} × {}: {reason}", line.sku_code)),
         },
     )?;
+    refund::record(conn, &order, RefundKind::Cancellation, &[released], reason, act)?;
     let remaining: i32 = get(conn, order_id.as_str())?.lines_of(&fulfilment.id).map(OrderLine::open_quantity).sum();
     if remaining == 0 {
-        // Nothing left to fulfil: the fulfilment ends as cancelled (its hold is already released).
+        // Nothing left to fulfil: the fulfilment ends as cancelled (its hold
+        // is already released) and gives its delivery slot back.
+        same_day::unbook(conn, fulfilment)?;
         repo::set_status(
             conn,
             &fulfilment.id,

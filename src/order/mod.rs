@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod picking;
 pub mod place;
+pub mod refund;
 mod repo;
 pub mod returns;
 pub mod same_day;
@@ -22,7 +23,7 @@ pub mod state;
 
 use chrono::{DateTime, Utc};
 
-pub use model::{AuditEntry, Disposition, Fulfilment, Order, OrderLine, ReturnLine, ReturnRow};
+pub use model::{AuditEntry, Disposition, Fulfilment, Order, OrderLine, RefundKind, RefundRow, ReturnLine, ReturnRow};
 use repo::Audit;
 pub use repo::{OrderFilter, touches};
 use same_day::SameDayError;
@@ -37,7 +38,8 @@ use crate::db::{AnyConnection, DbError};
 use crate::inventory::InventoryError;
 use crate::pricing::PricingError;
 use crate::types::{
-    CartId, CustomerId, FulfilmentId, MarketplaceId, Money, OrderId, OrderLineId, Page, PageRequest, Quantity,
+    CartId, CustomerId, FulfilmentId, LocationId, MarketplaceId, Money, OrderId, OrderLineId, Page, PageRequest,
+    Quantity,
 };
 
 pub const ORDER_CREATED: &str = "order.created";
@@ -141,6 +143,9 @@ pub struct NewOrder {
     /// The sale already happened elsewhere (a marketplace): lines that cannot
     /// be allocated go to a `needs_attention` fulfilment instead of refusing.
     pub accept_shortage: bool,
+    /// The locations a shipped order may be served from (a marketplace's);
+    /// None: every ship-enabled one.
+    pub ship_from: Option<Vec<LocationId>>,
 }
 
 /// Who acts, when, under which settings.
@@ -251,8 +256,18 @@ pub fn refresh_status(
     let pairs =
         order.fulfilments.iter().map(|f| Ok((f.method()?, f.status()?))).collect::<Result<Vec<_>, DbError>>()?;
     let status = state::order_status(&pairs);
+    // The order's reason is that of the fulfilments that make its status: a
+    // cancelled part's "customer changed mind" does not describe an order
+    // that was otherwise delivered.
+    let ended = [FulfilmentStatus::Cancelled, FulfilmentStatus::Expired];
+    let explains = |f: &&Fulfilment| match status {
+        OrderStatus::Cancelled => f.status == FulfilmentStatus::Cancelled.as_str(),
+        OrderStatus::Expired => f.status == FulfilmentStatus::Expired.as_str(),
+        _ => !ended.iter().any(|s| f.status == s.as_str()),
+    };
     let reason: Option<String> = {
-        let reasons: Vec<String> = order.fulfilments.iter().filter_map(|f| f.status_reason.clone()).collect();
+        let reasons: Vec<String> =
+            order.fulfilments.iter().filter(explains).filter_map(|f| f.status_reason.clone()).collect();
         (!reasons.is_empty()).then(|| reasons.join("; "))
     };
     if order.row.status != status.as_str() || order.row.status_reason != reason {

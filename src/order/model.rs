@@ -5,11 +5,11 @@ use diesel::prelude::*;
 
 use super::state::{FulfilmentStatus, Method, OrderStatus};
 use crate::db::DbError;
-use crate::db::schema::{fulfilments, order_audit, order_lines, orders, return_lines, returns};
+use crate::db::schema::{fulfilments, order_audit, order_lines, order_refunds, orders, return_lines, returns};
 use crate::text_enum;
 use crate::types::{
-    CartId, Currency, CustomerId, FulfilmentId, LocationId, MarketplaceId, Money, OrderId, OrderLineId, ReservationId,
-    ReturnId, SkuId,
+    CartId, Currency, CustomerId, FulfilmentId, LocationId, MarketplaceId, Money, OrderId, OrderLineId, RefundId,
+    ReservationId, ReturnId, SkuId,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -40,6 +40,9 @@ pub struct OrderRow {
     pub updated_at: NaiveDateTime,
     /// The store whose till placed the order (POS sales, endless aisle).
     pub store_id: Option<LocationId>,
+    /// Every channel that touched the order's cart and the one that placed
+    /// it (JSON array).
+    pub channels: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -137,6 +140,84 @@ impl OrderLine {
     pub fn open_quantity(&self) -> i32 {
         self.quantity - self.short_quantity - self.cancelled_quantity - self.returned_quantity
     }
+
+    /// The money of `units` of this line taken off after `before` others
+    /// were (by cancellation, short pick or return alike): exact shares by
+    /// quantity, so taking every unit off gives back the line's amounts to
+    /// the cent whatever the order of the steps.
+    pub fn share(&self, before: i32, units: i32, prices_include_tax: bool) -> Amounts {
+        let gross = self.total_minor + self.discount_minor - if prices_include_tax { 0 } else { self.tax_minor };
+        let taken =
+            |n: i32, amount: i64| crate::pricing::allocate(amount, &[i64::from(n), i64::from(self.quantity - n)])[0];
+        let part = |amount: i64| taken(before + units, amount) - taken(before, amount);
+        Amounts {
+            gross: part(gross),
+            discount: part(self.discount_minor),
+            tax: part(self.tax_minor),
+            total: part(self.total_minor),
+        }
+    }
+}
+
+/// Money of some units: before promotions, their discount, their tax and
+/// what the customer pays for them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Amounts {
+    pub gross: i64,
+    pub discount: i64,
+    pub tax: i64,
+    pub total: i64,
+}
+
+impl std::ops::Add for Amounts {
+    type Output = Self;
+    fn add(self, o: Self) -> Self {
+        Self {
+            gross: self.gross + o.gross,
+            discount: self.discount + o.discount,
+            tax: self.tax + o.tax,
+            total: self.total + o.total,
+        }
+    }
+}
+
+/// Money due back to the customer for units they will not get.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = order_refunds)]
+pub struct RefundRow {
+    pub id: RefundId,
+    pub order_id: OrderId,
+    pub kind: String,
+    pub amount_minor: i64,
+    pub reason: String,
+    /// JSON array of [`RefundLine`].
+    pub lines: String,
+    pub channel: String,
+    pub created_at: NaiveDateTime,
+}
+
+impl RefundRow {
+    pub fn lines(&self) -> Result<Vec<RefundLine>, DbError> {
+        serde_json::from_str(&self.lines).map_err(|e| DbError::Corrupt(format!("refund {} lines: {e}", self.id)))
+    }
+}
+
+/// One line of a refund: which units, and what they cost.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RefundLine {
+    pub line: OrderLineId,
+    pub sku: String,
+    pub quantity: i32,
+    pub amount_minor: i64,
+}
+
+text_enum! {
+    /// Why money is due back.
+    pub enum RefundKind {
+        Cancellation => "cancellation",
+        ShortPick => "short_pick",
+        Expiry => "expiry",
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -183,6 +264,7 @@ pub struct Order {
     pub row: OrderRow,
     pub fulfilments: Vec<Fulfilment>,
     pub lines: Vec<OrderLine>,
+    pub refunds: Vec<RefundRow>,
 }
 
 impl Order {

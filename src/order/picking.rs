@@ -6,10 +6,10 @@ use serde_json::json;
 
 use super::allocation::{self, Rule, Want, candidates, shortages};
 use super::lifecycle::advance;
-use super::model::{Fulfilment, Order, OrderLine};
+use super::model::{Fulfilment, Order, OrderLine, RefundKind};
 use super::repo::{self, Audit, LineUnits};
 use super::state::{Action, FulfilmentStatus, Method};
-use super::{Act, OrderError, audit, audit_note, get, illegal, refresh_status};
+use super::{Act, OrderError, audit, audit_note, get, illegal, refresh_status, refund};
 use crate::cart::DeliveryAddress;
 use crate::catalog::{self, Location, Sku};
 use crate::db::{AnyConnection, DbError, timestamp};
@@ -101,9 +101,11 @@ fn short_pick(
     let note = match &moved {
         Some(location) => format!("{short} × {} re-allocated to {location}", line.sku_code),
         None => {
-            repo::count_units(conn, &line.id, LineUnits::Short(short))?
+            let released = refund::take_off(conn, line, short, LineUnits::Short)?
                 .ok_or_else(|| OrderError::BadPick(format!("line {} changed while it was picked", line.sku_code)))?;
             let reason = format!("{short} × {} short: not in stock anywhere, refund due", line.sku_code);
+            let order = get(conn, fulfilment.order_id.as_str())?;
+            refund::record(conn, &order, RefundKind::ShortPick, &[released], &reason, act)?;
             repo::set_status_reason(conn, &fulfilment.id, &reason)?;
             events::append(
                 conn,

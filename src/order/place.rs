@@ -22,7 +22,7 @@ use crate::db::{AnyConnection, DbError, timestamp};
 use crate::events::{self, NewEvent};
 use crate::inventory::reservation::{self, NewReservation};
 use crate::inventory::{self, InventoryError, LevelAt, Purpose};
-use crate::pricing::{self, PriceLine, Pricing};
+use crate::pricing::{self, Pricing};
 use crate::types::{Currency, LocationId, Money, OrderId, OrderLineId, Quantity, SkuId};
 
 pub const ORDER_CREATED: &str = "order.created";
@@ -62,7 +62,11 @@ fn plan(conn: &mut AnyConnection, new: &NewOrder, wants: &[Want]) -> Result<Plan
             (cands, rule, Some(store), None)
         }
         Destination::Ship { address } => {
-            let shipping: Vec<&Location> = locations.iter().filter(|l| l.capabilities.ships).collect();
+            let shipping: Vec<&Location> = locations
+                .iter()
+                .filter(|l| l.capabilities.ships)
+                .filter(|l| new.ship_from.as_ref().is_none_or(|from| from.contains(&l.id)))
+                .collect();
             (candidates(&levels, &shipping, promise), Rule::Split(address.point()), None, address.point())
         }
         Destination::SameDay { address, slot_id } => {
@@ -177,6 +181,11 @@ fn merge_lines(new: &NewOrder) -> Result<Vec<MergedLine>, OrderError> {
 /// payment checked, stock allocated and held (or sold, at the counter),
 /// fulfilments and lines written, audited and announced.
 pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<Order, OrderError> {
+    if let Some(store) = new.destination.store().filter(|s| !s.active) {
+        // A deactivated store sells and hands over nothing; saying so beats
+        // the shortage its missing stock would otherwise report.
+        return Err(InventoryError::LocationInactive(store.code.to_string()).into());
+    }
     let merged = merge_lines(&new)?;
     if let Some(inactive) = merged.iter().find(|l| !l.sku.active) {
         return Err(InventoryError::SkuInactive(inactive.sku.code.to_string()).into());
@@ -192,36 +201,45 @@ pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<O
         return Err(OrderError::MixedCurrency);
     }
     let foreign = currency != catalog_currency;
-    let price_lines: Vec<PriceLine> = merged
+    let price_lines: Vec<pricing::Line<'_>> = merged
         .iter()
         .map(|l| match l.given {
-            Some(total) => PriceLine { sku_id: l.sku.id.clone(), quantity: l.quantity.get(), gross: total },
-            None => PriceLine::at_unit(l.sku.id.clone(), l.quantity.get(), l.sku.price),
+            Some(total) => pricing::Line {
+                sku_id: l.sku.id.clone(),
+                quantity: l.quantity.get(),
+                gross: total,
+                tax_class: &l.sku.tax_class,
+            },
+            None => pricing::Line::at_unit(l.sku.id.clone(), l.quantity.get(), l.sku.price, &l.sku.tax_class),
         })
         .collect();
-    let new = NewOrder { lines: merged.into_iter().map(|l| (l.sku, l.quantity)).collect(), ..new };
     let code = match &new.prices {
-        Prices::Catalog { promotion_code } => promotion_code.as_deref(),
+        Prices::Catalog { promotion_code } => promotion_code.clone(),
         Prices::Given(_) => None,
     };
     let tax_region = new.destination.tax_region();
     let pricing_of = Pricing {
         currency,
-        code,
+        code: code.as_deref(),
         tax_region: Some(&tax_region),
         channel: act.actor.channel,
         now: act.now,
         include_tax: act.config.pricing.prices_include_tax,
     };
-    let (priced, _) = match &new.prices {
-        Prices::Catalog { .. } => pricing::price_lines(conn, &price_lines, &pricing_of)?,
+    // No line is sold untaxed by accident: a destination without a rate for
+    // a line's class is refused until the retailer sets one (an explicit 0
+    // included).
+    let priced = match &new.prices {
+        Prices::Catalog { .. } => pricing::price_lines(conn, &price_lines, &pricing_of)?.require_rates()?,
         Prices::Given(_) => {
-            let (mut priced, rate) = pricing::price_lines(conn, &price_lines, &Pricing { code: None, ..pricing_of })?;
+            let mut priced =
+                pricing::price_lines(conn, &price_lines, &Pricing { code: None, ..pricing_of })?.require_rates()?;
             // Marketplaces run their own promotions: only their prices count.
             priced.offers.clear();
-            (priced, rate)
+            priced
         }
     };
+    let new = NewOrder { lines: merged.iter().map(|l| (l.sku.clone(), l.quantity)).collect(), ..new };
     if let Some(payment) = &new.payment {
         let expected = Money::new(priced.total, currency);
         if payment.amount != expected {
@@ -280,6 +298,14 @@ pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<O
     // The order's status follows from its fulfilments, as refresh_status would make it.
     let pairs = fulfilments.iter().map(|(f, _)| Ok((f.method()?, f.status()?))).collect::<Result<Vec<_>, DbError>>()?;
     let at = timestamp(act.now);
+    let mut channels = match &new.cart_id {
+        Some(cart_id) => cart::channels(conn, cart_id)?,
+        None => Vec::new(),
+    };
+    let placing = act.actor.channel.as_str().to_owned();
+    if !channels.contains(&placing) {
+        channels.push(placing);
+    }
     let mut row = model::OrderRow {
         id: order_id.clone(),
         number,
@@ -297,7 +323,7 @@ pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<O
         tax_minor: priced.tax,
         total_minor: priced.total,
         prices_include_tax: act.config.pricing.prices_include_tax,
-        promotion_code: code.map(str::to_owned),
+        promotion_code: code,
         payment_reference: new.payment.as_ref().map(|p| p.reference.clone()),
         payment_minor: new.payment.as_ref().map(|p| p.amount.minor),
         contact: new.contact.as_ref().map(ToString::to_string),
@@ -305,6 +331,7 @@ pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<O
         created_at: at,
         updated_at: at,
         store_id: act.actor.location_id.clone().filter(|_| matches!(act.actor.role, Role::Pos | Role::Staff)),
+        channels: Some(serde_json::Value::from(channels).to_string()),
     };
     repo::insert_order(conn, &mut row)?;
 
@@ -360,7 +387,7 @@ pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<O
     let mut fulfilments: Vec<Fulfilment> = fulfilments.into_iter().map(|(f, _)| f).collect();
     fulfilments.sort_by(|a, b| a.id.cmp(&b.id));
     lines.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(Order { row, fulfilments, lines })
+    Ok(Order { row, fulfilments, lines, refunds: Vec::new() })
 }
 
 /// Plans the allocation and takes the stock: holds each part (or, at the
@@ -534,6 +561,7 @@ pub fn checkout(
                 marketplace: None,
                 contact: None,
                 accept_shortage: false,
+                ship_from: None,
             },
             act,
         )?;

@@ -6,8 +6,10 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use rand::Rng;
 
-use super::model::{AuditEntry, Fulfilment, Order, OrderLine, OrderRow, ReturnLine, ReturnRow};
-use crate::db::schema::{delivery_slots as ds, fulfilments, order_audit, order_lines, orders, return_lines, returns};
+use super::model::{Amounts, AuditEntry, Fulfilment, Order, OrderLine, OrderRow, RefundRow, ReturnLine, ReturnRow};
+use crate::db::schema::{
+    delivery_slots as ds, fulfilments, order_audit, order_lines, order_refunds, orders, return_lines, returns,
+};
 use crate::db::{AnyConnection, DbError, one_of, timestamp};
 use crate::per_backend;
 use crate::types::{
@@ -43,38 +45,48 @@ pub fn insert_order(conn: &mut AnyConnection, row: &mut OrderRow) -> Result<(), 
     Err(DbError::Unique("orders.number".into()))
 }
 
-/// Orders by id, each with its fulfilments and lines, in three statements.
+/// Orders by id, each with its fulfilments, lines and refunds, in four statements.
 pub fn load_many(conn: &mut AnyConnection, ids: &[OrderId]) -> Result<Vec<Order>, DbError> {
     let rows = orders::table.filter(one_of(orders::id, ids)).select(OrderRow::as_select()).load(conn)?;
     complete_all(conn, rows)
 }
 
-/// Fills in the fulfilments and lines of several orders at once.
+/// Rows grouped by the order they belong to, in the order read.
+fn by_order<T>(rows: Vec<T>, order_of: fn(&T) -> &OrderId) -> HashMap<OrderId, Vec<T>> {
+    let mut grouped: HashMap<OrderId, Vec<T>> = HashMap::new();
+    for row in rows {
+        grouped.entry(order_of(&row).clone()).or_default().push(row);
+    }
+    grouped
+}
+
+/// Fills in the fulfilments, lines and refunds of several orders at once.
 fn complete_all(conn: &mut AnyConnection, rows: Vec<OrderRow>) -> Result<Vec<Order>, DbError> {
     let ids: Vec<OrderId> = rows.iter().map(|r| r.id.clone()).collect();
-    let mut fulfilments: HashMap<OrderId, Vec<Fulfilment>> = HashMap::new();
-    for f in fulfilments::table
+    let fulfilments = fulfilments::table
         .filter(one_of(fulfilments::order_id, &ids))
         .order(fulfilments::id)
         .select(Fulfilment::as_select())
-        .load(conn)?
-    {
-        fulfilments.entry(f.order_id.clone()).or_default().push(f);
-    }
-    let mut lines: HashMap<OrderId, Vec<OrderLine>> = HashMap::new();
-    for l in order_lines::table
+        .load(conn)?;
+    let mut fulfilments = by_order(fulfilments, |f| &f.order_id);
+    let lines = order_lines::table
         .filter(one_of(order_lines::order_id, &ids))
         .order(order_lines::id)
         .select(OrderLine::as_select())
-        .load(conn)?
-    {
-        lines.entry(l.order_id.clone()).or_default().push(l);
-    }
+        .load(conn)?;
+    let mut lines = by_order(lines, |l| &l.order_id);
+    let refunds = order_refunds::table
+        .filter(one_of(order_refunds::order_id, &ids))
+        .order(order_refunds::id)
+        .select(RefundRow::as_select())
+        .load(conn)?;
+    let mut refunds = by_order(refunds, |r| &r.order_id);
     Ok(rows
         .into_iter()
         .map(|row| Order {
             fulfilments: fulfilments.remove(&row.id).unwrap_or_default(),
             lines: lines.remove(&row.id).unwrap_or_default(),
+            refunds: refunds.remove(&row.id).unwrap_or_default(),
             row,
         })
         .collect())
@@ -88,17 +100,7 @@ pub fn load(conn: &mut AnyConnection, id: &OrderId) -> Result<Option<Order>, DbE
 }
 
 fn complete(conn: &mut AnyConnection, row: OrderRow) -> Result<Order, DbError> {
-    let fulfilments = fulfilments::table
-        .filter(fulfilments::order_id.eq(&row.id))
-        .order(fulfilments::id)
-        .select(Fulfilment::as_select())
-        .load(conn)?;
-    let lines = order_lines::table
-        .filter(order_lines::order_id.eq(&row.id))
-        .order(order_lines::id)
-        .select(OrderLine::as_select())
-        .load(conn)?;
-    Ok(Order { row, fulfilments, lines })
+    complete_all(conn, vec![row])?.pop().ok_or_else(|| DbError::Corrupt("an order read back".into()))
 }
 
 /// Finds an order by id or by number.
@@ -208,37 +210,74 @@ pub enum LineUnits {
     Returned(i32),
 }
 
+/// A line's units right after a count.
+#[derive(Debug, Clone, Copy)]
+pub struct Counted {
+    pub quantity: i32,
+    /// Units still due to the customer.
+    pub open: i32,
+}
+
+impl Counted {
+    /// Units taken off (short, cancelled or returned) before the last `units`.
+    pub fn gone_before(&self, units: i32) -> i32 {
+        self.quantity - self.open - units
+    }
+}
+
 /// Records units of a line in one guarded statement: only while the line
 /// still has that many open units (quantity less short, cancelled and
 /// returned), so concurrent cancellations or returns can never take more
-/// than the line holds. The counter's new value, or None when the units were
-/// not open (the CHECK constraint backs this, but never has to answer).
-pub fn count_units(conn: &mut AnyConnection, line: &OrderLineId, units: LineUnits) -> Result<Option<i32>, DbError> {
+/// than the line holds. The line's units as counted, or None when the units
+/// were not open (the CHECK constraint backs this, but never has to answer).
+pub fn count_units(conn: &mut AnyConnection, line: &OrderLineId, units: LineUnits) -> Result<Option<Counted>, DbError> {
     use order_lines as ol;
     let open = ol::quantity - ol::short_quantity - ol::cancelled_quantity - ol::returned_quantity;
     let guarded = |n: i32| ol::table.find(line).filter(open.ge(n));
-    Ok(match units {
-        LineUnits::Picked(n) => diesel::update(guarded(n))
-            .set(ol::picked_quantity.eq(n))
-            .returning(ol::picked_quantity.assume_not_null())
-            .get_result(conn)
-            .optional()?,
+    let after = (ol::quantity, ol::short_quantity, ol::cancelled_quantity, ol::returned_quantity);
+    let counted: Result<(i32, i32, i32, i32), _> = match units {
+        LineUnits::Picked(n) => {
+            diesel::update(guarded(n)).set(ol::picked_quantity.eq(n)).returning(after).get_result(conn)
+        }
         LineUnits::Cancelled(n) => diesel::update(guarded(n))
             .set(ol::cancelled_quantity.eq(ol::cancelled_quantity + n))
-            .returning(ol::cancelled_quantity)
-            .get_result(conn)
-            .optional()?,
+            .returning(after)
+            .get_result(conn),
         LineUnits::Short(n) => diesel::update(guarded(n))
             .set(ol::short_quantity.eq(ol::short_quantity + n))
-            .returning(ol::short_quantity)
-            .get_result(conn)
-            .optional()?,
+            .returning(after)
+            .get_result(conn),
         LineUnits::Returned(n) => diesel::update(guarded(n))
             .set(ol::returned_quantity.eq(ol::returned_quantity + n))
-            .returning(ol::returned_quantity)
-            .get_result(conn)
-            .optional()?,
-    })
+            .returning(after)
+            .get_result(conn),
+    };
+    Ok(counted.optional()?.map(|(quantity, short, cancelled, returned)| Counted {
+        quantity,
+        open: quantity - short - cancelled - returned,
+    }))
+}
+
+/// Records a refund due and takes its money off the order's totals, as
+/// deltas in one statement (never a read-then-write of the totals).
+pub fn insert_refund(
+    conn: &mut AnyConnection,
+    refund: &RefundRow,
+    amounts: Amounts,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    diesel::insert_into(order_refunds::table).values(refund).execute(conn)?;
+    diesel::update(orders::table.find(&refund.order_id))
+        .set((
+            orders::subtotal_minor.eq(orders::subtotal_minor - amounts.gross),
+            orders::discount_minor.eq(orders::discount_minor - amounts.discount),
+            orders::tax_minor.eq(orders::tax_minor - amounts.tax),
+            orders::total_minor.eq(orders::total_minor - amounts.total),
+            orders::version.eq(orders::version + 1),
+            orders::updated_at.eq(timestamp(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 pub fn insert_return(conn: &mut AnyConnection, row: &ReturnRow, lines: &[ReturnLine]) -> Result<(), DbError> {

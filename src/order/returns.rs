@@ -12,7 +12,6 @@ use super::{Act, OrderError, audit, get, line_and_fulfilment, money_string};
 use crate::db::{AnyConnection, timestamp};
 use crate::events::{self, NewEvent};
 use crate::inventory;
-use crate::pricing;
 use crate::types::{LocationId, OrderId, OrderLineId, Quantity, ReturnId};
 
 pub const ORDER_RETURNED: &str = "order.returned";
@@ -73,7 +72,7 @@ pub fn create_return(
         }
         // The guarded count is what decides: a concurrent return of the same
         // units finds them gone here, even though both read them as open.
-        let returned = repo::count_units(conn, &line.id, LineUnits::Returned(q))?
+        let counted = repo::count_units(conn, &line.id, LineUnits::Returned(q))?
             .ok_or_else(|| not_open(line.open_quantity() - q))?;
         let place = location
             .or(fulfilment.pickup_location_id.as_ref())
@@ -92,15 +91,13 @@ pub fn create_return(
         if request.disposition == Disposition::WriteOff {
             inventory::adjust(conn, &place, &line.sku_id, -q, "returned goods written off", act.actor, act.now)?;
         }
-        let weights = |n: i32| [i64::from(n), i64::from(line.quantity - n)];
-        let before = pricing::allocate(line.total_minor, &weights(returned - q))[0];
-        let after = pricing::allocate(line.total_minor, &weights(returned))[0];
+        let before = counted.gone_before(q);
         out.push(ReturnLine {
             return_id: return_id.clone(),
             order_line_id: line.id.clone(),
             quantity: q,
             disposition: request.disposition.as_str().to_owned(),
-            refund_minor: after - before,
+            refund_minor: line.share(before, q, order.row.prices_include_tax).total,
         });
     }
     let row = ReturnRow {

@@ -24,6 +24,7 @@ text_enum! {
         NoStock => "no_stock",
         AfterCutoff => "after_cutoff",
         Full => "full",
+        SlotFull => "slot_full",
         UnknownSlot => "unknown_slot",
     }
 }
@@ -62,6 +63,7 @@ fn describe(reason: &Unavailable, next: Option<&Slot>) -> String {
         Unavailable::NoStock => "no store in range has every item",
         Unavailable::AfterCutoff => "today's cut-off for same-day orders has passed",
         Unavailable::Full => "today's delivery slots are full",
+        Unavailable::SlotFull => "that delivery slot is full",
         Unavailable::UnknownSlot => "that delivery slot does not exist",
     };
     match next {
@@ -171,13 +173,10 @@ pub fn offers(
     let mut today = Vec::new();
     let mut after_cutoff = true;
     for store in &stores {
-        let date = local_date(store.time_zone.0, now);
-        if cutoff(store, date).is_some_and(|cut| now < cut) {
+        if cutoff(store, local_date(store.time_zone.0, now)).is_some_and(|cut| now < cut) {
             after_cutoff = false;
         }
-        let open: Vec<Slot> =
-            schedule(store, date).into_iter().filter(|s| open_for_orders(store, s, now).is_ok()).collect();
-        today.extend(with_bookings(conn, open)?.into_iter().filter(|s| s.booked < s.capacity));
+        today.extend(with_room_today(conn, store, now)?);
     }
     today.sort_by_key(|s| s.starts_at);
     if !today.is_empty() {
@@ -185,6 +184,15 @@ pub fn offers(
     }
     let reason = if after_cutoff { Unavailable::AfterCutoff } else { Unavailable::Full };
     Err(SameDayError::Unavailable { reason, next: next_slot(conn, &stores, now)?.map(Box::new) })
+}
+
+/// A store's slots of today that can still be promised and have room, soonest first.
+fn with_room_today(conn: &mut AnyConnection, store: &Location, now: DateTime<Utc>) -> Result<Vec<Slot>, DbError> {
+    let open: Vec<Slot> = schedule(store, local_date(store.time_zone.0, now))
+        .into_iter()
+        .filter(|s| open_for_orders(store, s, now).is_ok())
+        .collect();
+    Ok(with_bookings(conn, open)?.into_iter().filter(|s| s.booked < s.capacity).collect())
 }
 
 /// The earliest slot on a later day with room, among these stores.
@@ -217,12 +225,17 @@ pub fn find(conn: &mut AnyConnection, id: &str) -> Result<(Location, Slot), Same
     Ok((store, slot))
 }
 
-/// Books one delivery in the slot, in the caller's transaction. Refused,
-/// with the next possible slot, past the cut-off or when full.
+/// Books one delivery in the slot, in the caller's transaction. Refused when
+/// it cannot be had, offering the earliest slot with room: later today if
+/// any (the chosen one is full), otherwise on a later day.
 pub fn book(conn: &mut AnyConnection, store: &Location, slot: &Slot, now: DateTime<Utc>) -> Result<(), SameDayError> {
     let refuse = |conn: &mut AnyConnection, reason: Unavailable| -> Result<(), SameDayError> {
-        let next = next_slot(conn, std::slice::from_ref(store), now)?.map(Box::new);
-        Err(SameDayError::Unavailable { reason, next })
+        let today = with_room_today(conn, store, now)?.into_iter().find(|s| s.id != slot.id);
+        let (reason, next) = match today {
+            Some(other) => (if reason == Unavailable::Full { Unavailable::SlotFull } else { reason }, Some(other)),
+            None => (reason, next_slot(conn, std::slice::from_ref(store), now)?),
+        };
+        Err(SameDayError::Unavailable { reason, next: next.map(Box::new) })
     };
     if let Err(reason) = open_for_orders(store, slot, now) {
         return refuse(conn, reason);
@@ -234,9 +247,16 @@ pub fn book(conn: &mut AnyConnection, store: &Location, slot: &Slot, now: DateTi
     Ok(())
 }
 
-/// Gives a booked delivery back (its fulfilment was cancelled).
-pub fn unbook(conn: &mut AnyConnection, slot_id: &str) -> Result<(), DbError> {
-    repo::unbook_slot(conn, slot_id)
+/// Gives the delivery of a same-day fulfilment that ended undelivered back
+/// to its slot. Only the fulfilment that delivers (the one with a store)
+/// holds the booking, so a part that was never allocated gives nothing back.
+pub fn unbook(conn: &mut AnyConnection, fulfilment: &super::Fulfilment) -> Result<(), DbError> {
+    match (&fulfilment.slot_id, &fulfilment.location_id) {
+        (Some(slot_id), Some(_)) if fulfilment.method == super::state::Method::SameDay.as_str() => {
+            repo::unbook_slot(conn, slot_id)
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

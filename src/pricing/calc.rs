@@ -25,13 +25,8 @@ pub struct PriceLine {
     pub quantity: i32,
     /// What the units cost before promotions and tax.
     pub gross: Money,
-}
-
-impl PriceLine {
-    /// `quantity` units at a unit price (a catalog price).
-    pub fn at_unit(sku_id: SkuId, quantity: i32, unit: Money) -> Self {
-        Self { sku_id, quantity, gross: Money::new(unit.minor * i64::from(quantity), unit.currency) }
-    }
+    /// The line's tax rate, a fraction (0.19 for 19 %).
+    pub tax_rate: Decimal,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -127,14 +122,8 @@ pub fn allocate(amount: i64, weights: &[i64]) -> Vec<i64> {
     parts.into_iter().map(|p| p.1).collect()
 }
 
-/// Prices `lines` in `currency`; `tax_rate` is a fraction (0.19 for 19 %).
-pub fn price(
-    currency: Currency,
-    lines: &[PriceLine],
-    offers: &[Offer],
-    tax_rate: Decimal,
-    include_tax: bool,
-) -> Priced {
+/// Prices `lines` in `currency`, each at its own tax rate.
+pub fn price(currency: Currency, lines: &[PriceLine], offers: &[Offer], include_tax: bool) -> Priced {
     let gross: Vec<i64> = lines.iter().map(|l| l.gross.minor).collect();
     let mut results: Vec<OfferResult> = offers
         .iter()
@@ -202,6 +191,7 @@ pub fn price(
     let mut priced_lines = Vec::with_capacity(lines.len());
     for i in 0..lines.len() {
         let net = after_sku[i] - shares[i];
+        let tax_rate = lines[i].tax_rate;
         let tax = if include_tax {
             whole(currency, Decimal::from(net) * tax_rate / (Decimal::ONE + tax_rate))
         } else {
@@ -234,7 +224,16 @@ mod tests {
     }
 
     fn line(sku: &str, quantity: i32, cents: i64) -> PriceLine {
-        PriceLine::at_unit(SkuId(sku.into()), quantity, Money::new(cents, eur()))
+        taxed(sku, quantity, cents, Decimal::ZERO)
+    }
+
+    fn taxed(sku: &str, quantity: i32, cents: i64, tax_rate: Decimal) -> PriceLine {
+        PriceLine {
+            sku_id: SkuId(sku.into()),
+            quantity,
+            gross: Money::new(cents * i64::from(quantity), eur()),
+            tax_rate,
+        }
     }
 
     fn offer(id: &str, discount: Discount, sku: Option<&str>, min: Option<i64>) -> Offer {
@@ -254,14 +253,14 @@ mod tests {
 
     #[test]
     fn tax_inclusive_prices_keep_their_total() {
-        let priced = price(eur(), &[line("A", 3, 119)], &[], Decimal::from_str("0.19").unwrap(), true);
+        let priced = price(eur(), &[taxed("A", 3, 119, Decimal::from_str("0.19").unwrap())], &[], true);
         assert_eq!(priced.total, 357);
         assert_eq!(priced.tax, 57);
     }
 
     #[test]
     fn tax_exclusive_prices_add_it() {
-        let priced = price(eur(), &[line("A", 1, 1000)], &[], Decimal::from_str("0.08875").unwrap(), false);
+        let priced = price(eur(), &[taxed("A", 1, 1000, Decimal::from_str("0.08875").unwrap())], &[], false);
         assert_eq!(priced.tax, 89);
         assert_eq!(priced.total, 1089);
     }
@@ -274,7 +273,7 @@ mod tests {
             offer("1off-A", Discount::Fixed(Money::new(100, eur())), Some("A"), None),
             offer("cart-5", Discount::Fixed(Money::new(500, eur())), None, Some(1000)),
         ];
-        let priced = price(eur(), &lines, &offers, Decimal::ZERO, true);
+        let priced = price(eur(), &lines, &offers, true);
         assert_eq!(priced.offers[0].amount, 0, "1 off per unit (2.00) beats 10 % (1.00)");
         assert_eq!(priced.offers[1].amount, 200);
         assert_eq!(priced.offers[2].amount, 500);
@@ -284,8 +283,7 @@ mod tests {
 
     #[test]
     fn a_minimum_subtotal_not_met_says_how_much_is_missing() {
-        let priced =
-            price(eur(), &[line("A", 1, 800)], &[offer("c", pct("10"), None, Some(1000))], Decimal::ZERO, true);
+        let priced = price(eur(), &[line("A", 1, 800)], &[offer("c", pct("10"), None, Some(1000))], true);
         assert_eq!(priced.discount, 0);
         assert_eq!(priced.offers[0].not_applied.as_deref(), Some("add 2.00 EUR more to reach the minimum"));
     }
@@ -306,12 +304,14 @@ mod tests {
             rate in 0..30u32,
             include in any::<bool>(),
         ) {
-            let lines: Vec<PriceLine> = lines.iter().enumerate().map(|(i, (q, c))| line(&format!("S{i}"), *q, *c)).collect();
+            let rate = Decimal::from(rate) / Decimal::ONE_HUNDRED;
+            let lines: Vec<PriceLine> =
+                lines.iter().enumerate().map(|(i, (q, c))| taxed(&format!("S{i}"), *q, *c, rate)).collect();
             let offers = [
                 offer("p", Discount::Percent(Decimal::from(percent)), Some("S0"), None),
                 offer("f", Discount::Fixed(Money::new(fixed, eur())), None, None),
             ];
-            let priced = price(eur(), &lines, &offers, Decimal::from(rate) / Decimal::ONE_HUNDRED, include);
+            let priced = price(eur(), &lines, &offers, include);
             prop_assert_eq!(priced.subtotal, priced.lines.iter().map(|l| l.gross).sum::<i64>());
             prop_assert_eq!(priced.total, priced.lines.iter().map(|l| l.total).sum::<i64>());
             prop_assert_eq!(priced.tax, priced.lines.iter().map(|l| l.tax).sum::<i64>());

@@ -10,7 +10,7 @@ use super::calc::Discount;
 use super::promotion::{Promotion, PromotionInput};
 use crate::access::Channel;
 use crate::db::schema::{promotions as p, tax_rates};
-use crate::db::{AnyConnection, DbError, timestamp};
+use crate::db::{AnyConnection, DbError, one_of, timestamp};
 use crate::per_backend;
 use crate::types::{Currency, Money, PromotionId, SkuId};
 
@@ -200,44 +200,58 @@ pub fn live_promotions(
     query.order(p::id).load(conn)?.into_iter().map(Row::into_promotion).collect()
 }
 
-/// The rate of `region` in percent; 0 when none is set.
-pub fn tax_rate(conn: &mut AnyConnection, region: &str) -> Result<Decimal, DbError> {
-    let raw: Option<String> = tax_rates::table.find(region).select(tax_rates::rate_percent).first(conn).optional()?;
-    raw.map(|r| Decimal::from_str(&r).map_err(|_| DbError::Corrupt(format!("tax rate of {region}"))))
-        .transpose()
-        .map(Option::unwrap_or_default)
+/// A stored rate (region, class, percent).
+pub type TaxRow = (String, String, Decimal);
+
+fn parse_rows(rows: Vec<(String, String, String)>) -> Result<Vec<TaxRow>, DbError> {
+    rows.into_iter()
+        .map(|(region, class, raw)| {
+            Decimal::from_str(&raw)
+                .map(|rate| (region.clone(), class, rate))
+                .map_err(|_| DbError::Corrupt(format!("tax rate of {region}")))
+        })
+        .collect()
 }
 
+/// The rates of these regions, every class.
+pub fn tax_rates_in(conn: &mut AnyConnection, regions: &[&str]) -> Result<Vec<TaxRow>, DbError> {
+    parse_rows(
+        tax_rates::table
+            .filter(one_of(tax_rates::region, regions))
+            .select((tax_rates::region, tax_rates::tax_class, tax_rates::rate_percent))
+            .load(conn)?,
+    )
+}
+
+/// Sets the rate of a class in a region, in percent.
 pub fn set_tax_rate(
     conn: &mut AnyConnection,
-    region: &str,
+    (region, class): (&str, &str),
     percent: Decimal,
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
+    let rate = percent.normalize().to_string();
     let row = (
         tax_rates::region.eq(region),
-        tax_rates::rate_percent.eq(percent.normalize().to_string()),
+        tax_rates::tax_class.eq(class),
+        tax_rates::rate_percent.eq(&rate),
         tax_rates::updated_at.eq(timestamp(now)),
     );
     per_backend!(conn, |c| diesel::insert_into(tax_rates::table)
         .values(row)
-        .on_conflict(tax_rates::region)
+        .on_conflict((tax_rates::region, tax_rates::tax_class))
         .do_update()
-        .set((tax_rates::rate_percent.eq(percent.normalize().to_string()), tax_rates::updated_at.eq(timestamp(now))))
+        .set((tax_rates::rate_percent.eq(&rate), tax_rates::updated_at.eq(timestamp(now))))
         .execute(c))?;
     Ok(())
 }
 
-pub fn tax_rates(conn: &mut AnyConnection) -> Result<Vec<(String, Decimal)>, DbError> {
-    tax_rates::table
-        .order(tax_rates::region)
-        .select((tax_rates::region, tax_rates::rate_percent))
-        .load::<(String, String)>(conn)?
-        .into_iter()
-        .map(|(region, raw)| {
-            Decimal::from_str(&raw)
-                .map(|r| (region.clone(), r))
-                .map_err(|_| DbError::Corrupt(format!("tax rate of {region}")))
-        })
-        .collect()
+/// Every rate, by region and class.
+pub fn tax_rates(conn: &mut AnyConnection) -> Result<Vec<TaxRow>, DbError> {
+    parse_rows(
+        tax_rates::table
+            .order((tax_rates::region, tax_rates::tax_class))
+            .select((tax_rates::region, tax_rates::tax_class, tax_rates::rate_percent))
+            .load(conn)?,
+    )
 }

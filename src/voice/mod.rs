@@ -81,7 +81,7 @@ fn choose(request: &phrase::Request, skus: Vec<Sku>, said: &str) -> Result<Resul
         .enumerate()
         .map(|(i, s)| (i, std::iter::once(s.name.clone()).chain(s.spoken_names.iter().cloned()).collect()))
         .collect();
-    match phrase::best(&request.words, &candidates) {
+    match phrase::best(request, &candidates) {
         Match::One(i) => Ok(Ok(skus[i].clone())),
         Match::Ambiguous(choices) => {
             let choices: Vec<Sku> = choices.into_iter().map(|i| skus[i].clone()).collect();

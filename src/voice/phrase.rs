@@ -12,7 +12,9 @@ const FILLER: &[&str] = &[
 /// Containers spoken before "of" ("two cartons of oat milk").
 const CONTAINERS: &[&str] = &["bottle", "carton", "pack", "packet", "bag", "box", "can", "jar", "tin", "loaf", "piece"];
 
-const UNITS: &[(&str, i64)] = &[
+/// Number words below a hundred that stand alone or add up ("twenty four").
+const SMALL: &[(&str, i64)] = &[
+    ("zero", 0),
     ("a", 1),
     ("an", 1),
     ("one", 1),
@@ -38,18 +40,27 @@ const UNITS: &[(&str, i64)] = &[
     ("thirty", 30),
     ("forty", 40),
     ("fifty", 50),
-    ("dozen", 12),
+    ("sixty", 60),
+    ("seventy", 70),
+    ("eighty", 80),
+    ("ninety", 90),
     ("couple", 2),
     ("pair", 2),
 ];
+
+/// Words that multiply what came before them ("two dozen", "a hundred").
+const SCALES: &[(&str, i64)] =
+    &[("dozen", 12), ("hundred", 100), ("thousand", 1_000), ("million", 1_000_000), ("billion", 1_000_000_000)];
 
 /// What a phrase asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     /// None when no number was said.
     pub quantity: Option<i64>,
-    /// The product words, normalised.
+    /// The product words, normalised and singular.
     pub words: Vec<String>,
+    /// The product words as said (normalised, plurals kept).
+    pub said: Vec<String>,
 }
 
 /// A plural's singular, by English's common rules (berries → berry, boxes → box).
@@ -71,8 +82,57 @@ pub fn singular(word: &str) -> String {
     word.to_owned()
 }
 
-fn number(word: &str) -> Option<i64> {
-    word.parse::<i64>().ok().or_else(|| UNITS.iter().find(|(w, _)| *w == word).map(|(_, n)| *n))
+fn small(word: &str) -> Option<i64> {
+    SMALL.iter().find(|(w, _)| *w == word).map(|(_, n)| *n)
+}
+
+fn scale(word: &str) -> Option<i64> {
+    SCALES.iter().find(|(w, _)| *w == word).map(|(_, n)| *n)
+}
+
+fn is_number_word(word: &str) -> bool {
+    word.parse::<i64>().is_ok() || small(word).is_some() || scale(word).is_some()
+}
+
+/// Reads a spoken number at the start of `tokens` ("two hundred and fifty",
+/// "ten thousand", "a dozen", "24"): its value (saturating, so anything
+/// absurd stays absurd rather than wrapping) and how many tokens it took.
+fn spoken_number(tokens: &[&str]) -> Option<(i64, usize)> {
+    let (mut total, mut current, mut taken) = (0_i64, 0_i64, 0);
+    let mut seen = false;
+    while taken < tokens.len() {
+        let token = tokens[taken];
+        let joins = token == "and" && seen && tokens.get(taken + 1).is_some_and(|t| is_number_word(t) && *t != "a");
+        if joins {
+            taken += 1;
+            continue;
+        }
+        if let Ok(n) = token.parse::<i64>() {
+            current = current.saturating_add(n);
+        } else if let Some(n) = small(token) {
+            // "a" and "an" only start a number ("a hundred"), never continue one.
+            if seen && matches!(token, "a" | "an") {
+                break;
+            }
+            current = current.saturating_add(n);
+        } else if let Some(n) = scale(token) {
+            let base = if seen { current } else { 1 };
+            if n >= 1_000 {
+                total = total.saturating_add(base.max(1).saturating_mul(n));
+                current = 0;
+            } else {
+                current = base.max(1).saturating_mul(n);
+            }
+        } else if token == "half" && tokens.get(taken + 1) == Some(&"a") && tokens.get(taken + 2) == Some(&"dozen") {
+            current = current.saturating_add(6);
+            taken += 2;
+        } else {
+            break;
+        }
+        seen = true;
+        taken += 1;
+    }
+    seen.then(|| (total.saturating_add(current), taken))
 }
 
 /// Splits a phrase into a quantity and product words.
@@ -80,28 +140,26 @@ pub fn parse(phrase: &str) -> Request {
     let normalised = normalize_words(phrase);
     let tokens: Vec<&str> = normalised.split(' ').filter(|t| !t.is_empty()).collect();
     let mut quantity: Option<i64> = None;
-    let mut words = Vec::new();
+    let mut said = Vec::new();
     let mut i = 0;
     while i < tokens.len() {
         let token = tokens[i];
-        if let Some(n) = number(token).filter(|_| words.is_empty()) {
-            // "a dozen", "two dozen", "twenty four", "a couple of"
-            quantity = Some(match (quantity, token) {
-                (Some(q), "dozen") => q * 12,
-                (Some(q), _) if q >= 20 && q % 10 == 0 && n < 10 => q + n,
-                _ => n,
-            });
-        } else if token == "half" && tokens.get(i + 1) == Some(&"a") && tokens.get(i + 2) == Some(&"dozen") {
-            quantity = Some(6);
-            i += 2;
-        } else if CONTAINERS.contains(&singular(token).as_str()) && tokens.get(i + 1) == Some(&"of") {
+        if said.is_empty()
+            && quantity.is_none()
+            && let Some((n, taken)) = spoken_number(&tokens[i..])
+        {
+            quantity = Some(n);
+            i += taken;
+            continue;
+        }
+        if CONTAINERS.contains(&singular(token).as_str()) && tokens.get(i + 1) == Some(&"of") {
             i += 1;
         } else if !FILLER.contains(&token) {
-            words.push(singular(token));
+            said.push(token.to_owned());
         }
         i += 1;
     }
-    Request { quantity, words }
+    Request { quantity, words: said.iter().map(|w| singular(w)).collect(), said }
 }
 
 fn alike(said: &str, name: &str) -> bool {
@@ -144,59 +202,129 @@ pub enum Match<K> {
     Nothing,
 }
 
-/// Finds the candidate the words name: a clear winner, up to three close
-/// calls to ask back, or nothing.
-pub fn best<K: Clone>(words: &[String], candidates: &[(K, Vec<String>)]) -> Match<K> {
-    let mut scored: Vec<(f64, K)> = candidates
+/// How one candidate fits what was said.
+struct Fit<K> {
+    key: K,
+    score: f64,
+    /// One of its names is exactly what was said ("oats", not "oat").
+    exact: bool,
+    /// One of its names has every word said.
+    full: bool,
+}
+
+/// Finds the candidate the words name. A name said exactly wins; otherwise
+/// one candidate whose name has every said word wins only if it is the only
+/// one ("oat" asks "Oat Milk or Oat Flakes?"); with none, the best partial
+/// fit wins if it is clearly ahead. Close calls come back as up to three
+/// choices to ask about.
+pub fn best<K: Clone>(request: &Request, candidates: &[(K, Vec<String>)]) -> Match<K> {
+    let as_said = request.said.join(" ");
+    let mut fits: Vec<Fit<K>> = candidates
         .iter()
-        .map(|(key, names)| (names.iter().map(|n| score(words, n)).fold(0.0, f64::max), key.clone()))
-        .filter(|(s, _)| *s >= 0.6)
+        .map(|(key, names)| Fit {
+            key: key.clone(),
+            score: names.iter().map(|n| score(&request.words, n)).fold(0.0, f64::max),
+            exact: names.iter().any(|n| normalize_words(n) == as_said),
+            full: names.iter().any(|n| covers(&request.words, n)),
+        })
+        .filter(|f| f.score >= 0.6)
         .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-    match scored.as_slice() {
+    fits.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let keys = |fits: &[&Fit<K>]| fits.iter().take(3).map(|f| f.key.clone()).collect::<Vec<_>>();
+    let exact: Vec<&Fit<K>> = fits.iter().filter(|f| f.exact).collect();
+    if let [only] = exact.as_slice() {
+        return Match::One(only.key.clone());
+    }
+    let full: Vec<&Fit<K>> = fits.iter().filter(|f| f.full).collect();
+    match full.as_slice() {
+        [only] => return Match::One(only.key.clone()),
+        [_, _, ..] => return Match::Ambiguous(keys(&full)),
+        [] => {}
+    }
+    match fits.as_slice() {
         [] => Match::Nothing,
-        [(_, only)] => Match::One(only.clone()),
-        [(top, first), (second, _), ..] if top - second > 0.1 => Match::One(first.clone()),
+        [only] => Match::One(only.key.clone()),
+        [top, second, ..] if top.score - second.score > 0.1 => Match::One(top.key.clone()),
         close => {
-            let top = close[0].0;
-            Match::Ambiguous(close.iter().take_while(|(s, _)| top - s <= 0.1).take(3).map(|(_, k)| k.clone()).collect())
+            let top = close[0].score;
+            Match::Ambiguous(keys(&close.iter().take_while(|f| top - f.score <= 0.1).collect::<Vec<_>>()))
         }
     }
+}
+
+/// Whether `name` has every said word (allowing small slips).
+fn covers(words: &[String], name: &str) -> bool {
+    let name_words: Vec<String> = normalize_words(name).split(' ').filter(|w| !w.is_empty()).map(singular).collect();
+    !words.is_empty() && words.iter().all(|w| name_words.iter().any(|n| alike(w, n)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn request(q: Option<i64>, words: &[&str]) -> Request {
-        Request { quantity: q, words: words.iter().map(|w| (*w).to_owned()).collect() }
+    fn request(q: Option<i64>, words: &[&str]) -> (Option<i64>, Vec<String>) {
+        (q, words.iter().map(|w| (*w).to_owned()).collect())
+    }
+
+    fn parsed(phrase: &str) -> (Option<i64>, Vec<String>) {
+        let r = parse(phrase);
+        (r.quantity, r.words)
     }
 
     #[test]
     fn numbers_as_words_or_digits() {
-        assert_eq!(parse("add two oat milk"), request(Some(2), &["oat", "milk"]));
-        assert_eq!(parse("3 bananas please"), request(Some(3), &["banana"]));
-        assert_eq!(parse("add oat milk"), request(None, &["oat", "milk"]));
-        assert_eq!(parse("a dozen eggs"), request(Some(12), &["egg"]));
-        assert_eq!(parse("half a dozen eggs"), request(Some(6), &["egg"]));
-        assert_eq!(parse("twenty four batteries"), request(Some(24), &["battery"]));
-        assert_eq!(parse("two cartons of orange juice"), request(Some(2), &["orange", "juice"]));
+        assert_eq!(parsed("add two oat milk"), request(Some(2), &["oat", "milk"]));
+        assert_eq!(parsed("3 bananas please"), request(Some(3), &["banana"]));
+        assert_eq!(parsed("add oat milk"), request(None, &["oat", "milk"]));
+        assert_eq!(parsed("a dozen eggs"), request(Some(12), &["egg"]));
+        assert_eq!(parsed("two dozen eggs"), request(Some(24), &["egg"]));
+        assert_eq!(parsed("half a dozen eggs"), request(Some(6), &["egg"]));
+        assert_eq!(parsed("twenty four batteries"), request(Some(24), &["battery"]));
+        assert_eq!(parsed("two cartons of orange juice"), request(Some(2), &["orange", "juice"]));
+        assert_eq!(parsed("a banana"), request(Some(1), &["banana"]));
+    }
+
+    #[test]
+    fn numbers_up_to_a_million() {
+        assert_eq!(parsed("a hundred bananas").0, Some(100));
+        assert_eq!(parsed("ten thousand bananas").0, Some(10_000));
+        assert_eq!(parsed("one hundred and twenty five apples").0, Some(125));
+        assert_eq!(parsed("nine hundred ninety nine apples").0, Some(999));
+        assert_eq!(parsed("two thousand three hundred and four eggs").0, Some(2_304));
+        assert_eq!(parsed("a million bananas").0, Some(1_000_000));
+        assert_eq!(parsed("three million bananas").0, Some(3_000_000));
+        assert_eq!(parsed("a billion bananas").0, Some(1_000_000_000));
+        assert_eq!(parsed("ninety bananas and apples").1, ["banana", "apple"], "'and' joins numbers only");
+    }
+
+    fn candidates() -> Vec<(&'static str, Vec<String>)> {
+        let names = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        vec![
+            ("OAT", names(&["Oat Milk 1 L", "oat milk", "oatly"])),
+            ("ALMOND", names(&["Almond Milk 1 L", "almond milk"])),
+            ("FLAKES", names(&["Oat Flakes 500 g", "oats", "oat flakes"])),
+            ("TOMATO", names(&["Vine Tomatoes 500 g"])),
+        ]
     }
 
     #[test]
     fn plurals_and_misspellings_still_match() {
-        let candidates = vec![
-            ("OAT", vec!["Oat Milk 1 L".to_owned(), "oat milk".to_owned()]),
-            ("ALMOND", vec!["Almond Milk 1 L".to_owned()]),
-            ("TOMATO", vec!["Vine Tomatoes 500 g".to_owned()]),
-        ];
-        assert_eq!(best(&parse("oat milk").words, &candidates), Match::One("OAT"));
-        assert_eq!(best(&parse("oat mlik").words, &candidates), Match::One("OAT"));
-        assert_eq!(best(&parse("tomato").words, &candidates), Match::One("TOMATO"));
-        assert_eq!(best(&parse("unicorn steak").words, &candidates), Match::Nothing);
-        match best(&parse("milk").words, &candidates) {
-            Match::Ambiguous(choices) => assert_eq!(choices.len(), 2),
-            other => panic!("expected a question back, got {other:?}"),
+        let c = candidates();
+        assert_eq!(best(&parse("oat milk"), &c), Match::One("OAT"));
+        assert_eq!(best(&parse("oat mlik"), &c), Match::One("OAT"));
+        assert_eq!(best(&parse("tomato"), &c), Match::One("TOMATO"));
+        assert_eq!(best(&parse("unicorn steak"), &c), Match::Nothing);
+        assert_eq!(best(&parse("milk"), &c), Match::Ambiguous(vec!["OAT", "ALMOND"]));
+    }
+
+    #[test]
+    fn a_word_in_several_names_asks_back_unless_a_name_was_said_exactly() {
+        let c = candidates();
+        match best(&parse("oat"), &c) {
+            Match::Ambiguous(choices) => assert_eq!(choices.len(), 2, "{choices:?}"),
+            other => panic!("'oat' must ask between oat milk and oat flakes, got {other:?}"),
         }
+        assert_eq!(best(&parse("oats"), &c), Match::One("FLAKES"), "a spoken name said exactly");
+        assert_eq!(best(&parse("two oat flakes"), &c), Match::One("FLAKES"));
     }
 }

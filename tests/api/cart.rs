@@ -181,8 +181,21 @@ async fn an_anonymous_cart_merges_on_sign_in(app: TestApp) {
     customer(&app, "signed-in").await;
     app.post("/v1/customers/signed-in/cart/lines", &web, json!({"sku": "A", "quantity": 1})).await.assert_status(200);
 
-    let merged = app.post("/v1/customers/signed-in/cart/merge", &web, json!({"token": token})).await;
+    // The customer signs in on the app: the merge is the app's change.
+    let appkey = app.key(Role::Storefront, None, Some(Channel::App)).await;
+    let merged = app.post("/v1/customers/signed-in/cart/merge", &appkey, json!({"token": token})).await;
     merged.assert_status(200);
+    let via: Vec<(&str, &str)> = merged.body["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["added_via"].as_str().unwrap(), l["updated_via"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        via,
+        [("web", "app"), ("web", "app")],
+        "lines keep where they were added; the merge is their latest change"
+    );
     let quantities: Vec<(&str, i64)> = merged.body["lines"]
         .as_array()
         .unwrap()
@@ -199,9 +212,26 @@ async fn an_anonymous_cart_merges_on_sign_in(app: TestApp) {
     app.post("/v1/customers/signed-in/cart/merge", &web, json!({"token": token}))
         .await
         .assert_problem(409, "cart_closed");
+    // The trail of the signed-in cart now tells the anonymous cart's story too.
     let history = app.get("/v1/customers/signed-in/cart/history", &web).await;
-    let last = history.body["items"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!((last["action"].as_str(), last["quantity"].as_i64()), (Some("merge"), Some(3)));
+    let trail: Vec<(&str, &str, bool)> = history.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["action"].as_str().unwrap(), c["channel"].as_str().unwrap(), c["cart"] == merged.body["id"]))
+        .collect();
+    assert_eq!(
+        trail,
+        [
+            ("create", "web", false),
+            ("add_line", "web", false),
+            ("add_line", "web", false),
+            ("create", "web", true),
+            ("add_line", "web", true),
+            ("merge", "app", true),
+            ("merged_into", "app", false),
+        ]
+    );
 }
 
 async fn promotions_apply_identically_in_every_channel(app: TestApp) {

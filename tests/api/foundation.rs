@@ -325,6 +325,33 @@ async fn the_contract_matches_the_checked_in_document() {
     assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
 }
 
+/// The service as run: idle background jobs (here every 50 ms) log nothing at
+/// info, so the banner and requests stay readable.
+#[test]
+fn idle_background_jobs_are_quiet_at_info() {
+    let path = std::env::temp_dir().join(format!("omnistock-quiet-{}.db", uuid::Uuid::new_v4()));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_omnistock"))
+        .arg("serve")
+        .env("DATABASE_URL", format!("sqlite://{}", path.display()))
+        .env("OMNISTOCK_ADDR", "127.0.0.1:0")
+        .env("OMNISTOCK_SECRET_KEY", crate::helpers::TEST_SECRET_KEY)
+        .env("OMNISTOCK_LOG", "info")
+        .env("OMNISTOCK_JOBS__INTERVAL_MS", "50")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run omnistock serve");
+    std::thread::sleep(std::time::Duration::from_millis(2000));
+    child.kill().expect("stop the service");
+    let output = child.wait_with_output().expect("service output");
+    let _ = std::fs::remove_file(&path);
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("omnistock is serving"), "{log}");
+    let job_lines: Vec<&str> = log.lines().filter(|l| l.contains("job")).collect();
+    assert!(job_lines.is_empty(), "about 40 idle ticks logged: {job_lines:?}");
+    assert!(log.lines().count() < 10, "{log}");
+}
+
 async fn cli_keys_and_sku_import(app: TestApp) {
     let created = app.cli(&["keys", "create", "--role", "admin", "--name", "ops"]);
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));

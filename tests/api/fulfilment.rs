@@ -392,12 +392,23 @@ async fn thirty_bookings_race_for_a_slot_of_five(app: TestApp) {
     assert_eq!(booked, 5, "never overbooked");
     for refused in answers.iter().filter(|a| a.status != 201) {
         refused.assert_problem(422, "same_day_unavailable");
-        assert_eq!(refused.body["reason"], "full");
+        // The chosen slot is full, but today still has room, earliest at 16:00.
+        assert_eq!(refused.body["reason"], "slot_full", "{}", refused.body);
+        assert_eq!(refused.body["next_slot"]["slot"], "NYC@2026-06-15T16:00", "{}", refused.body);
     }
     assert_eq!(app.available("BURGER", "NYC").await, 95, "refused bookings hold no stock");
     let slots = app.get("/v1/same-day/slots?lat=40.7506&lon=-73.9885&sku=BURGER", &web).await;
     let ids: Vec<&str> = slots.body["slots"].as_array().unwrap().iter().map(|s| s["slot"].as_str().unwrap()).collect();
     assert!(!ids.contains(&"NYC@2026-06-15T18:00"), "a full slot is not offered");
+    // A cancelled delivery gives its place in the slot back.
+    let staff = app.key(Role::Staff, Some("NYC"), None).await;
+    let booked_order = answers.iter().find(|a| a.status == 201).unwrap().body["id"].as_str().unwrap().to_owned();
+    app.post(&format!("/v1/orders/{booked_order}/cancel"), &staff, json!({"reason": "changed plans"}))
+        .await
+        .assert_status(200);
+    let slots = app.get("/v1/same-day/slots?lat=40.7506&lon=-73.9885&sku=BURGER", &web).await;
+    let ids: Vec<&str> = slots.body["slots"].as_array().unwrap().iter().map(|s| s["slot"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"NYC@2026-06-15T18:00"), "the slot has room again: {ids:?}");
 }
 
 async fn same_day_goes_out_for_delivery_and_is_delivered(app: TestApp) {

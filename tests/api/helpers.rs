@@ -213,6 +213,14 @@ pub async fn spawn_app_with(backend: Backend, settings: &[(&str, &str)]) -> Test
         _database: database,
     };
     test_app.admin = test_app.key(Role::Admin, None, None).await;
+    // Checkout refuses a destination without a tax rate; the test retailer
+    // sells untaxed in DE and the US unless a test sets rates of its own.
+    for region in ["DE", "US"] {
+        test_app
+            .put(&format!("/v1/tax-rates/{region}"), &test_app.admin, json!({"rate_percent": "0"}))
+            .await
+            .assert_status(200);
+    }
     test_app
 }
 

@@ -11,4 +11,5 @@ mod inventory;
 mod marketplace;
 mod model;
 mod orders;
+mod retail;
 mod roles;

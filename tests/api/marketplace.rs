@@ -451,6 +451,16 @@ async fn a_short_marketplace_order_needs_attention_and_zeroes_the_listing(app: T
     let unknown =
         amazon_notification(&app, &amzn, "n-2", "902-0000000-0000000", "Unshipped", &[("NOT-LISTED", 1, "1.00")]).await;
     unknown.assert_problem(422, "unknown_listing");
+    // Amazon's ItemPrice is the line's total: 10.00 for three stays 10.00 to the cent.
+    app.create_sku("TRIO", "4.00").await;
+    app.receive("WH", "TRIO", 5).await;
+    list(&app, &amzn, "TRIO", "TRIO").await;
+    let trio =
+        amazon_notification(&app, &amzn, "n-3", "902-1111111-1111111", "Unshipped", &[("TRIO", 3, "10.00")]).await;
+    trio.assert_status(200);
+    let order = app.get(&format!("/v1/orders/{}", trio.body["order"].as_str().unwrap()), &app.admin).await;
+    assert_eq!(order.body["totals"]["total"]["amount"], "10.00", "{}", order.body);
+    assert_eq!(order.body["fulfilments"][0]["lines"][0]["total"]["amount"], "10.00");
 }
 
 async fn cancellations_and_shipments_travel_both_ways(app: TestApp) {

@@ -194,6 +194,7 @@ pub fn check(ctx: &Context) {
                 price: base.price,
                 spoken_names: Vec::new(),
                 active: true,
+                tax_class: "standard".into(),
             };
             let sku = conn.write(|c| omnistock::catalog::create_sku(c, input, Utc::now())).unwrap().id;
             let mut world = World { conn: &mut conn, sku, locations: locations.clone(), now: Utc::now() };

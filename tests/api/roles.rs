@@ -81,6 +81,7 @@ const TABLE: &[(&str, &str)] = &[
     ("GET /v1/orders", "ASPWVM"),
     ("GET /v1/orders/{id}", "ASPWVM"),
     ("GET /v1/orders/{id}/audit", "ASPWVM"),
+    ("GET /v1/orders/{id}/cart-history", "ASPWVM"),
     ("POST /v1/orders/{id}/cancel", "ASWVM"),
     ("POST /v1/orders/{id}/fulfilments/{fulfilment}/arrived", "ASPWV"),
     ("POST /v1/orders/{id}/lines/{line}/cancel", "ASWVM"),

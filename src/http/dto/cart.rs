@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::{MoneyDto, MoneyInput, Validator, text, utc};
 use crate::access::Channel;
-use crate::cart::{CartChange, CartStatus, DeliveryAddress, Intent, Quote};
+use crate::cart::{CartChange, CartStatus, DeliveryAddress, Intent, Quote, TaxView};
 use crate::customer::{self, Customer, CustomerInput};
 use crate::pricing::{Discount, Promotion, PromotionInput};
 use crate::types::{Money, Quantity};
@@ -90,15 +90,35 @@ pub struct CustomerResponse {
     pub recent_orders: Vec<OrderSummary>,
 }
 
-/// An order in a customer's history.
+/// An order in a customer's history, whatever channel it came through.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderSummary {
     pub id: String,
     pub number: String,
+    /// The channel that placed it.
     pub channel: String,
     pub status: String,
     pub total: MoneyDto,
+    pub lines: Vec<OrderSummaryLine>,
+    pub fulfilments: Vec<OrderSummaryFulfilment>,
     pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderSummaryLine {
+    pub sku: String,
+    pub name: String,
+    pub quantity: i32,
+    /// Units no longer due: cancelled, short or returned.
+    pub taken_off: i32,
+    pub total: MoneyDto,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderSummaryFulfilment {
+    pub id: String,
+    pub method: String,
+    pub status: String,
 }
 
 impl CustomerResponse {
@@ -225,7 +245,10 @@ pub struct MergeRequest {
 pub struct AlternativeResponse {
     pub location: String,
     pub available: i32,
-    pub distance_km: f64,
+    /// Absent when there is no point to measure from (no address yet, or
+    /// one that could not be placed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance_km: Option<f64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -234,8 +257,15 @@ pub struct LineAvailabilityResponse {
     pub fulfillable: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    /// Units available on `basis`.
     pub available: i32,
-    /// Other locations that have enough, nearest first.
+    /// What `available` counts: `network` (ship-enabled locations, the same
+    /// figure as the availability endpoint's `network_available`; also used
+    /// before a fulfilment is chosen), `pickup_location` (the chosen store)
+    /// or `same_day_store` (the best single store in same-day range).
+    #[schema(example = "network")]
+    pub basis: String,
+    /// Other pickup locations that have enough, nearest first.
     pub alternatives: Vec<AlternativeResponse>,
 }
 
@@ -251,10 +281,16 @@ pub struct CartLineResponse {
     pub line_total: MoneyDto,
     pub discount: MoneyDto,
     pub tax: MoneyDto,
+    /// The line's tax rate in percent; absent when its class has no rate in
+    /// the tax region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tax_rate_percent: Option<String>,
     /// What the customer pays for the line.
     pub total: MoneyDto,
     /// Channel the line was first added through.
     pub added_via: String,
+    /// Channel of the line's last change.
+    pub updated_via: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hold: Option<String>,
     pub availability: LineAvailabilityResponse,
@@ -296,18 +332,49 @@ pub struct CartResponse {
     pub fulfilment: Option<FulfilmentResponse>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub promotion_code: Option<String>,
-    /// Why the promotion code does not count now, if it does not.
+    /// Why the promotion code does not count now, if it does not (it is
+    /// also listed in `promotions` with `applied: false`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub promotion_code_problem: Option<String>,
+    /// Every promotion considered: applied ones with their amount, and the
+    /// cart's code with the reason when it does not count on this channel
+    /// or now.
     pub promotions: Vec<PromotionApplied>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub totals: Option<Totals>,
     pub prices_include_tax: bool,
+    /// Where tax is computed for: the destination, or before a fulfilment is
+    /// chosen, the caller's store or the configured default region.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tax_region: Option<String>,
-    /// Tax rate in percent of the tax region.
-    pub tax_rate_percent: String,
+    /// The standard rate in percent of the tax region, when one is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tax_rate_percent: Option<String>,
+    /// True while the tax is an estimate: no fulfilment is chosen yet.
+    pub tax_estimated: bool,
+    /// What to know about the tax shown: that it is an estimate, or which
+    /// classes have no rate at the destination (checkout is refused there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tax_note: Option<String>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Says what a reader of the totals must know about their tax.
+fn tax_note(tax: &TaxView) -> Option<String> {
+    let missing = tax
+        .missing
+        .iter()
+        .map(|(region, class)| {
+            format!("no tax rate is set for {class} goods in {region}; checkout there is refused until one is")
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    match (&tax.region, tax.estimated) {
+        (_, _) if !missing.is_empty() => Some(missing),
+        (Some(region), true) => Some(format!("estimated for {region} until a fulfilment is chosen")),
+        (None, _) => Some("no tax region is known yet: tax is shown once a fulfilment is chosen".to_owned()),
+        (Some(_), false) => None,
+    }
 }
 
 impl CartResponse {
@@ -336,20 +403,23 @@ impl CartResponse {
                     line_total: money(priced.map(|p| p.gross).unwrap_or_default()),
                     discount: money(priced.map(|p| p.discount).unwrap_or_default()),
                     tax: money(priced.map(|p| p.tax).unwrap_or_default()),
+                    tax_rate_percent: q.tax.rates.get(i).copied().flatten().map(|r| r.normalize().to_string()),
                     total: money(priced.map(|p| p.total).unwrap_or_default()),
                     added_via: line.added_channel.clone(),
+                    updated_via: line.updated_channel.clone(),
                     hold: line.hold_id.as_ref().map(ToString::to_string),
                     availability: LineAvailabilityResponse {
                         fulfillable: availability.fulfillable,
                         location: availability.location.clone(),
                         available: availability.available,
+                        basis: availability.basis.as_str().to_owned(),
                         alternatives: availability
                             .alternatives
                             .iter()
-                            .map(|(location, available, distance)| AlternativeResponse {
-                                location: location.clone(),
-                                available: *available,
-                                distance_km: (distance * 10.0).round() / 10.0,
+                            .map(|a| AlternativeResponse {
+                                location: a.location_code.clone(),
+                                available: a.available,
+                                distance_km: a.distance_km.map(|d| (d * 10.0).round() / 10.0),
                             })
                             .collect(),
                     },
@@ -378,7 +448,7 @@ impl CartResponse {
             lines,
             fulfilment,
             promotion_code: cart.promotion_code.clone(),
-            promotion_code_problem: q.code_problem.clone(),
+            promotion_code_problem: q.code_problem.as_ref().map(|p| p.reason.clone()),
             promotions: q
                 .priced
                 .iter()
@@ -390,6 +460,13 @@ impl CartResponse {
                     applied: o.not_applied.is_none(),
                     reason: o.not_applied.clone(),
                 })
+                .chain(q.code_problem.iter().map(|p| PromotionApplied {
+                    name: p.name.clone(),
+                    code: cart.promotion_code.clone(),
+                    amount: money(0),
+                    applied: false,
+                    reason: Some(p.reason.clone()),
+                }))
                 .collect(),
             totals: q.priced.as_ref().map(|p| Totals {
                 subtotal: money(p.subtotal),
@@ -398,8 +475,10 @@ impl CartResponse {
                 total: money(p.total),
             }),
             prices_include_tax: q.prices_include_tax,
-            tax_region: q.tax_region.clone(),
-            tax_rate_percent: q.tax_rate_percent.normalize().to_string(),
+            tax_region: q.tax.region.clone(),
+            tax_rate_percent: q.tax.standard_rate.map(|r| r.normalize().to_string()),
+            tax_estimated: q.tax.estimated,
+            tax_note: tax_note(&q.tax),
             updated_at: utc(cart.updated_at),
         }
     }
@@ -407,6 +486,8 @@ impl CartResponse {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CartChangeResponse {
+    /// The cart changed: this one, or an anonymous cart merged into it.
+    pub cart: String,
     pub version: i32,
     pub action: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -426,6 +507,7 @@ pub struct CartChangeResponse {
 impl CartChangeResponse {
     pub fn new(c: CartChange, sku_code: Option<String>) -> Self {
         Self {
+            cart: c.cart_id.to_string(),
             version: c.version,
             action: c.action,
             sku: sku_code,
@@ -620,11 +702,16 @@ pub struct TaxRateRequest {
     /// Percent, e.g. `"19"` or `"8.875"`.
     #[schema(value_type = String, example = "19")]
     pub rate_percent: serde_json::Value,
+    /// The tax class the rate is for; `standard` when absent.
+    #[serde(default)]
+    #[schema(example = "reduced")]
+    pub tax_class: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TaxRateResponse {
     pub region: String,
+    pub tax_class: String,
     pub rate_percent: String,
 }
 

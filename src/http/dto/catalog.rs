@@ -8,6 +8,7 @@ use super::{MoneyDto, MoneyInput, Validator, resource_code, text, utc};
 use crate::catalog::location::{Address, Capabilities, LocationKind, OpeningHours, TimeZone};
 use crate::catalog::{Location, LocationInput, Sku, SkuInput};
 use crate::http::problem::ApiError;
+use crate::pricing::{self, tax};
 use crate::types::{GeoPoint, Gtin};
 
 /// A location as created or replaced. `code` is taken from the path on PUT.
@@ -114,6 +115,11 @@ pub struct SkuRequest {
     pub spoken_names: Vec<String>,
     #[serde(default = "active_by_default")]
     pub active: bool,
+    /// Which of a region's tax rates applies: `standard` (the default),
+    /// `reduced` (e.g. food in DE and AT), or any class the retailer set rates for.
+    #[serde(default)]
+    #[schema(example = "reduced")]
+    pub tax_class: Option<String>,
 }
 
 fn active_by_default() -> bool {
@@ -139,11 +145,16 @@ impl SkuRequest {
         if spoken_names.len() > 20 {
             v.error("/spoken_names", "at most 20 spoken names");
         }
-        let (Some(code), Some(name), Some(gtin), Some(price)) = (code, name, gtin, price) else {
+        let tax_class = match self.tax_class.as_deref() {
+            Some(raw) => v.check("/tax_class", tax::parse_class(raw)),
+            None => Some(pricing::STANDARD.to_owned()),
+        };
+        let (Some(code), Some(name), Some(gtin), Some(price), Some(tax_class)) = (code, name, gtin, price, tax_class)
+        else {
             return Err(v.into_error());
         };
         v.finish()?;
-        Ok(SkuInput { code, name, gtin, price, spoken_names, active: self.active })
+        Ok(SkuInput { code, name, gtin, price, spoken_names, active: self.active, tax_class })
     }
 }
 
@@ -157,6 +168,7 @@ pub struct SkuResponse {
     pub price: MoneyDto,
     pub spoken_names: Vec<String>,
     pub active: bool,
+    pub tax_class: String,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -172,6 +184,7 @@ impl From<&Sku> for SkuResponse {
             price: s.price.into(),
             spoken_names: s.spoken_names.clone(),
             active: s.active,
+            tax_class: s.tax_class.clone(),
             version: s.version,
             created_at: utc(s.created_at),
             updated_at: utc(s.updated_at),

@@ -9,6 +9,7 @@ use super::{Validator, text, utc};
 use crate::http::problem::ApiError;
 use crate::marketplace::{ConnectorKind, Marketplace, MarketplaceInput, SyncState};
 use crate::secret::Keyring;
+use crate::types::Code;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -40,6 +41,11 @@ pub struct MarketplaceRequest {
     pub settings: serde_json::Value,
     #[serde(default = "yes")]
     pub active: bool,
+    /// Codes of the locations whose stock it is offered and whose stock
+    /// serves its orders (ship-enabled ones count). Left out: the locations
+    /// in its `settings.country` (all of them when no country is set).
+    #[serde(default)]
+    pub locations: Option<Vec<String>>,
 }
 
 fn hundred() -> i32 {
@@ -109,9 +115,27 @@ impl MarketplaceRequest {
         if !(self.settings.is_object() || self.settings.is_null()) {
             v.error("/settings", "must be an object");
         }
+        if self.settings.get("country").is_some_and(|c| {
+            !c.as_str().is_some_and(|c| crate::types::parse_region(c).is_ok_and(|r| r == c && c.len() == 2))
+        }) {
+            v.error("/settings/country", "must be an ISO 3166-1 alpha-2 code such as DE");
+        }
+        let mut locations = None;
+        if let Some(codes) = &self.locations {
+            if codes.len() > 500 {
+                v.error("/locations", "at most 500 locations");
+            }
+            let parsed: Vec<Code> = codes
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| v.check(&format!("/locations/{i}"), Code::parse(c)))
+                .collect();
+            locations = Some(parsed);
+        }
         let (Some(name), Some(base_url)) = (name, base_url) else { return Err(v.into_error()) };
         v.finish()?;
         Ok(MarketplaceInput {
+            locations,
             name,
             kind: self.kind,
             base_url,
@@ -138,6 +162,9 @@ pub struct MarketplaceResponse {
     #[schema(value_type = Object)]
     pub settings: serde_json::Value,
     pub active: bool,
+    /// The locations it is limited to; absent: those in its country.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locations: Option<Vec<String>>,
     /// Credentials are stored (they are never shown).
     pub has_credentials: bool,
     /// Where the marketplace sends its webhooks.
@@ -158,6 +185,7 @@ impl From<&Marketplace> for MarketplaceResponse {
             rate_limit_per_sec: m.rate_limit_per_sec,
             settings: m.settings.clone(),
             active: m.active,
+            locations: m.locations.clone(),
             has_credentials: !m.credentials.is_empty(),
             webhook_url: format!("/v1/marketplaces/{}/webhooks", m.id),
             version: m.version,

@@ -11,7 +11,7 @@ use crate::cart::DeliveryAddress;
 use crate::catalog::Location;
 use crate::order::returns::Returned;
 use crate::order::state::{self, Action, FulfilmentStatus, Method, OrderStatus};
-use crate::order::{AuditEntry, Disposition, Order, Payment};
+use crate::order::{AuditEntry, Disposition, Order, Payment, RefundKind};
 use crate::types::{Money, Quantity};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -212,6 +212,9 @@ pub struct OrderResponse {
     pub customer: Option<String>,
     /// Channel it was placed through.
     pub channel: String,
+    /// Every channel that touched the cart it came from, and the one that
+    /// placed it; the cart's change trail is at `/orders/{id}/cart-history`.
+    pub channels: Vec<String>,
     pub status: OrderStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<String>,
@@ -224,9 +227,33 @@ pub struct OrderResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub marketplace_order: Option<String>,
     pub fulfilments: Vec<FulfilmentResponse>,
+    /// Money due back for units the customer will not get (cancelled, short
+    /// at picking, never collected); `totals` already exclude it. Returns
+    /// are under `/orders/{id}/returns`.
+    pub refunds: Vec<RefundResponse>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefundResponse {
+    pub id: String,
+    pub kind: RefundKind,
+    pub amount: MoneyDto,
+    pub reason: String,
+    pub lines: Vec<RefundLineResponse>,
+    /// The channel of the change that made it due.
+    pub channel: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefundLineResponse {
+    pub line: String,
+    pub sku: String,
+    pub quantity: i32,
+    pub amount: MoneyDto,
 }
 
 /// Names the order response needs that the order does not carry.
@@ -317,6 +344,34 @@ impl OrderResponse {
                 .map(|reference| PaymentResponse { reference, amount: money(r.payment_minor.unwrap_or_default()) }),
             marketplace_order: r.external_id.clone(),
             fulfilments,
+            channels: r
+                .channels
+                .as_deref()
+                .and_then(|c| serde_json::from_str(c).ok())
+                .unwrap_or_else(|| vec![r.channel.clone()]),
+            refunds: order
+                .refunds
+                .iter()
+                .map(|f| RefundResponse {
+                    id: f.id.to_string(),
+                    kind: RefundKind::parse(&f.kind).unwrap_or(RefundKind::Cancellation),
+                    amount: money(f.amount_minor),
+                    reason: f.reason.clone(),
+                    lines: f
+                        .lines()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|l| RefundLineResponse {
+                            line: l.line.to_string(),
+                            sku: l.sku,
+                            quantity: l.quantity,
+                            amount: money(l.amount_minor),
+                        })
+                        .collect(),
+                    channel: f.channel.clone(),
+                    created_at: utc(f.created_at),
+                })
+                .collect(),
             created_at: utc(r.created_at),
             updated_at: utc(r.updated_at),
             version: r.version,

@@ -22,7 +22,7 @@ use crate::http::idempotency;
 use crate::http::policy::Op;
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
-use crate::types::{CartId, Quantity};
+use crate::types::{CartId, PageRequest, Quantity};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(get_cart)
@@ -383,15 +383,20 @@ pub async fn cart_history(
             let Some(id) = cart::open_cart_id(conn, &customer.id)? else {
                 return Ok(Reply::ok(&PageResponse::<CartChangeResponse> { items: Vec::new(), next_cursor: None }));
             };
-            let page = cart::history(conn, &id, &page.0)?;
-            let ids: Vec<_> = page.items.iter().filter_map(|c| c.sku_id.clone()).collect();
-            let codes = catalog::sku_codes(conn, &ids)?;
-            Ok(Reply::ok(&PageResponse::from_page(page, |change| {
-                let code = change.sku_id.as_ref().and_then(|id| codes.get(id).cloned());
-                CartChangeResponse::new(change, code)
-            })))
+            history_reply(conn, &id, &page.0)
         })
         .await
+}
+
+/// A page of a cart's trail (its merged carts' changes included).
+pub fn history_reply(conn: &mut AnyConnection, id: &CartId, page: &PageRequest) -> Result<Reply, ApiError> {
+    let page = cart::history(conn, id, page)?;
+    let ids: Vec<_> = page.items.iter().filter_map(|c| c.sku_id.clone()).collect();
+    let codes = catalog::sku_codes(conn, &ids)?;
+    Ok(Reply::ok(&PageResponse::from_page(page, |change| {
+        let code = change.sku_id.as_ref().and_then(|id| codes.get(id).cloned());
+        CartChangeResponse::new(change, code)
+    })))
 }
 
 /// Start an anonymous cart; its token is the only key to it.

@@ -13,7 +13,7 @@ use crate::context::Context;
 use crate::customer;
 use crate::db::{AnyConnection, timestamp};
 use crate::http::auth::Caller;
-use crate::http::dto::cart::OrderSummary;
+use crate::http::dto::cart::{CartChangeResponse, OrderSummary, OrderSummaryFulfilment, OrderSummaryLine};
 use crate::http::dto::order::{
     AuditResponse, CancelLineRequest, CheckoutRequest, OrderNames, OrderResponse, ReasonRequest, ReturnRequest,
     ReturnResponse, ShipRequest,
@@ -24,6 +24,7 @@ use crate::http::idempotency;
 use crate::http::policy::{self, Op, OrderUse, Side};
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
+use crate::http::routes::carts;
 use crate::order::returns::ReturnRequestLine;
 use crate::order::state::Action;
 use crate::order::{self, Act, Order, OrderFilter};
@@ -34,6 +35,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(list_orders)
         .service(get_order)
         .service(order_audit)
+        .service(order_cart_history)
         .service(cancel_order)
         .service(cancel_line)
         .service(create_return)
@@ -78,6 +80,28 @@ pub fn recent_for(conn: &mut AnyConnection, customer: &CustomerId) -> Result<Vec
                 channel: o.row.channel.clone(),
                 status: o.row.status.clone(),
                 total: o.money(o.row.total_minor)?.into(),
+                lines: o
+                    .lines
+                    .iter()
+                    .map(|l| {
+                        Ok(OrderSummaryLine {
+                            sku: l.sku_code.clone(),
+                            name: l.name.clone(),
+                            quantity: l.quantity,
+                            taken_off: l.quantity - l.open_quantity(),
+                            total: o.money(l.total_minor)?.into(),
+                        })
+                    })
+                    .collect::<Result<_, ApiError>>()?,
+                fulfilments: o
+                    .fulfilments
+                    .iter()
+                    .map(|f| OrderSummaryFulfilment {
+                        id: f.id.to_string(),
+                        method: f.method.clone(),
+                        status: f.status.clone(),
+                    })
+                    .collect(),
                 created_at: crate::http::dto::utc(o.row.created_at),
             })
         })
@@ -205,6 +229,30 @@ pub async fn order_audit(ctx: Data<Context>, caller: Caller, id: Path<String>) -
             policy::order(&caller, &found, OrderUse::Read)?;
             let entries = order::audit_trail(conn, &found.row.id)?.into_iter().map(Into::into).collect();
             Ok(Reply::ok(&AuditResponse { order: found.row.number, entries }))
+        })
+        .await
+}
+
+/// The change trail of the cart the order was checked out from, with the
+/// channel of every change (anonymous carts merged into it included). Empty
+/// for orders that had no cart (POS sales, marketplace orders).
+#[utoipa::path(tag = "orders", params(("id" = String, Path), PageParams), responses((status = 200, body = PageResponse<CartChangeResponse>)))]
+#[get("/orders/{id}/cart-history")]
+pub async fn order_cart_history(
+    ctx: Data<Context>,
+    caller: Caller,
+    id: Path<String>,
+    page: Pagination,
+) -> Result<Reply, ApiError> {
+    let id = id.into_inner();
+    ctx.db
+        .read(move |conn| {
+            let found = order::get(conn, &id)?;
+            policy::order(&caller, &found, OrderUse::Read)?;
+            match &found.row.cart_id {
+                Some(cart_id) => carts::history_reply(conn, cart_id, &page.0),
+                None => Ok(Reply::ok(&PageResponse::<CartChangeResponse> { items: Vec::new(), next_cursor: None })),
+            }
         })
         .await
 }

@@ -87,6 +87,7 @@ pub async fn counter_sale(
             marketplace: None,
             contact: None,
             accept_shortage: false,
+            ship_from: None,
         };
         let placed = order::place::place(conn, new, &Act { actor: &caller, config: &config, now })?;
         created(conn, &placed, &caller)
@@ -173,6 +174,7 @@ pub async fn endless_aisle(
             marketplace: None,
             contact: None,
             accept_shortage: false,
+            ship_from: None,
         };
         let placed = order::place::place(conn, new, &Act { actor: &caller, config: &config, now })?;
         created(conn, &placed, &caller)

@@ -20,7 +20,7 @@ use crate::http::idempotency;
 use crate::http::policy::Op;
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
-use crate::pricing::{self, Promotion, PromotionInput};
+use crate::pricing::{self, Promotion, PromotionInput, tax};
 use crate::types::PromotionId;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -137,12 +137,19 @@ pub async fn list_tax_rates(ctx: Data<Context>, caller: Caller) -> Result<Reply,
     let rates = ctx.db.read(pricing::tax_rates).await?;
     let items = rates
         .into_iter()
-        .map(|(region, rate)| TaxRateResponse { region, rate_percent: rate.normalize().to_string() })
+        .map(|(region, tax_class, rate)| TaxRateResponse {
+            region,
+            tax_class,
+            rate_percent: rate.normalize().to_string(),
+        })
         .collect();
     Ok(Reply::ok(&TaxRatesResponse { items }))
 }
 
-/// Set the tax rate of a region: an ISO 3166-2 subdivision (`DE-BE`) or a country (`DE`) (admin).
+/// Set the tax rate of a region for a tax class (`standard` unless the body
+/// names one). The region is an ISO 3166 country (`DE`) or subdivision
+/// (`DE-BY`); a subdivision's own rate overrides its country's. An explicit
+/// `"0"` is how a retailer says a region is untaxed (admin).
 #[utoipa::path(tag = "promotions", request_body = TaxRateRequest, params(("region" = String, Path)), responses((status = 200, body = TaxRateResponse)))]
 #[put("/tax-rates/{region}")]
 pub async fn put_tax_rate(
@@ -152,22 +159,25 @@ pub async fn put_tax_rate(
     body: JsonBody<TaxRateRequest>,
 ) -> Result<Reply, ApiError> {
     caller.may(Op::ManageCatalog)?;
-    let region = region.into_inner();
-    if region.is_empty()
-        || region.len() > 10
-        || !region.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
-    {
-        return Err(ApiError::field("/region", "must be a region code such as DE or DE-BE"));
-    }
-    let rate = match &body.value?.rate_percent {
+    let region = tax::parse_region(&region).map_err(|e| ApiError::field("/region", e))?;
+    let body = body.value?;
+    let tax_class = match body.tax_class.as_deref() {
+        Some(raw) => tax::parse_class(raw).map_err(|e| ApiError::field("/tax_class", e))?,
+        None => pricing::STANDARD.to_owned(),
+    };
+    let rate = match &body.rate_percent {
         serde_json::Value::String(s) => Decimal::from_str(s.trim()).ok(),
         serde_json::Value::Number(n) => Decimal::from_str(&n.to_string()).ok(),
         _ => None,
     }
-    .filter(|r| *r >= Decimal::ZERO && *r <= Decimal::ONE_HUNDRED)
-    .ok_or_else(|| ApiError::field("/rate_percent", "must be a percent from 0 to 100"))?;
+    .filter(|r| *r >= Decimal::ZERO && *r <= Decimal::ONE_HUNDRED && r.scale() <= 4)
+    .ok_or_else(|| ApiError::field("/rate_percent", "must be a percent from 0 to 100, e.g. \"19\" or \"8.875\""))?;
     let now = ctx.now();
-    let shown = region.clone();
-    ctx.db.write(move |conn| pricing::set_tax_rate(conn, &region, rate, now)).await?;
-    Ok(Reply::ok(&TaxRateResponse { region: shown, rate_percent: rate.normalize().to_string() }))
+    let response = TaxRateResponse {
+        region: region.clone(),
+        tax_class: tax_class.clone(),
+        rate_percent: rate.normalize().to_string(),
+    };
+    ctx.db.write(move |conn| pricing::set_tax_rate(conn, &region, &tax_class, rate, now)).await?;
+    Ok(Reply::ok(&response))
 }

@@ -1,0 +1,12 @@
+DROP TABLE order_refunds;
+ALTER TABLE orders DROP COLUMN channels;
+DROP INDEX carts_merged_into;
+ALTER TABLE carts DROP COLUMN merged_into;
+ALTER TABLE cart_lines DROP COLUMN updated_channel;
+ALTER TABLE marketplaces DROP COLUMN locations;
+DROP INDEX locations_code_folded;
+DELETE FROM tax_rates WHERE tax_class <> 'standard';
+ALTER TABLE tax_rates DROP CONSTRAINT tax_rates_pkey;
+ALTER TABLE tax_rates DROP COLUMN tax_class;
+ALTER TABLE tax_rates ADD PRIMARY KEY (region);
+ALTER TABLE skus DROP COLUMN tax_class;
