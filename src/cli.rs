@@ -281,7 +281,7 @@ impl SkuCsvRow {
             code: Some(self.code),
             name: self.name,
             gtin: self.gtin,
-            price: MoneyInput { amount: serde_json::Value::String(self.price), currency: self.currency },
+            price: MoneyInput { amount: self.price, currency: self.currency },
             spoken_names: self
                 .spoken_names
                 .unwrap_or_default()

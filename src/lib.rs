@@ -21,6 +21,7 @@ pub mod order;
 pub mod pricing;
 pub mod secret;
 pub mod telemetry;
+pub mod text;
 pub mod types;
 pub mod voice;
 

@@ -55,8 +55,10 @@ id_type!(
 pub struct Code(String);
 
 impl Code {
+    /// The contract's pattern of a code (with its length, 1 to 64).
+    pub const PATTERN: &'static str = "^[A-Za-z0-9._-]+$";
+
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let raw = raw.trim();
         if raw.is_empty() || raw.len() > 64 {
             return Err("must be 1 to 64 characters".into());
         }
@@ -117,7 +119,6 @@ pub struct Gtin(String);
 
 impl Gtin {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let raw = raw.trim();
         if !matches!(raw.len(), 8 | 12 | 13 | 14) || !raw.bytes().all(|b| b.is_ascii_digit()) {
             return Err("must be 8, 12, 13 or 14 digits".into());
         }
@@ -190,13 +191,18 @@ const CURRENCIES: &[(&str, u32)] = &[
 ];
 
 impl Currency {
+    /// An ISO 4217 code this service supports, in capitals as the standard writes it.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let upper = raw.trim().to_ascii_uppercase();
         CURRENCIES
             .iter()
-            .find(|(code, _)| *code == upper)
+            .find(|(code, _)| *code == raw)
             .map(|&(code, minor_units)| Self { code, minor_units })
-            .ok_or_else(|| format!("'{raw}' is not a supported ISO 4217 currency"))
+            .ok_or_else(|| format!("'{raw}' is not a supported ISO 4217 currency (in capitals, e.g. EUR)"))
+    }
+
+    /// Every supported currency.
+    pub fn all() -> impl Iterator<Item = Currency> {
+        CURRENCIES.iter().map(|&(code, minor_units)| Self { code, minor_units })
     }
 
     pub fn code(self) -> &'static str {
@@ -245,12 +251,26 @@ impl Money {
         Self { minor: 0, currency }
     }
 
-    /// Parses a decimal amount such as `"12.50"`. Digits beyond the currency's
-    /// minor unit are refused, not rounded: a price is never silently changed.
+    /// Parses a decimal amount such as `"12.50"`: 1 to 9 digits, then
+    /// optionally a point and decimals ([`Money::pattern`]). Digits beyond
+    /// the currency's minor unit are refused, not rounded: a price is never
+    /// silently changed.
     pub fn parse(amount: &str, currency: Currency) -> Result<Self, String> {
-        let value = Decimal::from_str(amount.trim())
-            .map_err(|_| format!("'{amount}' is not a decimal amount such as \"12.50\""))?;
+        let (whole, fraction) = amount.split_once('.').unwrap_or((amount, "0"));
+        let digits = |s: &str, max: usize| (1..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(whole, 9) || !digits(fraction, 28) {
+            return Err(format!("'{amount}' is not a decimal amount such as \"12.50\" (below 1,000,000,000)"));
+        }
+        let value = Decimal::from_str(amount).map_err(|_| format!("'{amount}' is not a decimal amount"))?;
         Self::from_decimal(value, currency)
+    }
+
+    /// The pattern of amounts [`Money::parse`] accepts in `currency`.
+    pub fn pattern(currency: Currency) -> String {
+        match currency.minor_units {
+            0 => r"^[0-9]{1,9}(\.0{1,28})?$".to_owned(),
+            m => format!(r"^[0-9]{{1,9}}(\.[0-9]{{1,{m}}}0{{0,{}}})?$", 28 - m),
+        }
     }
 
     pub fn from_decimal(value: Decimal, currency: Currency) -> Result<Self, String> {
@@ -339,11 +359,32 @@ impl<T> Page<T> {
 /// Declares an enum stored and sent as a fixed snake_case string.
 #[macro_export]
 macro_rules! text_enum {
-    ($(#[$meta:meta])* pub enum $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+    ($(#[doc = $doc:literal])* pub enum $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         pub enum $name {
             $(#[serde(rename = $text)] $variant),*
+        }
+
+        // Written out rather than derived: the derive does not see a serde
+        // rename that comes from a macro argument, and would document the
+        // Rust variant names instead of the strings on the wire.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                let doc: &[&str] = &[$($doc),*];
+                let description = doc.iter().map(|line| line.trim()).collect::<Vec<_>>().join(" ");
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),*]))
+                    .description((!description.is_empty()).then_some(description))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($name))
+            }
         }
 
         impl $name {
@@ -373,7 +414,7 @@ macro_rules! text_enum {
 
 /// A region code: an ISO 3166-1 country (`DE`) or 3166-2 subdivision (`DE-BY`).
 pub fn parse_region(raw: &str) -> Result<String, String> {
-    let region = raw.trim().to_ascii_uppercase();
+    let region = raw.to_ascii_uppercase();
     let (country, subdivision) = match region.split_once('-') {
         Some((country, sub)) => (country, Some(sub)),
         None => (region.as_str(), None),
@@ -386,6 +427,30 @@ pub fn parse_region(raw: &str) -> Result<String, String> {
         Err(format!("'{raw}' is not a region: an ISO 3166 country (DE) or subdivision (DE-BY)"))
     }
 }
+
+/// A percent written as a decimal string: 1 to 3 digits, up to `decimals`
+/// decimals, at most 100 (and above 0 unless `zero` is allowed). The
+/// contract's patterns for the two uses are [`RATE_PATTERN`] and
+/// [`DISCOUNT_PATTERN`].
+pub fn parse_percent(raw: &str, decimals: usize, zero: bool) -> Result<Decimal, String> {
+    let (whole, fraction) = raw.split_once('.').map_or((raw, None), |(w, f)| (w, Some(f)));
+    let digits = |s: &str, max: usize| (1..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    let value = (digits(whole, 3) && fraction.is_none_or(|f| digits(f, decimals)))
+        .then(|| Decimal::from_str(raw).ok())
+        .flatten()
+        .filter(|v| *v <= Decimal::ONE_HUNDRED && (zero || *v > Decimal::ZERO));
+    let low = if zero { "0" } else { "above 0" };
+    value.ok_or_else(|| {
+        format!("'{raw}' is not a percent from {low} to 100 with at most {decimals} decimals, e.g. \"19\"")
+    })
+}
+
+/// A tax rate: 0 to 100 with up to 4 decimals ("8.875").
+pub const RATE_PATTERN: &str = r"^(100(\.0{1,4})?|0?[0-9]{1,2}(\.[0-9]{1,4})?)$";
+
+/// A percent off: above 0, at most 100, up to 2 decimals.
+pub const DISCOUNT_PATTERN: &str =
+    r"^(100(\.0{1,2})?|0?[1-9][0-9]?(\.[0-9]{1,2})?|00?[1-9](\.[0-9]{1,2})?|0{1,3}\.(0[1-9]|[1-9][0-9]?))$";
 
 #[cfg(test)]
 mod tests {

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::catalog::Sku;
 use crate::catalog::location::Address;
 use crate::db::schema::cart_changes;
+use crate::text::Text200;
 use crate::text_enum;
 use crate::types::{CartId, Currency, CustomerId, GeoPoint, LocationId, ReservationId};
 
@@ -41,18 +42,31 @@ text_enum! {
 #[serde(deny_unknown_fields)]
 pub struct DeliveryAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Text200>)]
     pub recipient: Option<String>,
+    #[schema(value_type = Text200)]
     pub line1: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Text200>)]
     pub line2: Option<String>,
+    #[schema(value_type = Text200)]
     pub city: String,
+    #[schema(value_type = Text200)]
     pub postal_code: String,
+    /// ISO 3166-2 subdivision of `country` (e.g. `DE-BY`): the tax region when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[A-Z]{2}-[A-Z0-9]{1,3}$")]
     pub region: Option<String>,
+    /// ISO 3166-1 alpha-2 country code.
+    #[schema(pattern = "^[A-Z]{2}$")]
     pub country: String,
+    /// With `longitude`; same-day delivery needs both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = -90, maximum = 90)]
     pub latitude: Option<f64>,
+    /// With `latitude`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = -180, maximum = 180)]
     pub longitude: Option<f64>,
 }
 

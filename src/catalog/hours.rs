@@ -40,15 +40,18 @@ impl From<Weekday> for Day {
 /// A wall-clock time of day, written `"HH:MM"`, in the location's own zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "09:00")]
+#[schema(value_type = String, example = "09:00", pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 pub struct LocalTime(pub NaiveTime);
 
 impl TryFrom<String> for LocalTime {
     type Error = String;
     fn try_from(raw: String) -> Result<Self, String> {
-        NaiveTime::parse_from_str(&raw, "%H:%M")
+        let two_digits = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
+        raw.split_once(':')
+            .filter(|(h, m)| two_digits(h) && two_digits(m))
+            .and_then(|_| NaiveTime::parse_from_str(&raw, "%H:%M").ok())
             .map(LocalTime)
-            .map_err(|_| format!("'{raw}' is not a time of day as HH:MM"))
+            .ok_or_else(|| format!("'{raw}' is not a time of day as HH:MM"))
     }
 }
 
@@ -66,9 +69,26 @@ pub struct OpenInterval {
 }
 
 /// Opening hours per weekday; a day that is absent or empty is closed.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct OpeningHours(pub BTreeMap<Day, Vec<OpenInterval>>);
+
+// Written out: a map keyed by `Day` is an object with exactly those seven
+// keys, which the derive would document as any key at all.
+impl utoipa::PartialSchema for OpeningHours {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder};
+        let intervals = || ArrayBuilder::new().items(OpenInterval::schema()).max_items(Some(24));
+        Day::ALL
+            .iter()
+            .fold(ObjectBuilder::new(), |object, day| object.property(day.as_str(), intervals()))
+            .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)))
+            .description(Some("Opening intervals per weekday (`mon` … `sun`); a day absent or empty is closed. Intervals close after they open and do not overlap."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for OpeningHours {}
 
 impl OpeningHours {
     pub fn on(&self, day: Weekday) -> &[OpenInterval] {

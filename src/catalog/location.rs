@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use super::hours::{Day, LocalTime, OpenInterval, OpeningHours};
+use crate::text::{Text200, text};
 use crate::text_enum;
 use crate::types::{Code, GeoPoint, LocationId};
 
@@ -21,10 +22,23 @@ text_enum! {
 }
 
 /// An IANA time zone name such as `Europe/Berlin`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "Europe/Berlin")]
 pub struct TimeZone(pub Tz);
+
+// Written out: the contract lists the zone names this service knows.
+impl utoipa::PartialSchema for TimeZone {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|z| z.name())))
+            .description(Some("An IANA time zone name"))
+            .examples(["Europe/Berlin"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TimeZone {}
 
 impl TryFrom<String> for TimeZone {
     type Error = String;
@@ -48,25 +62,35 @@ impl fmt::Display for TimeZone {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Address {
+    #[schema(value_type = Text200)]
     pub line1: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Text200>)]
     pub line2: Option<String>,
+    #[schema(value_type = Text200)]
     pub city: String,
+    #[schema(value_type = Text200)]
     pub postal_code: String,
-    /// Subdivision code (ISO 3166-2, e.g. `DE-BE`); also the tax region when set.
+    /// ISO 3166-2 subdivision of `country` (e.g. `DE-BE`); also the tax
+    /// region when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[A-Z]{2}-[A-Z0-9]{1,3}$")]
     pub region: Option<String>,
     /// ISO 3166-1 alpha-2 country code.
+    #[schema(pattern = "^[A-Z]{2}$")]
     pub country: String,
 }
 
 impl Address {
-    /// Checks what serde cannot: non-empty lines and a two-letter country.
+    /// Checks what serde cannot: the lines are text, the country two
+    /// letters, the region a subdivision of that country.
     pub fn validate(&self) -> Vec<(&'static str, String)> {
         let mut errors = Vec::new();
-        for (field, value) in [("line1", &self.line1), ("city", &self.city), ("postal_code", &self.postal_code)] {
-            if value.trim().is_empty() || value.len() > 200 {
-                errors.push((field, "must be 1 to 200 characters".to_owned()));
+        let lines = [("line1", Some(&self.line1)), ("line2", self.line2.as_ref())];
+        let more = [("city", Some(&self.city)), ("postal_code", Some(&self.postal_code))];
+        for (field, value) in lines.into_iter().chain(more) {
+            if let Some(Err(e)) = value.map(|v| text(v, 200)) {
+                errors.push((field, e));
             }
         }
         if self.country.len() != 2 || !self.country.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -94,16 +118,20 @@ impl Address {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SameDayConfig {
-    /// Addresses within this great-circle distance are covered.
+    /// Addresses within this great-circle distance are covered (above 0, at most 500).
+    #[schema(exclusive_minimum = 0, maximum = 500)]
     pub radius_km: f64,
     /// Orders for today's slots are taken until this local time.
     pub cutoff: LocalTime,
-    /// Length of one delivery slot.
+    /// Length of one delivery slot, 15 to 720 minutes.
+    #[schema(minimum = 15, maximum = 720)]
     pub slot_minutes: u32,
-    /// Deliveries one slot can take.
+    /// Deliveries one slot can take, 1 to 10,000.
+    #[schema(minimum = 1, maximum = 10_000)]
     pub slot_capacity: u32,
     /// First slot starts at this local time; the last ends by `window_end`.
     pub window_start: LocalTime,
+    /// After `window_start`.
     pub window_end: LocalTime,
 }
 
@@ -131,15 +159,18 @@ impl SameDayConfig {
 pub struct Capabilities {
     pub ships: bool,
     pub pickup: bool,
+    /// Only with `pickup`.
     #[serde(default)]
     pub curbside: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub same_day: Option<SameDayConfig>,
-    /// Minutes of opening time a pickup order takes to prepare.
+    /// Minutes of opening time a pickup order takes to prepare (at most a week).
     #[serde(default = "default_prep_minutes")]
+    #[schema(minimum = 0, maximum = 10_080)]
     pub pickup_preparation_minutes: u32,
     /// Days a ready pickup waits before it expires and its stock returns to the shelf.
     #[serde(default = "default_hold_days")]
+    #[schema(minimum = 1, maximum = 60)]
     pub pickup_hold_days: u32,
 }
 

@@ -34,25 +34,49 @@ pub struct CustomerInput {
 
 /// Lower-cased and trimmed, so that search finds it however it was typed.
 pub fn normalize_email(raw: &str) -> Result<String, String> {
-    let email = raw.trim().to_lowercase();
-    let valid = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
-        })
-        && !email.contains(char::is_whitespace);
-    if valid { Ok(email) } else { Err(format!("'{raw}' is not an email address")) }
+    let plain = |c: char| !c.is_whitespace() && !c.is_control() && c != '@';
+    let valid = raw.len() <= 254
+        && raw.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && local.chars().all(plain)
+                && domain.chars().all(plain)
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
+    if valid { Ok(raw.to_lowercase()) } else { Err(format!("'{raw}' is not an email address")) }
 }
 
-/// Digits with an optional leading '+', spaces and punctuation dropped.
+/// The contract's pattern of [`normalize_email`].
+pub const EMAIL_PATTERN: &str = concat!(
+    r"^[^\x00-\x20\x7f-\x9f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]+@[^\x00-\x20\x7f-\x9f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@.][^\x00-\x20\x7f-\x9f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]*",
+    r"\.[^\x00-\x20\x7f-\x9f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]*[^\x00-\x20\x7f-\x9f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@.]$"
+);
+
+/// 6 to 15 digits with an optional leading '+', single spaces, dots,
+/// slashes or hyphens between digits allowed and dropped.
 pub fn normalize_phone(raw: &str) -> Result<String, String> {
-    let trimmed = raw.trim();
-    let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
-    let allowed = trimmed.chars().all(|c| c.is_ascii_digit() || " +-()./".contains(c));
-    if !allowed || !(6..=15).contains(&digits.len()) {
-        return Err(format!("'{raw}' is not a phone number"));
+    let body = raw.strip_prefix('+').unwrap_or(raw);
+    let mut digits = String::new();
+    let mut after_separator = true;
+    for c in body.chars() {
+        match c {
+            '0'..='9' => {
+                digits.push(c);
+                after_separator = false;
+            }
+            ' ' | '.' | '/' | '-' if !after_separator => after_separator = true,
+            _ => return Err(format!("'{raw}' is not a phone number")),
+        }
     }
-    Ok(if trimmed.starts_with('+') { format!("+{digits}") } else { digits })
+    if after_separator || !(6..=15).contains(&digits.len()) {
+        return Err(format!("'{raw}' is not a phone number: 6 to 15 digits, optionally starting with +"));
+    }
+    Ok(if raw.starts_with('+') { format!("+{digits}") } else { digits })
 }
+
+/// The contract's pattern of [`normalize_phone`].
+pub const PHONE_PATTERN: &str = r"^\+?[0-9](?:[ ./-]?[0-9]){5,14}$";
 
 pub fn create(conn: &mut AnyConnection, input: CustomerInput, now: DateTime<Utc>) -> Result<Customer, CustomerError> {
     let at = timestamp(now);
@@ -131,10 +155,15 @@ mod tests {
 
     #[test]
     fn contact_details_are_normalised() {
-        assert_eq!(normalize_email(" Ada@Example.COM ").unwrap(), "ada@example.com");
+        assert_eq!(normalize_email("Ada@Example.COM").unwrap(), "ada@example.com");
+        assert!(normalize_email(" ada@example.com").is_err(), "exactly as the contract's pattern");
+        assert!(normalize_email("ada@b@example.com").is_err());
         assert!(normalize_email("ada@example").is_err());
         assert!(normalize_email("@example.com").is_err());
-        assert_eq!(normalize_phone("+49 (30) 1234-567").unwrap(), "+49301234567");
+        assert_eq!(normalize_phone("+49 30 1234-567").unwrap(), "+49301234567");
+        assert!(normalize_phone("(030) 1234567").is_err());
+        assert!(normalize_phone("030  1234567").is_err(), "one separator between digits");
+        assert!(normalize_phone("12345").is_err());
         assert!(normalize_phone("call me").is_err());
     }
 }

@@ -200,7 +200,7 @@ impl From<OrderError> for ApiError {
                     .with("allowed_actions", allowed)
             }
             OrderError::NotReturnable(_) => Self::conflict("not-returnable", "Not returnable", detail),
-            OrderError::BadPick(_) => Self::field("/lines", detail),
+            OrderError::BadPick(_) => Self::conflict("pick-refused", "Pick refused", detail),
             OrderError::NotApplicable(_) => Self::conflict("not-applicable", "Not applicable", detail),
             OrderError::TooLarge(_) => Self::field("/lines", detail),
             OrderError::SameDay(e) => e.into(),
@@ -244,12 +244,12 @@ impl From<SameDayError> for ApiError {
                         "ends_at": slot.ends_at,
                     })
                 });
-                Self::unprocessable("same-day-unavailable", "Same-day delivery unavailable", detail)
+                Self::conflict("same-day-unavailable", "Same-day delivery unavailable", detail)
                     .with("reason", reason)
                     .with("next_slot", next_slot)
                     .with("alternatives", ["ship"])
             }
-            SameDayError::SlotRequired => Self::field("/slot", detail),
+            SameDayError::SlotRequired => Self::conflict("slot-required", "Delivery slot required", detail),
             SameDayError::Catalog(e) => e.into(),
             SameDayError::Inventory(e) => e.into(),
             SameDayError::Db(e) => e.into(),
@@ -266,7 +266,7 @@ impl From<MarketplaceError> for ApiError {
             MarketplaceError::Stale { current, .. } => Self::stale(detail, MarketplaceResponse::from(&*current)),
             MarketplaceError::ListingTaken(_) => Self::conflict("listing-taken", "Listing already mapped", detail),
             MarketplaceError::ListingNotFound(_) => Self::missing("listing-not-found", "Listing not found", detail),
-            MarketplaceError::UnknownLocation(_) => Self::field("/locations", detail),
+            MarketplaceError::UnknownLocation(_) => Self::missing("location-not-found", "Location not found", detail),
             MarketplaceError::UnknownListing(_) => Self::unprocessable("unknown-listing", "Unknown listing", detail),
             MarketplaceError::Secret { .. } => Self::internal(error),
             MarketplaceError::Order(e) => e.into(),
@@ -295,7 +295,7 @@ impl From<PricingError> for ApiError {
             PricingError::PromotionCodeTaken(_) => Self::conflict("code-taken", "Code already taken", detail),
             PricingError::PromotionStale { current, .. } => Self::stale(detail, PromotionResponse::new(&current, None)),
             PricingError::PromotionInvalid { reason, .. } => {
-                Self::unprocessable("promotion-invalid", "Promotion code not usable", detail).with("reason", reason)
+                Self::conflict("promotion-invalid", "Promotion code not usable", detail).with("reason", reason)
             }
             PricingError::NoTaxRate { region, class } => {
                 Self::conflict("tax-rate-missing", "No tax rate for the destination", detail)
@@ -373,7 +373,7 @@ mod tests {
             (CartError::AddressNeedsCoordinates.into(), 422, "validation-failed"),
             (PricingError::PromotionNotFound(s("P")).into(), 404, "promotion-not-found"),
             (PricingError::PromotionCodeTaken(s("P")).into(), 409, "code-taken"),
-            (PricingError::PromotionInvalid { code: s("P"), reason: s("x") }.into(), 422, "promotion-invalid"),
+            (PricingError::PromotionInvalid { code: s("P"), reason: s("x") }.into(), 409, "promotion-invalid"),
             (PricingError::NoTaxRate { region: s("AT"), class: s("reduced") }.into(), 409, "tax-rate-missing"),
             (OrderError::NotFound(s("O")).into(), 404, "order-not-found"),
             (OrderError::FulfilmentNotFound(s("F")).into(), 404, "fulfilment-not-found"),
@@ -393,20 +393,20 @@ mod tests {
                 "illegal-transition",
             ),
             (OrderError::NotReturnable(s("x")).into(), 409, "not-returnable"),
-            (OrderError::BadPick(s("x")).into(), 422, "validation-failed"),
+            (OrderError::BadPick(s("x")).into(), 409, "pick-refused"),
             (OrderError::NotApplicable(s("x")).into(), 409, "not-applicable"),
             (OrderError::TooLarge(s("x")).into(), 422, "validation-failed"),
             (
                 SameDayError::Unavailable { reason: Unavailable::AfterCutoff, next: None }.into(),
-                422,
+                409,
                 "same-day-unavailable",
             ),
-            (SameDayError::SlotRequired.into(), 422, "validation-failed"),
+            (SameDayError::SlotRequired.into(), 409, "slot-required"),
             (MarketplaceError::NotFound(s("M")).into(), 404, "marketplace-not-found"),
             (MarketplaceError::NameTaken(s("M")).into(), 409, "name-taken"),
             (MarketplaceError::ListingTaken(s("L")).into(), 409, "listing-taken"),
             (MarketplaceError::ListingNotFound(s("L")).into(), 404, "listing-not-found"),
-            (MarketplaceError::UnknownLocation(s("L")).into(), 422, "validation-failed"),
+            (MarketplaceError::UnknownLocation(s("L")).into(), 404, "location-not-found"),
             (MarketplaceError::UnknownListing(s("L")).into(), 422, "unknown-listing"),
             (WebhookError::BadSignature.into(), 401, "invalid-signature"),
             (WebhookError::Stale.into(), 401, "invalid-signature"),

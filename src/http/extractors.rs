@@ -9,8 +9,6 @@ use actix_web::error::PayloadError;
 use actix_web::http::header::{HeaderMap, IF_MATCH};
 use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use utoipa::IntoParams;
@@ -36,8 +34,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let body = RawBody::from_request(req, payload);
         let target = request_target(req);
+        let media = json_media_type(req);
         Box::pin(async move {
             let bytes = body.await?.0;
+            if !bytes.is_empty() {
+                media?;
+            }
             Ok(match parse_json(&bytes, &target) {
                 Ok(parsed) => parsed,
                 Err(error) => JsonBody { value: Err(error), fingerprint: String::new() },
@@ -64,6 +66,24 @@ impl FromRequest for RawBody {
     }
 }
 
+/// Refuses a body declared as anything but JSON (`application/json` or a
+/// `+json` type), or not declared at all: a form or text body is never
+/// guessed at.
+fn json_media_type(req: &HttpRequest) -> Result<(), ApiError> {
+    let declared = req.headers().get(actix_web::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let essence = declared.map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
+    match essence.as_deref() {
+        Some("application/json") => Ok(()),
+        Some(t) if t.starts_with("application/") && t.ends_with("+json") => Ok(()),
+        Some(other) => Err(ApiError::unsupported_media_type(format!(
+            "the body is declared as '{other}'; send JSON with Content-Type: application/json"
+        ))),
+        None => Err(ApiError::unsupported_media_type(
+            "the body has no Content-Type; send JSON with Content-Type: application/json",
+        )),
+    }
+}
+
 fn request_target(req: &HttpRequest) -> String {
     format!("{} {}", req.method(), req.path())
 }
@@ -74,8 +94,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8], target: &str) -> Result<Jso
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::malformed_json("the request body is empty; send a JSON object"));
     }
-    let value: serde_json::Value = serde_json::from_slice(bytes)
+    let mut value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::malformed_json(format!("the body is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        // serde would read a struct from an array too; the contract says object.
+        return Err(ApiError::field("", "the body must be a JSON object"));
+    }
+    whole_numbers_as_integers(&mut value);
     // serde_json's Map is ordered by key, so equal documents print equally.
     let fingerprint = sha256_hex(format!("{target}\n{value}").as_bytes());
     let value = serde_path_to_error::deserialize(value).map_err(|error| {
@@ -83,6 +108,23 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8], target: &str) -> Result<Jso
         ApiError::field(&pointer, error.into_inner().to_string())
     });
     Ok(JsonBody { value, fingerprint })
+}
+
+/// JSON does not tell `3` from `3.0`, and JSON Schema calls both an
+/// integer: a whole number written with a fraction is read as the integer.
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53: beyond it a float is no exact integer
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= EXACT) {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(map) => map.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
 }
 
 fn json_pointer(path: &serde_path_to_error::Path) -> String {
@@ -96,6 +138,23 @@ fn json_pointer(path: &serde_path_to_error::Path) -> String {
         .collect()
 }
 
+/// A typed query string: a value of the wrong type, or not one of an enum's
+/// values, is a 422 naming the parameter (as a body field would be).
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for QueryParams<T> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let pairs = serde_urlencoded::Deserializer::new(form_urlencoded::parse(req.query_string().as_bytes()));
+        ready(serde_path_to_error::deserialize(pairs).map(Self).map_err(|error| {
+            let pointer = json_pointer(error.path());
+            ApiError::field(&pointer, error.into_inner().to_string())
+        }))
+    }
+}
+
 /// The fingerprint of a request without a body.
 pub fn bodiless_fingerprint(req: &HttpRequest) -> String {
     sha256_hex(request_target(req).as_bytes())
@@ -106,15 +165,26 @@ pub fn bodiless_fingerprint(req: &HttpRequest) -> String {
 pub struct IfMatch(pub Option<i32>);
 
 impl IfMatch {
+    /// `*`, `"N"` or `W/"N"`, as the contract's pattern says; anything else
+    /// is a 400 naming what was sent.
     pub fn parse(headers: &HeaderMap) -> Result<Self, ApiError> {
         let Some(raw) = headers.get(IF_MATCH) else { return Ok(Self(None)) };
-        let raw = raw.to_str().unwrap_or_default().trim();
-        if raw == "*" {
+        let raw = raw
+            .to_str()
+            .map_err(|_| ApiError::bad_request("If-Match must be an ETag this service issued (like \"3\")"))?
+            .trim();
+        // An empty header names no version, like no header at all.
+        if raw == "*" || raw.is_empty() {
             return Ok(Self(None));
         }
-        raw.trim_start_matches("W/").trim_matches('"').parse::<i32>().map(|v| Self(Some(v))).map_err(|_| {
-            ApiError::bad_request(format!("If-Match '{raw}' is not an ETag this service issued (like \"3\")"))
-        })
+        let digits = raw.strip_prefix("W/").unwrap_or(raw).strip_prefix('"').and_then(|r| r.strip_suffix('"'));
+        digits
+            .filter(|d| (1..=9).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|d| d.parse::<i32>().ok())
+            .map(|v| Self(Some(v)))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("If-Match '{raw}' is not an ETag this service issued (like \"3\")"))
+            })
     }
 }
 
@@ -159,8 +229,10 @@ impl FromRequest for IdempotencyKey {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(min_length = 1, max_length = 100, pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
 
@@ -184,21 +256,23 @@ impl Pagination {
         if !(1..=200).contains(&limit) {
             return Err(ApiError::field("/limit", "must be 1 to 200"));
         }
-        let after = params
-            .cursor
-            .map(|cursor| {
-                URL_SAFE_NO_PAD
-                    .decode(cursor.as_bytes())
-                    .ok()
-                    .and_then(|bytes| String::from_utf8(bytes).ok())
-                    .ok_or_else(|| ApiError::field("/cursor", "is not a cursor this service issued"))
-            })
-            .transpose()?;
+        let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
         Ok(Self(PageRequest { limit, after }))
     }
 }
 
-/// The opaque cursor that continues after `id`.
+/// What a cursor this service issued continues after: the key of the last
+/// item seen. Any key of the right form is a valid place to continue from.
+pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+    if (1..=100).contains(&cursor.len()) && cursor.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        Ok(cursor.to_owned())
+    } else {
+        Err(ApiError::field("/cursor", "is not a cursor this service issued"))
+    }
+}
+
+/// The cursor that continues after `id`.
 pub fn encode_cursor(id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(id.as_bytes())
+    id.to_owned()
 }

@@ -2,6 +2,7 @@
 //! actix-web app. Domains never see any of it.
 
 pub mod auth;
+mod contract;
 pub mod dto;
 pub mod errors;
 pub mod extractors;
@@ -9,6 +10,7 @@ pub mod idempotency;
 pub mod metrics;
 pub mod policy;
 pub mod problem;
+mod reference;
 pub mod reply;
 pub mod routes;
 
@@ -72,10 +74,6 @@ fn app(
         .app_data(keys)
         .app_data(web::PayloadConfig::new(max_body))
         .app_data(
-            web::QueryConfig::default()
-                .error_handler(|error, _| ApiError::bad_request(format!("invalid query string: {error}")).into()),
-        )
-        .app_data(
             web::PathConfig::default()
                 .error_handler(|error, _| ApiError::bad_request(format!("invalid path: {error}")).into()),
         )
@@ -88,7 +86,10 @@ fn app(
         .service(routes::health::metrics)
         .service(scope("/v1").configure(routes::configure_v1))
         .split_for_parts();
-    app.route("/openapi.json", web::get().to(openapi_json)).default_service(web::to(fallback))
+    app.route("/openapi.json", web::get().to(openapi_json))
+        .route("/", web::get().to(reference::page))
+        .route("/reference/{file}", web::get().to(reference::asset))
+        .default_service(web::to(fallback))
 }
 
 /// Echoes the request id of the tracing span as `X-Request-Id`, so a caller
@@ -141,10 +142,16 @@ fn allowed_methods(path: &str) -> Vec<String> {
                 (ResourceDef::new(pattern.as_str()), allowed)
             })
             .collect();
-        table.push((ResourceDef::new("/openapi.json"), vec!["GET".to_owned()]));
+        for served in ["/openapi.json", "/", "/reference/{file}"] {
+            table.push((ResourceDef::new(served), vec!["GET".to_owned()]));
+        }
         table
     });
-    table.iter().filter(|(def, _)| def.is_match(path)).flat_map(|(_, methods)| methods.clone()).collect()
+    // The most specific templates answer: `/stock/receipts` is not also `/stock/{sku}`.
+    let matching: Vec<&(ResourceDef, Vec<String>)> = table.iter().filter(|(def, _)| def.is_match(path)).collect();
+    let params = |def: &ResourceDef| def.pattern().map(|p| p.matches('{').count()).unwrap_or(0);
+    let fewest = matching.iter().map(|(def, _)| params(def)).min().unwrap_or(0);
+    matching.into_iter().filter(|(def, _)| params(def) == fewest).flat_map(|(_, methods)| methods.clone()).collect()
 }
 
 /// The OpenAPI 3.1 document, generated from the handlers' annotations.
@@ -193,5 +200,9 @@ pub fn openapi() -> OpenApi {
 /// The document as served and as checked in at `api-spec/openapi.json`.
 pub fn openapi_document() -> &'static str {
     static DOCUMENT: OnceLock<String> = OnceLock::new();
-    DOCUMENT.get_or_init(|| openapi().to_pretty_json().unwrap_or_default() + "\n")
+    DOCUMENT.get_or_init(|| {
+        let mut document = serde_json::to_value(openapi()).unwrap_or_default();
+        contract::refine(&mut document);
+        serde_json::to_string_pretty(&document).unwrap_or_default() + "\n"
+    })
 }

@@ -5,6 +5,7 @@ use actix_web::body::BoxBody;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, ETAG, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, Responder};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 
 use super::extractors::etag;
@@ -34,7 +35,10 @@ impl Reply {
         Self::json(StatusCode::OK, body)
     }
 
-    pub fn created(body: &impl Serialize, location: String) -> Self {
+    /// 201 with `Location: <path>`, each segment percent-encoded: an
+    /// identifier with spaces or non-ASCII letters still makes a valid header.
+    pub fn created(body: &impl Serialize, path: String) -> Self {
+        let location = utf8_percent_encode(&path, PATH_SEGMENT).to_string();
         Self { location: Some(location), ..Self::json(StatusCode::CREATED, body) }
     }
 
@@ -43,6 +47,9 @@ impl Reply {
         self
     }
 }
+
+/// What a path keeps as is: unreserved characters and the `/` between segments.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'/').remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 impl Responder for Reply {
     type Body = BoxBody;

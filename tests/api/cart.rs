@@ -258,7 +258,7 @@ async fn promotions_apply_identically_in_every_channel(app: TestApp) {
     app.post(
         "/v1/promotions",
         &app.admin,
-        json!({"code": "APPONLY", "name": "App exclusive", "kind": "percent", "percent": 20, "channels": ["app"]}),
+        json!({"code": "APPONLY", "name": "App exclusive", "kind": "percent", "percent": "20", "channels": ["app"]}),
     )
     .await
     .assert_status(201);
@@ -281,14 +281,14 @@ async fn promotions_apply_identically_in_every_channel(app: TestApp) {
     assert_eq!(totals[0]["total"]["amount"], "13.50");
 
     let refused = app.put("/v1/customers/promo/cart/promotion", &web, json!({"code": "APPONLY"})).await;
-    refused.assert_problem(422, "promotion_invalid");
+    refused.assert_problem(409, "promotion_invalid");
     assert_eq!(refused.body["reason"], "is only for app");
     app.put("/v1/customers/promo/cart/promotion", &web, json!({"code": "OLD"}))
         .await
-        .assert_problem(422, "promotion_invalid");
+        .assert_problem(409, "promotion_invalid");
     app.put("/v1/customers/promo/cart/promotion", &web, json!({"code": "NOPE"}))
         .await
-        .assert_problem(422, "promotion_invalid");
+        .assert_problem(409, "promotion_invalid");
     let unchanged = app.get("/v1/customers/promo/cart", &web).await;
     assert_eq!(unchanged.body["promotion_code"], "SAVE10");
     let removed = app.delete("/v1/customers/promo/cart/promotion", &web).await;

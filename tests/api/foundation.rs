@@ -49,6 +49,10 @@ async fn a_location_is_created_read_listed_and_replaced(app: TestApp) {
 
     let mut changed = location_body("BER-1", 52.53, 13.41);
     changed["name"] = json!("Renamed");
+    // The code comes from the URL on replace; the body leaves it out.
+    let with_code = app.put("/v1/locations/BER-1", &app.admin, changed.clone()).await;
+    with_code.assert_problem(422, "validation_failed");
+    changed.as_object_mut().unwrap().remove("code");
     let replaced = app
         .send(
             Method::PUT,
@@ -205,11 +209,19 @@ async fn skus_are_validated_found_by_gtin_and_searched(app: TestApp) {
         .await
         .assert_problem(422, "validation_failed");
 
+    // Money is a decimal string: a JSON number has passed through a binary float.
+    app.post(
+        "/v1/skus",
+        &app.admin,
+        json!({"code": "OAT-1L", "name": "Oat Milk 1 L", "price": {"amount": 2.29, "currency": "EUR"}}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
     let created = app
         .post(
             "/v1/skus",
             &app.admin,
-            json!({"code": "OAT-1L", "name": "Oat Milk 1 L", "gtin": "4006381333931", "price": {"amount": 2.29, "currency": "EUR"}, "spoken_names": ["oat milk"]}),
+            json!({"code": "OAT-1L", "name": "Oat Milk 1 L", "gtin": "4006381333931", "price": {"amount": "2.29", "currency": "EUR"}, "spoken_names": ["oat milk"]}),
         )
         .await;
     created.assert_status(201);

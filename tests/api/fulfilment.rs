@@ -130,7 +130,7 @@ async fn journey_one_from_app_and_voice_to_collection_at_the_counter(app: TestAp
     assert_eq!(actions, ["placed", "start_picking", "pack", "mark_ready", "collect"]);
     let events = app.get("/v1/events?topic=pickup", &web).await;
     let topics: Vec<&str> =
-        events.body["events"].as_array().unwrap().iter().map(|e| e["topic"].as_str().unwrap()).collect();
+        events.body["items"].as_array().unwrap().iter().map(|e| e["topic"].as_str().unwrap()).collect();
     assert_eq!(topics, ["pickup.ready", "pickup.collected"]);
     app.assert_ledger_balanced().await;
 }
@@ -157,7 +157,7 @@ async fn an_uncollected_pickup_expires_and_its_stock_returns(app: TestApp) {
     let expired = app.get(&format!("/v1/orders/{}", order.body["id"].as_str().unwrap()), &web).await;
     assert_eq!(expired.body["status"], "expired");
     assert!(expired.body["status_reason"].as_str().unwrap().starts_with("not collected by"));
-    let topics: Vec<String> = app.get("/v1/events?topic=pickup", &web).await.body["events"]
+    let topics: Vec<String> = app.get("/v1/events?topic=pickup", &web).await.body["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -351,18 +351,18 @@ async fn journey_five_same_day_after_the_cutoff_offers_the_next_slot(app: TestAp
     // 14:30 EDT: half an hour past the cut-off.
     app.clock.set(Utc.with_ymd_and_hms(2026, 3, 8, 18, 30, 0).unwrap());
     let refused = app.get("/v1/same-day/slots?lat=40.7506&lon=-73.9885&sku=PIZZA", &web).await;
-    refused.assert_problem(422, "same_day_unavailable");
+    refused.assert_problem(409, "same_day_unavailable");
     assert_eq!(refused.body["reason"], "after_cutoff");
     assert_eq!(refused.body["next_slot"]["slot"], "NYC@2026-03-09T16:00");
     assert_eq!(refused.body["next_slot"]["starts_at"], "2026-03-09T20:00:00Z");
     assert_eq!(refused.body["alternatives"], json!(["ship"]));
     let late = checkout(&app, &web, "late", version, "12.00", "late").await;
-    late.assert_problem(422, "same_day_unavailable");
+    late.assert_problem(409, "same_day_unavailable");
     assert_eq!(late.body["next_slot"]["slot"], "NYC@2026-03-09T16:00");
     assert_eq!(app.available("PIZZA", "NYC").await, 20, "nothing held");
 
     let far = app.get("/v1/same-day/slots?lat=40.0&lon=-75.0&sku=PIZZA", &web).await;
-    far.assert_problem(422, "same_day_unavailable");
+    far.assert_problem(409, "same_day_unavailable");
     assert_eq!(far.body["reason"], "out_of_range");
     let next = cart_ready(&app, &web, "late", &[], same_day_to(40.7506, -73.9885, Some("NYC@2026-03-09T16:00"))).await;
     checkout(&app, &web, "late", next, "12.00", "late-2").await.assert_status(201);
@@ -391,7 +391,7 @@ async fn thirty_bookings_race_for_a_slot_of_five(app: TestApp) {
     let booked = answers.iter().filter(|a| a.status == 201).count();
     assert_eq!(booked, 5, "never overbooked");
     for refused in answers.iter().filter(|a| a.status != 201) {
-        refused.assert_problem(422, "same_day_unavailable");
+        refused.assert_problem(409, "same_day_unavailable");
         // The chosen slot is full, but today still has room, earliest at 16:00.
         assert_eq!(refused.body["reason"], "slot_full", "{}", refused.body);
         assert_eq!(refused.body["next_slot"]["slot"], "NYC@2026-06-15T16:00", "{}", refused.body);
@@ -433,7 +433,7 @@ async fn same_day_goes_out_for_delivery_and_is_delivered(app: TestApp) {
     for step in ["start-picking", "pack", "out-for-delivery", "deliver"] {
         app.post(&format!("/v1/fulfilments/{f}/{step}"), &staff, json!({})).await.assert_status(200);
     }
-    let topics: Vec<String> = app.get("/v1/events?topic=delivery", &web).await.body["events"]
+    let topics: Vec<String> = app.get("/v1/events?topic=delivery", &web).await.body["items"]
         .as_array()
         .unwrap()
         .iter()

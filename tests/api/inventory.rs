@@ -362,14 +362,14 @@ async fn events_come_in_commit_order_with_unique_ids(app: TestApp) {
     }
     let first = app.get("/v1/events?topic=stock&limit=5", &app.admin).await;
     first.assert_status(200);
-    let events = first.body["events"].as_array().unwrap();
+    let events = first.body["items"].as_array().unwrap();
     assert_eq!(events.len(), 5);
     assert_eq!(events[0]["sku"], "EV-1");
     assert_eq!(events[0]["location"], "EV");
     let after = first.body["last_seq"].as_i64().unwrap();
     let rest = app.get(&format!("/v1/events?topic=stock.changed&after={after}"), &app.admin).await;
     let mut all: Vec<serde_json::Value> = events.clone();
-    all.extend(rest.body["events"].as_array().unwrap().iter().cloned());
+    all.extend(rest.body["items"].as_array().unwrap().iter().cloned());
     assert_eq!(all.len(), 12);
     let seqs: Vec<i64> = all.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "strictly increasing seq: {seqs:?}");
@@ -381,7 +381,7 @@ async fn events_come_in_commit_order_with_unique_ids(app: TestApp) {
     assert_eq!(on_hand, (1..=12).collect::<Vec<_>>(), "events arrive in the order levels changed");
     let last = rest.body["last_seq"].as_i64().unwrap();
     let none = app.get(&format!("/v1/events?after={last}"), &app.admin).await;
-    assert_eq!(none.body["events"].as_array().unwrap().len(), 0);
+    assert_eq!(none.body["items"].as_array().unwrap().len(), 0);
     assert_eq!(none.body["last_seq"], last);
 }
 

@@ -174,7 +174,7 @@ async fn cancelling_recomputes_the_order_and_records_the_refund_due(app: TestApp
     app.run_jobs().await;
     let events = app.get("/v1/events?topic=order.refund_due", &app.admin).await;
     let amounts: Vec<&str> =
-        events.body["events"].as_array().unwrap().iter().map(|e| e["data"]["amount"].as_str().unwrap()).collect();
+        events.body["items"].as_array().unwrap().iter().map(|e| e["data"]["amount"].as_str().unwrap()).collect();
     assert_eq!(amounts, ["9.71", "9.72", "9.71", "4.86", "10.00"], "{}", events.body);
     assert_eq!(app.available("SOLO", "S1").await, 10, "every cancelled unit is back");
 }
@@ -372,7 +372,7 @@ async fn a_marketplace_is_offered_only_its_locations_stock(app: TestApp) {
     german.assert_status(201);
     let everywhere = create("amazon-eu", Some(json!(["BERLIN", "vienna"]))).await;
     everywhere.assert_status(201);
-    create("broken", Some(json!(["NOWHERE"]))).await.assert_problem(422, "validation_failed");
+    create("broken", Some(json!(["NOWHERE"]))).await.assert_problem(404, "location_not_found");
     for m in [&german, &everywhere] {
         let id = m.body["id"].as_str().unwrap();
         app.put(&format!("/v1/marketplaces/{id}/listings/MUG"), &app.admin, json!({"listing_id": "MUG-1"}))

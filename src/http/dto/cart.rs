@@ -1,13 +1,13 @@
 //! Customers, carts and promotions on the wire.
 
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{MoneyDto, MoneyInput, Validator, text, utc};
+use super::{
+    CodeText, DiscountPercent, Email, MoneyDto, MoneyInput, Phone, RatePercent, Reference, Text40, Text100, Text200,
+    Validator, identifier, text, utc,
+};
 use crate::access::Channel;
 use crate::cart::{CartChange, CartStatus, DeliveryAddress, Intent, Quote, TaxView};
 use crate::customer::{self, Customer, CustomerInput};
@@ -17,14 +17,19 @@ use crate::types::{Money, Quantity};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerRequest {
-    /// The storefront's own customer id; taken from the path on PUT.
+    /// The storefront's own customer id: required on POST; on PUT taken
+    /// from the path (and, if also given here, equal to it).
     #[serde(default)]
+    #[schema(value_type = Option<Reference>)]
     pub external_ref: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Text200>)]
     pub name: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Email>)]
     pub email: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Phone>)]
     pub phone: Option<String>,
     #[serde(default)]
     pub marketing_consent: bool,
@@ -34,27 +39,19 @@ impl CustomerRequest {
     pub fn into_input(self, path_ref: Option<&str>) -> Result<CustomerInput, crate::http::problem::ApiError> {
         let mut v = Validator::default();
         let external_ref = match (path_ref, self.external_ref.as_deref()) {
-            (Some(path), Some(body)) if path != body => {
-                v.error("/external_ref", "differs from the reference in the URL");
+            (Some(_), Some(_)) => {
+                v.error("/external_ref", "comes from the URL on replace: leave it out of the body");
                 None
             }
-            (Some(r), _) | (None, Some(r)) => v.check("/external_ref", text(r, 200)),
+            (Some(r), _) | (None, Some(r)) => v.check("/external_ref", identifier(r, 200)),
             (None, None) => {
                 v.error("/external_ref", "is required");
                 None
             }
         };
-        let name = self.name.as_deref().filter(|n| !n.trim().is_empty()).and_then(|n| v.check("/name", text(n, 200)));
-        let email = self
-            .email
-            .as_deref()
-            .filter(|e| !e.trim().is_empty())
-            .and_then(|e| v.check("/email", customer::normalize_email(e)));
-        let phone = self
-            .phone
-            .as_deref()
-            .filter(|p| !p.trim().is_empty())
-            .and_then(|p| v.check("/phone", customer::normalize_phone(p)));
+        let name = self.name.as_deref().and_then(|n| v.check("/name", text(n, 200)));
+        let email = self.email.as_deref().and_then(|e| v.check("/email", customer::normalize_email(e)));
+        let phone = self.phone.as_deref().and_then(|p| v.check("/phone", customer::normalize_phone(p)));
         let Some(external_ref) = external_ref else { return Err(v.into_error()) };
         v.finish()?;
         Ok(CustomerInput { external_ref, name, email, phone, marketing_consent: self.marketing_consent })
@@ -147,13 +144,18 @@ pub struct CustomersResponse {
 #[serde(deny_unknown_fields)]
 pub struct AddLineRequest {
     /// SKU code or GTIN.
+    #[schema(value_type = CodeText)]
     pub sku: String,
+    /// Units to add, 1 to 999 (a line holds at most 999 in all).
+    #[schema(minimum = 1, maximum = 999)]
     pub quantity: i64,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetQuantityRequest {
+    /// The line's new quantity, 1 to 999 (remove a line with DELETE).
+    #[schema(minimum = 1, maximum = 999)]
     pub quantity: i64,
 }
 
@@ -178,6 +180,7 @@ pub enum FulfilmentRequest {
     },
     Pickup {
         /// Location code.
+        #[schema(value_type = CodeText)]
         location: String,
         #[serde(default)]
         curbside: bool,
@@ -187,12 +190,16 @@ pub enum FulfilmentRequest {
         address: DeliveryAddress,
         /// A slot id from `/v1/same-day/slots`.
         #[serde(default)]
+        #[schema(value_type = Option<Text100>)]
         slot: Option<String>,
     },
 }
 
 /// Checks an address's fields (serde has checked its shape).
 pub fn validate_address(v: &mut Validator, pointer: &str, address: &DeliveryAddress) {
+    if let Some(recipient) = &address.recipient {
+        v.check(&format!("{pointer}/recipient"), text(recipient, 200));
+    }
     for (field, detail) in address.postal().validate() {
         v.error(format!("{pointer}/{field}"), detail);
     }
@@ -209,7 +216,7 @@ pub fn validate_address(v: &mut Validator, pointer: &str, address: &DeliveryAddr
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(tag = "method", rename_all = "snake_case")]
-pub enum FulfilmentResponse {
+pub enum CartFulfilmentResponse {
     Ship {
         address: DeliveryAddress,
     },
@@ -231,6 +238,7 @@ pub enum FulfilmentResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromotionCodeRequest {
+    #[schema(value_type = Text40)]
     pub code: String,
 }
 
@@ -238,6 +246,7 @@ pub struct PromotionCodeRequest {
 #[serde(deny_unknown_fields)]
 pub struct MergeRequest {
     /// Token of the anonymous cart.
+    #[schema(value_type = Text100)]
     pub token: String,
 }
 
@@ -329,7 +338,7 @@ pub struct CartResponse {
     pub currency: Option<String>,
     pub lines: Vec<CartLineResponse>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub fulfilment: Option<FulfilmentResponse>,
+    pub fulfilment: Option<CartFulfilmentResponse>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub promotion_code: Option<String>,
     /// Why the promotion code does not count now, if it does not (it is
@@ -427,15 +436,15 @@ impl CartResponse {
             })
             .collect();
         let fulfilment = cart.intent.as_ref().map(|intent| match intent {
-            Intent::Ship { address } => FulfilmentResponse::Ship { address: address.clone() },
-            Intent::Pickup { curbside, .. } => FulfilmentResponse::Pickup {
+            Intent::Ship { address } => CartFulfilmentResponse::Ship { address: address.clone() },
+            Intent::Pickup { curbside, .. } => CartFulfilmentResponse::Pickup {
                 location: q.pickup.as_ref().map(|l| l.code.to_string()).unwrap_or_default(),
                 location_name: q.pickup.as_ref().map(|l| l.name.clone()).unwrap_or_default(),
                 curbside: *curbside,
                 ready_by,
             },
             Intent::SameDay { address, slot_id } => {
-                FulfilmentResponse::SameDay { address: address.clone(), slot: slot_id.clone() }
+                CartFulfilmentResponse::SameDay { address: address.clone(), slot: slot_id.clone() }
             }
         });
         Self {
@@ -530,30 +539,36 @@ pub enum PromotionKind {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromotionRequest {
-    /// A code customers enter; omit for an automatic promotion.
+    /// A code customers enter (stored in capitals); omit for an automatic promotion.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,40}$")]
     pub code: Option<String>,
+    #[schema(value_type = Text200)]
     pub name: String,
     pub kind: PromotionKind,
-    /// Percent off (kind `percent`), e.g. `"10"`.
+    /// Percent off: required with kind `percent`, absent with `fixed`.
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "10")]
-    pub percent: Option<serde_json::Value>,
-    /// Amount off (kind `fixed`): per unit for a SKU, once for the cart.
+    #[schema(value_type = Option<DiscountPercent>)]
+    pub percent: Option<String>,
+    /// Amount off (per unit for a SKU, once for the cart): required with
+    /// kind `fixed`, absent with `percent`.
     #[serde(default)]
     pub amount: Option<MoneyInput>,
     /// The SKU it is for; omit for the whole cart.
     #[serde(default)]
+    #[schema(value_type = Option<CodeText>)]
     pub sku: Option<String>,
     #[serde(default)]
     pub min_subtotal: Option<MoneyInput>,
     /// Default: now.
     #[serde(default)]
     pub starts_at: Option<DateTime<Utc>>,
+    /// After `starts_at`; absent: open-ended.
     #[serde(default)]
     pub ends_at: Option<DateTime<Utc>>,
-    /// Channels it is offered in; default every channel.
+    /// Channels it is offered in; absent: every channel.
     #[serde(default)]
+    #[schema(min_items = 1)]
     pub channels: Option<Vec<Channel>>,
     #[serde(default = "yes")]
     pub active: bool,
@@ -573,8 +588,11 @@ impl PromotionRequest {
     pub fn into_draft(self, now: DateTime<Utc>) -> Result<PromotionDraft, crate::http::problem::ApiError> {
         let mut v = Validator::default();
         let name = v.check("/name", text(&self.name, 200));
-        let code = match self.code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
-            Some(c) if c.len() <= 40 && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') => {
+        let code = match self.code.as_deref() {
+            Some(c)
+                if (1..=40).contains(&c.len())
+                    && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') =>
+            {
                 Some(c.to_uppercase())
             }
             Some(_) => {
@@ -585,18 +603,7 @@ impl PromotionRequest {
         };
         let discount = match (self.kind, &self.percent, &self.amount) {
             (PromotionKind::Percent, Some(raw), None) => {
-                let parsed = match raw {
-                    serde_json::Value::String(s) => Decimal::from_str(s.trim()).ok(),
-                    serde_json::Value::Number(n) => Decimal::from_str(&n.to_string()).ok(),
-                    _ => None,
-                };
-                match parsed.filter(|p| *p > Decimal::ZERO && *p <= Decimal::ONE_HUNDRED) {
-                    Some(p) => Some(Discount::Percent(p)),
-                    None => {
-                        v.error("/percent", "must be a number above 0 and at most 100");
-                        None
-                    }
-                }
+                v.check("/percent", crate::types::parse_percent(raw, 2, false)).map(Discount::Percent)
             }
             (PromotionKind::Fixed, None, Some(amount)) => amount.validate(&mut v, "/amount").map(Discount::Fixed),
             (PromotionKind::Percent, _, _) => {
@@ -699,12 +706,12 @@ impl PromotionResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaxRateRequest {
-    /// Percent, e.g. `"19"` or `"8.875"`.
-    #[schema(value_type = String, example = "19")]
-    pub rate_percent: serde_json::Value,
+    /// Percent, e.g. `"19"` or `"8.875"`; `"0"` says the region is untaxed.
+    #[schema(value_type = RatePercent)]
+    pub rate_percent: String,
     /// The tax class the rate is for; `standard` when absent.
     #[serde(default)]
-    #[schema(example = "reduced")]
+    #[schema(example = "reduced", pattern = "^[a-z0-9_]{1,32}$")]
     pub tax_class: Option<String>,
 }
 

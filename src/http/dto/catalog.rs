@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{MoneyDto, MoneyInput, Validator, resource_code, text, utc};
+use super::{CodeText, MoneyDto, MoneyInput, Text100, Text200, Validator, resource_code, text, utc};
 use crate::catalog::location::{Address, Capabilities, LocationKind, OpeningHours, TimeZone};
 use crate::catalog::{Location, LocationInput, Sku, SkuInput};
 use crate::http::problem::ApiError;
@@ -15,13 +15,18 @@ use crate::types::{GeoPoint, Gtin};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocationRequest {
-    /// Stable short code, e.g. `BER-MITTE`.
+    /// Stable short code, e.g. `BER-MITTE`, unique whatever its case:
+    /// required on POST; on PUT taken from the path (and equal to it if given).
     #[serde(default)]
+    #[schema(value_type = Option<CodeText>)]
     pub code: Option<String>,
+    #[schema(value_type = Text200)]
     pub name: String,
     pub kind: LocationKind,
     pub address: Address,
+    #[schema(minimum = -90, maximum = 90)]
     pub latitude: f64,
+    #[schema(minimum = -180, maximum = 180)]
     pub longitude: f64,
     pub time_zone: TimeZone,
     #[serde(default)]
@@ -103,22 +108,27 @@ impl From<&Location> for LocationResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SkuRequest {
+    /// Required on POST; on PUT taken from the path (and equal to it if given).
     #[serde(default)]
+    #[schema(value_type = Option<CodeText>)]
     pub code: Option<String>,
+    #[schema(value_type = Text200)]
     pub name: String,
-    /// GTIN-8/12/13/14 with a valid check digit.
+    /// GTIN-8/12/13/14; its last digit must be the GS1 check digit of the others.
     #[serde(default)]
+    #[schema(pattern = "^([0-9]{8}|[0-9]{12,14})$")]
     pub gtin: Option<String>,
     pub price: MoneyInput,
-    /// Names customers say to a voice assistant.
+    /// Names customers say to a voice assistant (at most 20).
     #[serde(default)]
+    #[schema(value_type = Vec<Text100>, max_items = 20)]
     pub spoken_names: Vec<String>,
     #[serde(default = "active_by_default")]
     pub active: bool,
     /// Which of a region's tax rates applies: `standard` (the default),
     /// `reduced` (e.g. food in DE and AT), or any class the retailer set rates for.
     #[serde(default)]
-    #[schema(example = "reduced")]
+    #[schema(example = "reduced", pattern = "^[a-z0-9_]{1,32}$")]
     pub tax_class: Option<String>,
 }
 
@@ -131,7 +141,7 @@ impl SkuRequest {
         let mut v = Validator::default();
         let code = resource_code(&mut v, path_code, self.code.as_deref());
         let name = v.check("/name", text(&self.name, 200));
-        let gtin = match self.gtin.as_deref().map(str::trim).filter(|g| !g.is_empty()) {
+        let gtin = match self.gtin.as_deref() {
             Some(raw) => v.check("/gtin", Gtin::parse(raw)).map(Some),
             None => Some(None),
         };
@@ -142,7 +152,7 @@ impl SkuRequest {
                 spoken_names.push(name);
             }
         }
-        if spoken_names.len() > 20 {
+        if self.spoken_names.len() > 20 {
             v.error("/spoken_names", "at most 20 spoken names");
         }
         let tax_class = match self.tax_class.as_deref() {

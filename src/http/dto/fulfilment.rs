@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::utc;
+use super::{Text20, Text100, Text200, utc};
 use crate::fulfilment::pickup::{PickItem, QueueEntry};
 use crate::order::same_day::Slot;
 use crate::order::state::{FulfilmentStatus, Method};
@@ -117,14 +117,18 @@ pub struct PickListResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PickedLine {
+    #[schema(value_type = Text100)]
     pub line: String,
-    /// Units found on the shelf; fewer than ordered is a short pick.
+    /// Units found on the shelf, at most the line's open units; fewer is a short pick.
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub picked: i64,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PicksRequest {
+    /// Each line once.
+    #[schema(min_items = 1, max_items = 100)]
     pub lines: Vec<PickedLine>,
 }
 
@@ -132,6 +136,7 @@ pub struct PicksRequest {
 #[serde(deny_unknown_fields)]
 pub struct CollectRequest {
     /// The code the customer shows.
+    #[schema(value_type = Text20)]
     pub code: String,
 }
 
@@ -140,6 +145,7 @@ pub struct CollectRequest {
 pub struct ArrivalRequest {
     /// Bay number or car, e.g. "bay 3, red Golf".
     #[serde(default)]
+    #[schema(value_type = Option<Text200>)]
     pub note: Option<String>,
 }
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Validator, text, utc};
+use super::{CodeText, Text40, Text200, Validator, text, utc};
 use crate::inventory::atp::{Availability, Explanation};
 use crate::inventory::{Level, Movement, Purpose, ReservationStatus};
 use crate::types::Quantity;
@@ -17,8 +17,10 @@ const MAX_LINES: usize = 200;
 #[serde(deny_unknown_fields)]
 pub struct LineRequest {
     /// SKU code or GTIN.
+    #[schema(value_type = CodeText)]
     pub sku: String,
     /// Whole units, 1 to 1,000,000.
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub quantity: i64,
 }
 
@@ -38,43 +40,62 @@ pub fn validate_lines(v: &mut Validator, pointer: &str, lines: &[LineRequest]) -
         .collect()
 }
 
-/// Optional free text such as a reference or reason.
+/// Optional free text such as a reference or reason: absent or null is
+/// none; anything sent must be valid text (a blank string is an error, not
+/// a way of saying nothing).
 pub fn optional_text(v: &mut Validator, pointer: &str, raw: &Option<String>, max: usize) -> Option<String> {
-    raw.as_deref().filter(|r| !r.trim().is_empty()).and_then(|r| v.check(pointer, text(r, max)))
+    raw.as_deref().and_then(|r| v.check(pointer, text(r, max)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptRequest {
+    #[schema(min_items = 1, max_items = 200)]
     pub lines: Vec<LineRequest>,
     /// Delivery note or purchase order number.
     #[serde(default)]
+    #[schema(value_type = Option<Text200>)]
     pub reference: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdjustmentRequest {
+    #[schema(value_type = CodeText)]
     pub sku: String,
-    /// Units to add (positive) or remove (negative); not zero.
+    /// Units to add (positive) or remove (negative), at most 1,000,000 either way; not zero.
+    #[schema(schema_with = nonzero_delta)]
     pub delta: i64,
     /// Why: damaged, theft, found, …
+    #[schema(value_type = Text200)]
     pub reason: String,
+}
+
+/// -1,000,000 to -1 or 1 to 1,000,000.
+fn nonzero_delta() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    let range =
+        |min: i64, max: i64| ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(min)).maximum(Some(max));
+    OneOfBuilder::new().item(range(-1_000_000, -1)).item(range(1, 1_000_000)).into()
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CountLine {
+    #[schema(value_type = CodeText)]
     pub sku: String,
-    /// Units counted on the shelf.
+    /// Units counted on the shelf, 0 to 1,000,000.
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub counted: i64,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CountRequest {
+    #[schema(min_items = 1, max_items = 200)]
     pub lines: Vec<CountLine>,
     #[serde(default)]
+    #[schema(value_type = Option<Text200>)]
     pub reason: Option<String>,
 }
 
@@ -82,19 +103,24 @@ pub struct CountRequest {
 #[serde(deny_unknown_fields)]
 pub struct TransferRequest {
     /// Code of the receiving location.
+    #[schema(value_type = CodeText)]
     pub to: String,
+    #[schema(min_items = 1, max_items = 200)]
     pub lines: Vec<LineRequest>,
     #[serde(default)]
+    #[schema(value_type = Option<Text200>)]
     pub reference: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StockSettingsRequest {
-    /// Units never promised to anyone.
+    /// Units never promised to anyone, 0 to 1,000,000.
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub safety_stock: i64,
     /// Where the SKU sits in this location, for pick lists.
     #[serde(default)]
+    #[schema(value_type = Option<Text40>)]
     pub aisle: Option<String>,
 }
 
@@ -179,17 +205,24 @@ impl From<Movement> for MovementResponse {
 #[serde(deny_unknown_fields)]
 pub struct ReservationRequest {
     /// Location code.
+    #[schema(value_type = CodeText)]
     pub location: String,
     pub purpose: Purpose,
+    #[schema(min_items = 1, max_items = 200)]
     pub lines: Vec<LineRequest>,
-    /// Lifetime; default per purpose (pos_hold 30 min, cart_hold 15 min, orders until released).
+    /// Lifetime in seconds, up to `OMNISTOCK_HOLDS__MAX` (30 days by
+    /// default); default per purpose (pos_hold 30 min, cart_hold 15 min,
+    /// orders until released).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 2_592_000)]
     pub expires_in_seconds: Option<u64>,
     /// The storefront's customer reference, if any.
     #[serde(default)]
+    #[schema(value_type = Option<Text200>)]
     pub customer_ref: Option<String>,
     /// The caller's own reference (an order number, a basket id).
     #[serde(default)]
+    #[schema(value_type = Option<Text200>)]
     pub reference: Option<String>,
 }
 
@@ -198,20 +231,27 @@ pub struct ReservationRequest {
 #[serde(deny_unknown_fields)]
 pub struct PosHoldRequest {
     /// Scanned items: GTIN or SKU code.
+    #[schema(min_items = 1, max_items = 200)]
     pub items: Vec<LineRequest>,
     /// Must be the key's own store when given.
     #[serde(default)]
+    #[schema(value_type = Option<CodeText>)]
     pub location: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Text200>)]
     pub customer_ref: Option<String>,
+    /// Lifetime in seconds (default 30 minutes), up to `OMNISTOCK_HOLDS__MAX`.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 2_592_000)]
     pub expires_in_seconds: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtendRequest {
-    /// New lifetime from now.
+    /// New lifetime from now, in seconds, up to `OMNISTOCK_HOLDS__MAX`
+    /// (30 days by default). A hold that already lasts longer keeps its time.
+    #[schema(minimum = 1, maximum = 2_592_000)]
     pub expires_in_seconds: u64,
 }
 
@@ -402,7 +442,12 @@ pub struct EventResponse {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventsResponse {
-    pub events: Vec<EventResponse>,
-    /// Pass as `after` to continue.
+    pub items: Vec<EventResponse>,
+    /// Pass as `cursor` for the next page; absent when the feed has nothing
+    /// more for now (poll again later with `after=last_seq`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+    /// The `seq` of the last event here (or `after` when there are none):
+    /// pass as `after` to continue.
     pub last_seq: i64,
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Validator, text, utc};
+use super::{CodeText, Text100, Text200, Validator, text, utc};
 use crate::http::problem::ApiError;
 use crate::marketplace::{ConnectorKind, Marketplace, MarketplaceInput, SyncState};
 use crate::secret::Keyring;
@@ -14,30 +14,38 @@ use crate::types::Code;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MarketplaceRequest {
+    #[schema(value_type = Text100)]
     pub name: String,
     pub kind: ConnectorKind,
     /// Where the marketplace's API answers: https (plain http only to this
     /// machine, when `OMNISTOCK_MARKETPLACE__ALLOW_INSECURE_LOOPBACK` is set).
+    #[schema(max_length = 500, pattern = r"^https://[^\x00-\x20\x7f-\x9f/?#@]+([/?#][^\x00-\x20\x7f-\x9f]*)?$")]
     pub base_url: String,
     /// API credentials, e.g. `{"access_token": "…"}`; kept when left out on replace.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub credentials: Option<serde_json::Value>,
-    /// Shared secret that signs its webhooks; required on create.
+    /// Shared secret that signs its webhooks, 16 to 200 characters;
+    /// required on create, kept when left out on replace.
     #[serde(default)]
+    #[schema(min_length = 16, max_length = 200)]
     pub webhook_secret: Option<String>,
-    /// Percent of the network's available quantity offered there (default 100).
+    /// Percent of its locations' available quantity offered there (default 100).
     #[serde(default = "hundred")]
+    #[schema(minimum = 0, maximum = 100)]
     pub share_percent: i32,
     /// Units held back from it (default 0).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub buffer_units: i32,
     /// Calls per second its API takes (default 5).
     #[serde(default = "five")]
+    #[schema(minimum = 1, maximum = 1000)]
     pub rate_limit_per_sec: i32,
-    /// Connector settings: Shopify `location_id`; Amazon `seller_id`, `marketplace_id`; `country`.
+    /// Connector settings: Shopify `location_id`; Amazon `seller_id`,
+    /// `marketplace_id`; `country` (ISO 3166-1 alpha-2) for all.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(schema_with = settings_schema)]
     pub settings: serde_json::Value,
     #[serde(default = "yes")]
     pub active: bool,
@@ -45,7 +53,19 @@ pub struct MarketplaceRequest {
     /// serves its orders (ship-enabled ones count). Left out: the locations
     /// in its `settings.country` (all of them when no country is set).
     #[serde(default)]
+    #[schema(value_type = Option<Vec<CodeText>>, max_items = 500)]
     pub locations: Option<Vec<String>>,
+}
+
+/// Connector settings: an object (null: none) whose `country`, when given,
+/// is a country code.
+fn settings_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .property("country", ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[A-Z]{2}$")))
+        .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(true)))
+        .into()
 }
 
 fn hundred() -> i32 {
@@ -63,10 +83,12 @@ fn yes() -> bool {
 /// Where a marketplace's API may be: an https URL with a host and no user
 /// part; plain http only to this machine, and only when allowed (tests).
 pub fn marketplace_url(raw: &str, allow_insecure_loopback: bool) -> Result<String, String> {
-    let url = raw.trim().trim_end_matches('/');
+    let url = raw.trim_end_matches('/');
     let (scheme, rest) = url.split_once("://").ok_or("must be an https:// URL")?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if url.len() > 500 || authority.is_empty() || authority.contains('@') || url.chars().any(|c| c.is_control()) {
+    // Exactly the contract's pattern: no control characters or ASCII blanks anywhere.
+    let unprintable = |c: char| c.is_control() || c == ' ';
+    if raw.chars().count() > 500 || authority.is_empty() || authority.contains('@') || raw.chars().any(unprintable) {
         return Err("must be an https:// URL with a host (and no user or password)".into());
     }
     let host = match authority.strip_prefix('[') {
@@ -103,7 +125,7 @@ impl MarketplaceRequest {
             v.error("/rate_limit_per_sec", "must be 1 to 1000");
         }
         match &self.webhook_secret {
-            Some(secret) if secret.len() < 16 || secret.len() > 200 => {
+            Some(secret) if !(16..=200).contains(&secret.chars().count()) => {
                 v.error("/webhook_secret", "must be 16 to 200 characters")
             }
             None if creating => v.error("/webhook_secret", "is required"),
@@ -198,9 +220,11 @@ impl From<&Marketplace> for MarketplaceResponse {
 #[serde(deny_unknown_fields)]
 pub struct ListingRequest {
     /// Their id for stock pushes (Shopify inventory item id, Amazon seller SKU).
+    #[schema(value_type = Text200)]
     pub listing_id: String,
     /// The SKU their orders name (default: our SKU code).
     #[serde(default)]
+    #[schema(value_type = Option<Text200>)]
     pub seller_sku: Option<String>,
 }
 
@@ -308,8 +332,12 @@ pub struct ResyncResponse {
 pub struct WebhookResponse {
     /// `created`, `duplicate`, `cancelled`, `not_cancellable`, `returned` or `ignored`.
     pub status: &'static str,
+    /// The order's `id`, as in every other answer about it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order: Option<String>,
+    /// The order's human number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_number: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_status: Option<String>,
 }

@@ -51,8 +51,8 @@ impl Validator {
 /// the body is an error: codes are permanent), else from the body.
 pub fn resource_code(v: &mut Validator, path: Option<&str>, body: Option<&str>) -> Option<Code> {
     match (path, body) {
-        (Some(path), Some(body)) if path != body => {
-            v.error("/code", "differs from the code in the URL; codes cannot be changed");
+        (Some(_), Some(_)) => {
+            v.error("/code", "comes from the URL on replace (codes cannot change): leave it out of the body");
             None
         }
         (Some(code), _) | (None, Some(code)) => v.check("/code", Code::parse(code)),
@@ -63,15 +63,18 @@ pub fn resource_code(v: &mut Validator, path: Option<&str>, body: Option<&str>) 
     }
 }
 
-/// Free text such as a name: trimmed, 1 to `max` characters.
-pub fn text(raw: &str, max: usize) -> Result<String, String> {
-    let trimmed = raw.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > max {
-        Err(format!("must be 1 to {max} characters"))
-    } else {
-        Ok(trimmed.to_owned())
-    }
+crate::string_schemas! {
+    /// An email address.
+    Email = (3, 254, crate::customer::EMAIL_PATTERN);
+    /// A phone number: 6 to 15 digits, optionally starting with `+`, single
+    /// spaces, dots, slashes or hyphens between digits.
+    Phone = (6, 30, crate::customer::PHONE_PATTERN);
 }
+
+pub use crate::text::{
+    CodeText, DiscountPercent, RatePercent, Reference, Text20, Text40, Text64, Text100, Text200, Text500, identifier,
+    text,
+};
 
 /// An amount of money on the wire: a decimal string and an ISO 4217 code.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -91,12 +94,10 @@ impl From<Money> for MoneyDto {
 
 /// An amount sent by a caller. A JSON number is accepted too, but a decimal
 /// string is exact: numbers pass through a binary float on many clients.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MoneyInput {
-    #[schema(value_type = String, example = "12.50")]
-    pub amount: serde_json::Value,
-    #[schema(example = "EUR")]
+    pub amount: String,
     pub currency: String,
 }
 
@@ -104,14 +105,43 @@ impl MoneyInput {
     /// Validates into [`Money`], recording errors under `pointer`.
     pub fn validate(&self, v: &mut Validator, pointer: &str) -> Option<Money> {
         let currency = v.check(&format!("{pointer}/currency"), Currency::parse(&self.currency))?;
-        let parsed = match &self.amount {
-            serde_json::Value::String(s) => Money::parse(s, currency),
-            serde_json::Value::Number(n) => Money::parse(&n.to_string(), currency),
-            _ => Err("must be a decimal string such as \"12.50\"".into()),
-        };
-        v.check(&format!("{pointer}/amount"), parsed)
+        v.check(&format!("{pointer}/amount"), Money::parse(&self.amount, currency))
     }
 }
+
+// Written out: how many decimals an amount may have depends on its
+// currency, so the contract is one alternative per number of minor digits.
+impl utoipa::PartialSchema for MoneyInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        let mut by_digits: std::collections::BTreeMap<u32, Vec<Currency>> = Default::default();
+        for currency in Currency::all() {
+            by_digits.entry(currency.minor_units()).or_default().push(currency);
+        }
+        let alternatives = by_digits.into_iter().map(|(digits, currencies)| {
+            let amount = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(Money::pattern(currencies[0])))
+                .description(Some(format!("A decimal string with at most {digits} decimals, below 1,000,000,000")))
+                .examples([if digits == 0 { "1250" } else { "12.50" }]);
+            let codes = currencies.iter().map(|c| c.code());
+            ObjectBuilder::new()
+                .property("amount", amount)
+                .required("amount")
+                .property("currency", ObjectBuilder::new().schema_type(Type::String).enum_values(Some(codes)))
+                .required("currency")
+                .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)))
+        });
+        alternatives
+            .fold(OneOfBuilder::new(), |one_of, alternative| one_of.item(alternative))
+            .description(Some(
+                "An amount and its ISO 4217 currency, e.g. {\"amount\": \"12.50\", \"currency\": \"EUR\"}",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for MoneyInput {}
 
 /// A stored UTC timestamp as RFC 3339.
 pub fn utc(at: NaiveDateTime) -> DateTime<Utc> {

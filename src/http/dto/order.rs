@@ -5,8 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::cart::cart_quantity;
-use super::inventory::LineRequest;
-use super::{MoneyDto, MoneyInput, Validator, text, utc};
+use super::{CodeText, MoneyDto, MoneyInput, Reference, Text100, Text200, Text500, Validator, text, utc};
 use crate::cart::DeliveryAddress;
 use crate::catalog::Location;
 use crate::order::returns::Returned;
@@ -18,6 +17,7 @@ use crate::types::{Money, Quantity};
 #[serde(deny_unknown_fields)]
 pub struct PaymentRequest {
     /// The payment provider's authorisation reference.
+    #[schema(value_type = Text200)]
     pub reference: String,
     /// What the provider authorised; must equal the order total.
     pub amount: MoneyInput,
@@ -41,6 +41,7 @@ pub struct CheckoutRequest {
 #[serde(deny_unknown_fields)]
 pub struct PosCheckoutRequest {
     /// The customer whose online cart is checked out at the counter.
+    #[schema(value_type = Reference)]
     pub customer_ref: String,
     pub payment: PaymentRequest,
 }
@@ -48,11 +49,25 @@ pub struct PosCheckoutRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PosSaleRequest {
-    /// Scanned items: GTIN or SKU code.
-    pub items: Vec<LineRequest>,
+    /// Scanned items: GTIN or SKU code (the same SKU twice is one line).
+    #[schema(min_items = 1, max_items = 100)]
+    pub items: Vec<ItemRequest>,
     #[serde(default)]
+    #[schema(value_type = Option<Reference>)]
     pub customer_ref: Option<String>,
     pub payment: PaymentRequest,
+}
+
+/// A SKU (code or GTIN) and a number of units sold.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemRequest {
+    /// SKU code or GTIN.
+    #[schema(value_type = CodeText)]
+    pub sku: String,
+    /// Units, 1 to 999.
+    #[schema(minimum = 1, maximum = 999)]
+    pub quantity: i64,
 }
 
 /// How an endless-aisle order reaches the customer.
@@ -68,15 +83,17 @@ pub enum EndlessAisleFulfilment {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndlessAisleRequest {
-    pub items: Vec<LineRequest>,
+    #[schema(min_items = 1, max_items = 100)]
+    pub items: Vec<ItemRequest>,
     #[serde(default)]
+    #[schema(value_type = Option<Reference>)]
     pub customer_ref: Option<String>,
     pub fulfilment: EndlessAisleFulfilment,
     pub payment: PaymentRequest,
 }
 
 /// Validated order lines: (SKU code or GTIN, quantity).
-pub fn order_items(v: &mut Validator, pointer: &str, items: &[LineRequest]) -> Vec<(String, Quantity)> {
+pub fn order_items(v: &mut Validator, pointer: &str, items: &[ItemRequest]) -> Vec<(String, Quantity)> {
     if items.is_empty() || items.len() > crate::cart::MAX_LINES {
         v.error(pointer, format!("must hold 1 to {} items", crate::cart::MAX_LINES));
     }
@@ -95,6 +112,7 @@ pub fn order_items(v: &mut Validator, pointer: &str, items: &[LineRequest]) -> V
 #[serde(deny_unknown_fields)]
 pub struct ReasonRequest {
     #[serde(default)]
+    #[schema(value_type = Option<Text500>)]
     pub reason: Option<String>,
 }
 
@@ -103,16 +121,19 @@ pub struct ReasonRequest {
 pub struct ShipRequest {
     /// Carrier tracking number.
     #[serde(default)]
+    #[schema(value_type = Option<Text100>)]
     pub tracking: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelLineRequest {
-    /// Units to cancel; default all open units.
+    /// Units to cancel, at most the line's open units; default all of them.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub quantity: Option<i64>,
     #[serde(default)]
+    #[schema(value_type = Option<Text500>)]
     pub reason: Option<String>,
 }
 
@@ -120,7 +141,10 @@ pub struct CancelLineRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReturnLineRequest {
     /// Order line id.
+    #[schema(value_type = Text100)]
     pub line: String,
+    /// At most the line's delivered units not yet returned.
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub quantity: i64,
     pub disposition: Disposition,
 }
@@ -130,9 +154,13 @@ pub struct ReturnLineRequest {
 pub struct ReturnRequest {
     /// Location code where the goods come back (default: the POS/staff key's store, else the fulfilment's).
     #[serde(default)]
+    #[schema(value_type = Option<CodeText>)]
     pub location: Option<String>,
+    /// Each line once.
+    #[schema(min_items = 1, max_items = 100)]
     pub lines: Vec<ReturnLineRequest>,
     #[serde(default)]
+    #[schema(value_type = Option<Text500>)]
     pub reason: Option<String>,
 }
 

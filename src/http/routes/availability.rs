@@ -8,6 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::context::Context;
 use crate::http::auth::Caller;
+use crate::http::dto::CodeText;
 use crate::http::dto::inventory::{AvailabilityResponse, ExplainResponse, MarketplaceShare};
 use crate::http::policy::Op;
 use crate::http::problem::ApiError;
@@ -23,11 +24,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AvailabilityQuery {
-    /// SKU code or GTIN; repeat for several (at most 50).
-    #[param(value_type = Vec<String>)]
+    /// SKU code or GTIN; repeat for several (1 to 50).
+    #[param(value_type = Vec<CodeText>, min_items = 1, max_items = 50)]
     pub sku: Vec<String>,
-    /// With `lon`: also list pickup locations nearest this point.
+    /// Only with `lon`: also list pickup locations nearest this point.
+    #[param(minimum = -90, maximum = 90)]
     pub lat: Option<f64>,
+    /// Only with `lat`.
+    #[param(minimum = -180, maximum = 180)]
     pub lon: Option<f64>,
 }
 
@@ -72,8 +76,10 @@ pub async fn get_availability(ctx: Data<Context>, caller: Caller, req: HttpReque
 #[into_params(parameter_in = Query)]
 pub struct ExplainQuery {
     /// SKU code or GTIN.
+    #[param(value_type = CodeText)]
     pub sku: String,
     /// Location code.
+    #[param(value_type = CodeText)]
     pub location: String,
 }
 

@@ -185,7 +185,7 @@ fn new_quantity(request: SetQuantityRequest) -> Result<Quantity, ApiError> {
 }
 
 /// The customer's one open cart, priced for the caller's channel.
-#[utoipa::path(tag = "carts", params(("ref" = String, Path)), responses((status = 200, body = CartResponse)))]
+#[utoipa::path(tag = "carts", params(("ref" = String, Path, description = "The customer's reference in the retailer's systems", max_length = 200, pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$")), responses((status = 200, body = CartResponse)))]
 #[get("/customers/{ref}/cart")]
 pub async fn get_cart(
     ctx: Data<Context>,
@@ -201,7 +201,7 @@ pub async fn get_cart(
 #[utoipa::path(
     tag = "carts",
     request_body = AddLineRequest,
-    params(("ref" = String, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    params(("ref" = String, Path, description = "The customer's reference in the retailer's systems", max_length = 200, pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"), ("If-Match" = Option<String>, Header, description = "The ETag last seen, e.g. `\"3\"`; a stale one answers 412. Absent, empty or `*`: any version", pattern = r#"^(|\*|(W/)?"[0-9]{1,9}")$"#), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 200, body = CartResponse))
 )]
 #[post("/customers/{ref}/cart/lines")]
@@ -223,7 +223,7 @@ pub async fn add_line(
 #[utoipa::path(
     tag = "carts",
     request_body = SetQuantityRequest,
-    params(("ref" = String, Path), ("sku" = String, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    params(("ref" = String, Path, description = "The customer's reference in the retailer's systems", max_length = 200, pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"), ("sku" = String, Path, description = "SKU code or GTIN", pattern = "^[A-Za-z0-9._-]{1,64}$"), ("If-Match" = Option<String>, Header, description = "The ETag last seen, e.g. `\"3\"`; a stale one answers 412. Absent, empty or `*`: any version", pattern = r#"^(|\*|(W/)?"[0-9]{1,9}")$"#), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 200, body = CartResponse))
 )]
 #[put("/customers/{ref}/cart/lines/{sku}")]
@@ -244,7 +244,7 @@ pub async fn set_quantity(
 /// Remove a line.
 #[utoipa::path(
     tag = "carts",
-    params(("ref" = String, Path), ("sku" = String, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    params(("ref" = String, Path, description = "The customer's reference in the retailer's systems", max_length = 200, pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"), ("sku" = String, Path, description = "SKU code or GTIN", pattern = "^[A-Za-z0-9._-]{1,64}$"), ("If-Match" = Option<String>, Header, description = "The ETag last seen, e.g. `\"3\"`; a stale one answers 412. Absent, empty or `*`: any version", pattern = r#"^(|\*|(W/)?"[0-9]{1,9}")$"#), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 200, body = CartResponse))
 )]
 #[delete("/customers/{ref}/cart/lines/{sku}")]
@@ -265,7 +265,7 @@ pub async fn remove_line(
 #[utoipa::path(
     tag = "carts",
     request_body = FulfilmentRequest,
-    params(("ref" = String, Path), ("If-Match" = Option<String>, Header)),
+    params(("ref" = String, Path, description = "The customer's reference in the retailer's systems", max_length = 200, pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"), ("If-Match" = Option<String>, Header, description = "The ETag last seen, e.g. `\"3\"`; a stale one answers 412. Absent, empty or `*`: any version", pattern = r#"^(|\*|(W/)?"[0-9]{1,9}")$"#)),
     responses((status = 200, body = CartResponse))
 )]
 #[put("/customers/{ref}/cart/fulfilment")]
@@ -281,8 +281,12 @@ pub async fn set_fulfilment(
     let request = body.value?;
     let mut v = Validator::default();
     match &request {
-        FulfilmentRequest::Ship { address } | FulfilmentRequest::SameDay { address, .. } => {
-            validate_address(&mut v, "/address", address)
+        FulfilmentRequest::Ship { address } => validate_address(&mut v, "/address", address),
+        FulfilmentRequest::SameDay { address, slot } => {
+            validate_address(&mut v, "/address", address);
+            if let Some(slot) = slot {
+                v.check("/slot", text(slot, 100));
+            }
         }
         FulfilmentRequest::Pickup { location, .. } => {
             v.check("/location", text(location, 64));
@@ -294,7 +298,7 @@ pub async fn set_fulfilment(
 }
 
 /// Forget the fulfilment choice.
-#[utoipa::path(tag = "carts", params(("ref" = String, Path), ("If-Match" = Option<String>, Header)), responses((status = 200, body = CartResponse)))]
+#[utoipa::path(tag = "carts", params(("ref" = String, Path, description = "The customer's reference in the retailer's systems", max_length = 200, pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"), ("If-Match" = Option<String>, Header, description = "The ETag last seen, e.g. `\"3\"`; a stale one answers 412. Absent, empty or `*`: any version", pattern = r#"^(|\*|(W/)?"[0-9]{1,9}")$"#)), responses((status = 200, body = CartResponse)))]
 #[delete("/customers/{ref}/cart/fulfilment")]
 pub async fn clear_fulfilment(
     ctx: Data<Context>,
@@ -311,7 +315,7 @@ pub async fn clear_fulfilment(
 #[utoipa::path(
     tag = "carts",
     request_body = PromotionCodeRequest,
-    params(("ref" = String, Path), ("If-Match" = Option<String>, Header)),
+    params(("ref" = String, Path, description = "The customer's reference in the retailer's systems", max_length = 200, pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"), ("If-Match" = Option<String>, Header, description = "The ETag last seen, e.g. `\"3\"`; a stale one answers 412. Absent, empty or `*`: any version", pattern = r#"^(|\*|(W/)?"[0-9]{1,9}")$"#)),
     responses((status = 200, body = CartResponse))
 )]
 #[put("/customers/{ref}/cart/promotion")]
@@ -331,7 +335,7 @@ pub async fn apply_promotion(
 }
 
 /// Remove the promotion code.
-#[utoipa::path(tag = "carts", params(("ref" = String, Path), ("If-Match" = Option<String>, Header)), responses((status = 200, body = CartResponse)))]
+#[utoipa::path(tag = "carts", params(("ref" = String, Path, description = "The customer's reference in the retailer's systems", max_length = 200, pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"), ("If-Match" = Option<String>, Header, description = "The ETag last seen, e.g. `\"3\"`; a stale one answers 412. Absent, empty or `*`: any version", pattern = r#"^(|\*|(W/)?"[0-9]{1,9}")$"#)), responses((status = 200, body = CartResponse)))]
 #[delete("/customers/{ref}/cart/promotion")]
 pub async fn remove_promotion(
     ctx: Data<Context>,
@@ -348,7 +352,7 @@ pub async fn remove_promotion(
 #[utoipa::path(
     tag = "carts",
     request_body = MergeRequest,
-    params(("ref" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("ref" = String, Path, description = "The customer's reference in the retailer's systems", max_length = 200, pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 200, body = CartResponse))
 )]
 #[post("/customers/{ref}/cart/merge")]
@@ -367,7 +371,7 @@ pub async fn merge_cart(
 }
 
 /// Who changed the cart, how, through which channel, oldest first.
-#[utoipa::path(tag = "carts", params(("ref" = String, Path), PageParams), responses((status = 200, body = PageResponse<CartChangeResponse>)))]
+#[utoipa::path(tag = "carts", params(("ref" = String, Path, description = "The customer's reference in the retailer's systems", max_length = 200, pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"), PageParams), responses((status = 200, body = PageResponse<CartChangeResponse>)))]
 #[get("/customers/{ref}/cart/history")]
 pub async fn cart_history(
     ctx: Data<Context>,
@@ -400,7 +404,7 @@ pub fn history_reply(conn: &mut AnyConnection, id: &CartId, page: &PageRequest) 
 }
 
 /// Start an anonymous cart; its token is the only key to it.
-#[utoipa::path(tag = "carts", params(("Idempotency-Key" = Option<String>, Header)), responses((status = 201, body = CartResponse)))]
+#[utoipa::path(tag = "carts", params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")), responses((status = 201, body = CartResponse)))]
 #[post("/carts")]
 pub async fn create_anonymous_cart(
     ctx: Data<Context>,
@@ -440,7 +444,7 @@ pub async fn get_anonymous_cart(
 #[utoipa::path(
     tag = "carts",
     request_body = AddLineRequest,
-    params(("token" = String, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    params(("token" = String, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen, e.g. `\"3\"`; a stale one answers 412. Absent, empty or `*`: any version", pattern = r#"^(|\*|(W/)?"[0-9]{1,9}")$"#), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 200, body = CartResponse))
 )]
 #[post("/carts/{token}/lines")]
@@ -462,7 +466,7 @@ pub async fn add_anonymous_line(
 #[utoipa::path(
     tag = "carts",
     request_body = SetQuantityRequest,
-    params(("token" = String, Path), ("sku" = String, Path), ("If-Match" = Option<String>, Header)),
+    params(("token" = String, Path), ("sku" = String, Path, description = "SKU code or GTIN", pattern = "^[A-Za-z0-9._-]{1,64}$"), ("If-Match" = Option<String>, Header, description = "The ETag last seen, e.g. `\"3\"`; a stale one answers 412. Absent, empty or `*`: any version", pattern = r#"^(|\*|(W/)?"[0-9]{1,9}")$"#)),
     responses((status = 200, body = CartResponse))
 )]
 #[put("/carts/{token}/lines/{sku}")]
@@ -483,7 +487,7 @@ pub async fn set_anonymous_quantity(
 /// Remove a line from an anonymous cart.
 #[utoipa::path(
     tag = "carts",
-    params(("token" = String, Path), ("sku" = String, Path), ("If-Match" = Option<String>, Header)),
+    params(("token" = String, Path), ("sku" = String, Path, description = "SKU code or GTIN", pattern = "^[A-Za-z0-9._-]{1,64}$"), ("If-Match" = Option<String>, Header, description = "The ETag last seen, e.g. `\"3\"`; a stale one answers 412. Absent, empty or `*`: any version", pattern = r#"^(|\*|(W/)?"[0-9]{1,9}")$"#)),
     responses((status = 200, body = CartResponse))
 )]
 #[delete("/carts/{token}/lines/{sku}")]

@@ -1,6 +1,6 @@
 //! `/v1/customers`: who the carts and orders belong to.
 
-use actix_web::web::{Data, Path, Query};
+use actix_web::web::{Data, Path};
 use actix_web::{get, post, put};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -12,8 +12,8 @@ use crate::customer::{self, Customer};
 use crate::db::AnyConnection;
 use crate::http::auth::Caller;
 use crate::http::dto::cart::{CartSummary, CustomerRequest, CustomerResponse, CustomersResponse};
-use crate::http::dto::utc;
-use crate::http::extractors::{IdempotencyKey, IfMatch, JsonBody};
+use crate::http::dto::{Email, Phone, utc};
+use crate::http::extractors::{IdempotencyKey, IfMatch, JsonBody, QueryParams};
 use crate::http::idempotency;
 use crate::http::policy::Op;
 use crate::http::problem::ApiError;
@@ -44,7 +44,7 @@ pub fn customer_view(conn: &mut AnyConnection, customer: &Customer) -> Result<Cu
 #[utoipa::path(
     tag = "customers",
     request_body = CustomerRequest,
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 201, body = CustomerResponse))
 )]
 #[post("/customers")]
@@ -69,7 +69,7 @@ pub async fn create_customer(
 #[utoipa::path(
     tag = "customers",
     request_body = CustomerRequest,
-    params(("ref" = String, Path), ("If-Match" = Option<String>, Header)),
+    params(("ref" = String, Path, description = "The customer's reference in the retailer's systems", max_length = 200, pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"), ("If-Match" = Option<String>, Header, description = "The ETag last seen, e.g. `\"3\"`; a stale one answers 412. Absent, empty or `*`: any version", pattern = r#"^(|\*|(W/)?"[0-9]{1,9}")$"#)),
     responses((status = 200, body = CustomerResponse), (status = 201, body = CustomerResponse))
 )]
 #[put("/customers/{ref}")]
@@ -100,7 +100,10 @@ pub async fn put_customer(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CustomerSearch {
+    /// Give `email`, `phone` or both.
+    #[param(value_type = Option<Email>)]
     pub email: Option<String>,
+    #[param(value_type = Option<Phone>)]
     pub phone: Option<String>,
 }
 
@@ -110,10 +113,10 @@ pub struct CustomerSearch {
 pub async fn search_customers(
     ctx: Data<Context>,
     caller: Caller,
-    query: Query<CustomerSearch>,
+    query: QueryParams<CustomerSearch>,
 ) -> Result<Reply, ApiError> {
     caller.may(Op::SearchCustomers)?;
-    let CustomerSearch { email, phone } = query.into_inner();
+    let CustomerSearch { email, phone } = query.0;
     let email = email.map(|e| customer::normalize_email(&e).map_err(|d| ApiError::field("/email", d))).transpose()?;
     let phone = phone.map(|p| customer::normalize_phone(&p).map_err(|d| ApiError::field("/phone", d))).transpose()?;
     if email.is_none() && phone.is_none() {
@@ -129,7 +132,7 @@ pub async fn search_customers(
 }
 
 /// A customer with their open cart and latest orders.
-#[utoipa::path(tag = "customers", params(("ref" = String, Path)), responses((status = 200, body = CustomerResponse)))]
+#[utoipa::path(tag = "customers", params(("ref" = String, Path, description = "The customer's reference in the retailer's systems", max_length = 200, pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$")), responses((status = 200, body = CustomerResponse)))]
 #[get("/customers/{ref}")]
 pub async fn get_customer(ctx: Data<Context>, caller: Caller, reference: Path<String>) -> Result<Reply, ApiError> {
     caller.may(Op::ReadCustomers)?;

@@ -31,7 +31,7 @@ fn reply(location: &catalog::Location) -> Reply {
 #[utoipa::path(
     tag = "locations",
     request_body = LocationRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 201, body = LocationResponse))
 )]
 #[post("/locations")]
@@ -62,7 +62,7 @@ pub async fn list_locations(ctx: Data<Context>, caller: Caller, page: Pagination
 }
 
 /// Read a location by code (any key).
-#[utoipa::path(tag = "locations", params(("code" = String, Path)), responses((status = 200, body = LocationResponse)))]
+#[utoipa::path(tag = "locations", params(("code" = String, Path, description = "Location code", pattern = "^[A-Za-z0-9._-]{1,64}$")), responses((status = 200, body = LocationResponse)))]
 #[get("/locations/{code}")]
 pub async fn get_location(ctx: Data<Context>, caller: Caller, code: Path<String>) -> Result<Reply, ApiError> {
     caller.may(Op::ReadCatalog)?;
@@ -75,7 +75,7 @@ pub async fn get_location(ctx: Data<Context>, caller: Caller, code: Path<String>
 #[utoipa::path(
     tag = "locations",
     request_body = LocationRequest,
-    params(("code" = String, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen")),
+    params(("code" = String, Path, description = "Location code", pattern = "^[A-Za-z0-9._-]{1,64}$"), ("If-Match" = Option<String>, Header, description = "The ETag last seen, e.g. `\"3\"`; a stale one answers 412. Absent, empty or `*`: any version", pattern = r#"^(|\*|(W/)?"[0-9]{1,9}")$"#)),
     responses((status = 200, body = LocationResponse))
 )]
 #[put("/locations/{code}")]
@@ -96,7 +96,7 @@ pub async fn replace_location(
 /// Deactivate a location (admin): it keeps its history but takes no new stock or orders.
 #[utoipa::path(
     tag = "locations",
-    params(("code" = String, Path), ("If-Match" = Option<String>, Header)),
+    params(("code" = String, Path, description = "Location code", pattern = "^[A-Za-z0-9._-]{1,64}$"), ("If-Match" = Option<String>, Header, description = "The ETag last seen, e.g. `\"3\"`; a stale one answers 412. Absent, empty or `*`: any version", pattern = r#"^(|\*|(W/)?"[0-9]{1,9}")$"#)),
     responses((status = 200, body = LocationResponse))
 )]
 #[post("/locations/{code}/deactivate")]

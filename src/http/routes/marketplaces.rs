@@ -41,7 +41,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[utoipa::path(
     tag = "marketplaces",
     request_body = MarketplaceRequest,
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 201, body = MarketplaceResponse))
 )]
 #[post("/marketplaces")]
@@ -86,7 +86,7 @@ pub async fn get_marketplace(ctx: Data<Context>, caller: Caller, id: Path<String
 #[utoipa::path(
     tag = "marketplaces",
     request_body = MarketplaceRequest,
-    params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen, e.g. `\"3\"`; a stale one answers 412. Absent, empty or `*`: any version", pattern = r#"^(|\*|(W/)?"[0-9]{1,9}")$"#)),
     responses((status = 200, body = MarketplaceResponse))
 )]
 #[put("/marketplaces/{id}")]
@@ -109,7 +109,7 @@ pub async fn replace_marketplace(
 #[utoipa::path(
     tag = "marketplaces",
     request_body = ListingRequest,
-    params(("id" = String, Path), ("sku" = String, Path)),
+    params(("id" = String, Path), ("sku" = String, Path, description = "SKU code or GTIN", pattern = "^[A-Za-z0-9._-]{1,64}$")),
     responses((status = 200, body = ListingResponse))
 )]
 #[put("/marketplaces/{id}/listings/{sku}")]
@@ -143,7 +143,7 @@ pub async fn put_listing(
 }
 
 /// Remove a SKU's listing (admin).
-#[utoipa::path(tag = "marketplaces", params(("id" = String, Path), ("sku" = String, Path)), responses((status = 200, body = ResyncResponse)))]
+#[utoipa::path(tag = "marketplaces", params(("id" = String, Path), ("sku" = String, Path, description = "SKU code or GTIN", pattern = "^[A-Za-z0-9._-]{1,64}$")), responses((status = 200, body = ResyncResponse)))]
 #[delete("/marketplaces/{id}/listings/{sku}")]
 pub async fn delete_listing(
     ctx: Data<Context>,
@@ -228,13 +228,6 @@ pub async fn receive_webhook(
 ) -> Result<Reply, ApiError> {
     let id = MarketplaceId(id.into_inner());
     let found = ctx.db.read(move |conn| marketplace::get(conn, &id)).await?;
-    if !found.active {
-        return Err(ApiError::gone(
-            "marketplace-inactive",
-            "Marketplace inactive",
-            format!("marketplace '{}' is deactivated: its webhooks change nothing", found.name),
-        ));
-    }
     let headers = Headers(
         req.headers()
             .iter()
@@ -247,6 +240,14 @@ pub async fn receive_webhook(
         tracing::warn!(marketplace = %found.name, error = %e, "webhook refused");
         ApiError::from(e)
     })?;
+    // Only a signed delivery learns that the marketplace is deactivated.
+    if !found.active {
+        return Err(ApiError::gone(
+            "marketplace-inactive",
+            "Marketplace inactive",
+            format!("marketplace '{}' is deactivated: its webhooks change nothing", found.name),
+        ));
+    }
     let delivery = connector.parse(&headers, &body.0)?;
     let config = ctx.config.clone();
     let marketplace = found.clone();
@@ -270,7 +271,8 @@ pub async fn receive_webhook(
     }
     Ok(Reply::ok(&WebhookResponse {
         status,
-        order: order.map(|o| o.row.number.clone()),
+        order: order.map(|o| o.row.id.to_string()),
+        order_number: order.map(|o| o.row.number.clone()),
         order_status: order.map(|o| o.row.status.clone()),
     }))
 }

@@ -1,13 +1,13 @@
 //! `/v1/orders`, checkout, fulfilment transitions and returns.
 
-use actix_web::web::{Data, Path, Query};
+use actix_web::web::{Data, Path};
 use actix_web::{get, post};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::access::{Principal, Role};
+use crate::access::{Channel, Principal, Role};
 use crate::catalog;
 use crate::context::Context;
 use crate::customer;
@@ -18,15 +18,15 @@ use crate::http::dto::order::{
     AuditResponse, CancelLineRequest, CheckoutRequest, OrderNames, OrderResponse, ReasonRequest, ReturnRequest,
     ReturnResponse, ShipRequest,
 };
-use crate::http::dto::{PageResponse, Validator, text};
-use crate::http::extractors::{IdempotencyKey, IfMatch, JsonBody, PageParams, Pagination};
+use crate::http::dto::{CodeText, PageResponse, Reference, Validator, text};
+use crate::http::extractors::{IdempotencyKey, IfMatch, JsonBody, PageParams, Pagination, QueryParams};
 use crate::http::idempotency;
 use crate::http::policy::{self, Op, OrderUse, Side};
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
 use crate::http::routes::carts;
 use crate::order::returns::ReturnRequestLine;
-use crate::order::state::Action;
+use crate::order::state::{Action, OrderStatus};
 use crate::order::{self, Act, Order, OrderFilter};
 use crate::types::{CustomerId, FulfilmentId, LocationId, OrderLineId, Quantity};
 
@@ -115,9 +115,9 @@ pub fn recent_for(conn: &mut AnyConnection, customer: &CustomerId) -> Result<Vec
     tag = "orders",
     request_body = CheckoutRequest,
     params(
-        ("ref" = String, Path),
-        ("If-Match" = String, Header, description = "The cart version the customer saw"),
-        ("Idempotency-Key" = String, Header, description = "Required: a retry returns the same order"),
+        ("ref" = String, Path, description = "The customer's reference in the retailer's systems", max_length = 200, pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"),
+        ("If-Match" = String, Header, description = "The cart version (ETag) the customer saw, e.g. `\"3\"`", pattern = r#"^(W/)?"[0-9]{1,9}"$"#),
+        ("Idempotency-Key" = String, Header, description = "Required: a retry returns the same order. 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$"),
     ),
     responses((status = 201, body = OrderResponse))
 )]
@@ -157,12 +157,16 @@ pub async fn checkout(
 #[into_params(parameter_in = Query)]
 pub struct OrderQuery {
     /// Customer reference.
+    #[param(value_type = Option<Reference>)]
     pub customer: Option<String>,
-    /// Location code: orders fulfilled from or picked up at it.
+    /// Location code: orders created at, fulfilled from or picked up at it.
+    #[param(value_type = Option<CodeText>)]
     pub location: Option<String>,
-    pub status: Option<String>,
-    pub channel: Option<String>,
+    pub status: Option<OrderStatus>,
+    pub channel: Option<Channel>,
+    /// Placed at or after.
     pub created_from: Option<DateTime<Utc>>,
+    /// Placed before.
     pub created_to: Option<DateTime<Utc>>,
 }
 
@@ -172,19 +176,16 @@ pub struct OrderQuery {
 pub async fn list_orders(
     ctx: Data<Context>,
     caller: Caller,
-    query: Query<OrderQuery>,
+    query: QueryParams<OrderQuery>,
     page: Pagination,
 ) -> Result<Reply, ApiError> {
     caller.may(Op::ReadOrders)?;
-    let q = query.into_inner();
-    if let Some(status) = &q.status {
-        crate::order::state::OrderStatus::parse(status).map_err(|e| ApiError::field("/status", e))?;
-    }
+    let q = query.0;
     ctx.db
         .read(move |conn| {
             let mut filter = OrderFilter {
-                status: q.status,
-                channel: q.channel,
+                status: q.status.map(|s| s.as_str().to_owned()),
+                channel: q.channel.map(|c| c.as_str().to_owned()),
                 created_from: q.created_from.map(timestamp),
                 created_to: q.created_to.map(timestamp),
                 ..OrderFilter::default()
@@ -258,7 +259,7 @@ pub async fn order_cart_history(
 }
 
 fn reason_of(v: &mut Validator, raw: &Option<String>) -> Option<String> {
-    raw.as_deref().filter(|r| !r.trim().is_empty()).and_then(|r| v.check("/reason", text(r, 500)))
+    raw.as_deref().and_then(|r| v.check("/reason", text(r, 500)))
 }
 
 /// Cancel the whole order; its held stock goes back. Refused once anything has left.
@@ -326,7 +327,7 @@ pub async fn cancel_line(
 #[utoipa::path(
     tag = "orders",
     request_body = ReturnRequest,
-    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 201, body = ReturnResponse))
 )]
 #[post("/orders/{id}/returns")]
@@ -340,16 +341,17 @@ pub async fn create_return(
     caller.may(Op::ReturnOrders)?;
     let request = body.value?;
     let mut v = Validator::default();
-    if request.lines.is_empty() {
-        v.error("/lines", "name at least one line");
+    if request.lines.is_empty() || request.lines.len() > 100 {
+        v.error("/lines", "name 1 to 100 lines");
     }
     let lines: Vec<ReturnRequestLine> = request
         .lines
         .iter()
         .enumerate()
         .filter_map(|(i, l)| {
+            let line = v.check(&format!("/lines/{i}/line"), text(&l.line, 100))?;
             let quantity = v.check(&format!("/lines/{i}/quantity"), Quantity::new(l.quantity))?;
-            Some(ReturnRequestLine { line_id: OrderLineId(l.line.clone()), quantity, disposition: l.disposition })
+            Some(ReturnRequestLine { line_id: OrderLineId(line), quantity, disposition: l.disposition })
         })
         .collect();
     let reason = reason_of(&mut v, &request.reason);

@@ -18,8 +18,8 @@ use crate::http::dto::fulfilment::{
     SlotResponse, SlotsResponse,
 };
 use crate::http::dto::order::OrderResponse;
-use crate::http::dto::{Validator, text};
-use crate::http::extractors::JsonBody;
+use crate::http::dto::{CodeText, Validator, text};
+use crate::http::extractors::{JsonBody, QueryParams};
 use crate::http::policy::{self, Op, OrderUse, Side};
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
@@ -53,24 +53,20 @@ fn store(conn: &mut AnyConnection, caller: &Caller, code: &str) -> Result<Locati
 #[into_params(parameter_in = Query)]
 pub struct QueueQuery {
     /// Only pickups in this status (default: all not yet handed over).
-    pub status: Option<String>,
+    pub status: Option<FulfilmentStatus>,
 }
 
 /// The store's pickup queue: curbside arrivals first (staff and POS of the store).
-#[utoipa::path(tag = "pickups", params(("code" = String, Path), QueueQuery), responses((status = 200, body = PickupQueueResponse)))]
+#[utoipa::path(tag = "pickups", params(("code" = String, Path, description = "Location code", pattern = "^[A-Za-z0-9._-]{1,64}$"), QueueQuery), responses((status = 200, body = PickupQueueResponse)))]
 #[get("/locations/{code}/pickups")]
 pub async fn list_pickups(
     ctx: Data<Context>,
     caller: Caller,
     code: Path<String>,
-    query: actix_web::web::Query<QueueQuery>,
+    query: QueryParams<QueueQuery>,
 ) -> Result<Reply, ApiError> {
     caller.may(Op::ReadPickups)?;
-    let status = query
-        .into_inner()
-        .status
-        .map(|s| FulfilmentStatus::parse(&s).map_err(|e| ApiError::field("/status", e)))
-        .transpose()?;
+    let status = query.0.status;
     ctx.db
         .read(move |conn| {
             let location = store(conn, &caller, &code)?;
@@ -82,7 +78,7 @@ pub async fn list_pickups(
 }
 
 /// What to take from the shelves for orders fulfilled from this store, by aisle (staff).
-#[utoipa::path(tag = "pickups", params(("code" = String, Path)), responses((status = 200, body = PickListResponse)))]
+#[utoipa::path(tag = "pickups", params(("code" = String, Path, description = "Location code", pattern = "^[A-Za-z0-9._-]{1,64}$")), responses((status = 200, body = PickListResponse)))]
 #[get("/locations/{code}/pick-list")]
 pub async fn pick_list(ctx: Data<Context>, caller: Caller, code: Path<String>) -> Result<Reply, ApiError> {
     caller.may(Op::PreparePickups)?;
@@ -109,7 +105,7 @@ fn act<'a>(caller: &'a Caller, config: &'a Config, now: chrono::DateTime<chrono:
 #[utoipa::path(
     tag = "pickups",
     request_body = PicksRequest,
-    params(("code" = String, Path), ("id" = String, Path)),
+    params(("code" = String, Path, description = "Location code", pattern = "^[A-Za-z0-9._-]{1,64}$"), ("id" = String, Path)),
     responses((status = 200, body = OrderResponse))
 )]
 #[post("/locations/{code}/pickups/{id}/picks")]
@@ -122,8 +118,8 @@ pub async fn record_picks(
     caller.may(Op::PreparePickups)?;
     let request = body.value?;
     let mut v = Validator::default();
-    if request.lines.is_empty() {
-        v.error("/lines", "name at least one line");
+    if request.lines.is_empty() || request.lines.len() > 100 {
+        v.error("/lines", "name 1 to 100 lines");
     }
     // Picks are checked against the order as read: a line named twice would
     // be short-picked twice from the same open units.
@@ -138,9 +134,13 @@ pub async fn record_picks(
             }
             let picked = v.check(
                 &format!("/lines/{i}/picked"),
-                i32::try_from(l.picked).map_err(|_| "is out of range".to_owned()),
-            )?;
-            Some((OrderLineId(l.line.clone()), picked))
+                i32::try_from(l.picked)
+                    .ok()
+                    .filter(|p| (0..=1_000_000).contains(p))
+                    .ok_or_else(|| "must be 0 to 1000000".to_owned()),
+            );
+            let line = v.check(&format!("/lines/{i}/line"), text(&l.line, 100));
+            Some((OrderLineId(line?), picked?))
         })
         .collect();
     v.finish()?;
@@ -160,7 +160,7 @@ pub async fn record_picks(
 }
 
 /// Mark a pickup ready: a pickup code is issued (shown to the customer's storefront channels until collected) with a deadline.
-#[utoipa::path(tag = "pickups", params(("code" = String, Path), ("id" = String, Path)), responses((status = 200, body = OrderResponse)))]
+#[utoipa::path(tag = "pickups", params(("code" = String, Path, description = "Location code", pattern = "^[A-Za-z0-9._-]{1,64}$"), ("id" = String, Path)), responses((status = 200, body = OrderResponse)))]
 #[post("/locations/{code}/pickups/{id}/ready")]
 pub async fn mark_ready(ctx: Data<Context>, caller: Caller, path: Path<(String, String)>) -> Result<Reply, ApiError> {
     caller.may(Op::PreparePickups)?;
@@ -180,7 +180,7 @@ pub async fn mark_ready(ctx: Data<Context>, caller: Caller, path: Path<(String, 
 #[utoipa::path(
     tag = "pickups",
     request_body = CollectRequest,
-    params(("code" = String, Path), ("id" = String, Path)),
+    params(("code" = String, Path, description = "Location code", pattern = "^[A-Za-z0-9._-]{1,64}$"), ("id" = String, Path)),
     responses((status = 200, body = OrderResponse))
 )]
 #[post("/locations/{code}/pickups/{id}/collect")]
@@ -224,7 +224,7 @@ pub async fn collect(
 }
 
 /// Issue a new pickup code (lost, or locked after wrong tries) (staff, admin).
-#[utoipa::path(tag = "pickups", params(("code" = String, Path), ("id" = String, Path)), responses((status = 200, body = OrderResponse)))]
+#[utoipa::path(tag = "pickups", params(("code" = String, Path, description = "Location code", pattern = "^[A-Za-z0-9._-]{1,64}$"), ("id" = String, Path)), responses((status = 200, body = OrderResponse)))]
 #[post("/locations/{code}/pickups/{id}/reissue-code")]
 pub async fn reissue_code(ctx: Data<Context>, caller: Caller, path: Path<(String, String)>) -> Result<Reply, ApiError> {
     caller.may(Op::PreparePickups)?;
@@ -279,10 +279,12 @@ pub async fn arrived(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SlotsQuery {
+    #[param(minimum = -90, maximum = 90)]
     pub lat: f64,
+    #[param(minimum = -180, maximum = 180)]
     pub lon: f64,
-    /// SKU code or GTIN, one per unit wanted; repeat.
-    #[param(value_type = Vec<String>)]
+    /// SKU code or GTIN, one per unit wanted; repeat (1 to 100).
+    #[param(value_type = Vec<CodeText>, min_items = 1, max_items = 100)]
     pub sku: Vec<String>,
 }
 

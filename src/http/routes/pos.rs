@@ -55,7 +55,7 @@ fn skus(
 #[utoipa::path(
     tag = "pos",
     request_body = PosSaleRequest,
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 201, body = OrderResponse))
 )]
 #[post("/pos/sales")]
@@ -99,7 +99,7 @@ pub async fn counter_sale(
 #[utoipa::path(
     tag = "pos",
     request_body = PosCheckoutRequest,
-    params(("If-Match" = String, Header, description = "The cart version"), ("Idempotency-Key" = Option<String>, Header)),
+    params(("If-Match" = String, Header, description = "The cart version (ETag) the customer saw, e.g. `\"3\"`", pattern = r#"^(W/)?"[0-9]{1,9}"$"#), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 201, body = OrderResponse))
 )]
 #[post("/pos/checkout")]
@@ -135,7 +135,7 @@ pub async fn counter_checkout(
 #[utoipa::path(
     tag = "pos",
     request_body = EndlessAisleRequest,
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 201, body = OrderResponse))
 )]
 #[post("/pos/orders")]

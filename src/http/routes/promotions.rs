@@ -1,10 +1,7 @@
 //! `/v1/promotions` and `/v1/tax-rates`: what carts are priced with (admin).
 
-use std::str::FromStr;
-
 use actix_web::web::{Data, Path};
 use actix_web::{get, post, put};
-use rust_decimal::Decimal;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::catalog;
@@ -48,7 +45,7 @@ fn response(conn: &mut AnyConnection, promotion: &Promotion) -> Result<Promotion
 #[utoipa::path(
     tag = "promotions",
     request_body = PromotionRequest,
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 201, body = PromotionResponse))
 )]
 #[post("/promotions")]
@@ -105,7 +102,7 @@ pub async fn get_promotion(ctx: Data<Context>, caller: Caller, id: Path<String>)
 #[utoipa::path(
     tag = "promotions",
     request_body = PromotionRequest,
-    params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen, e.g. `\"3\"`; a stale one answers 412. Absent, empty or `*`: any version", pattern = r#"^(|\*|(W/)?"[0-9]{1,9}")$"#)),
     responses((status = 200, body = PromotionResponse))
 )]
 #[put("/promotions/{id}")]
@@ -150,7 +147,7 @@ pub async fn list_tax_rates(ctx: Data<Context>, caller: Caller) -> Result<Reply,
 /// names one). The region is an ISO 3166 country (`DE`) or subdivision
 /// (`DE-BY`); a subdivision's own rate overrides its country's. An explicit
 /// `"0"` is how a retailer says a region is untaxed (admin).
-#[utoipa::path(tag = "promotions", request_body = TaxRateRequest, params(("region" = String, Path)), responses((status = 200, body = TaxRateResponse)))]
+#[utoipa::path(tag = "promotions", request_body = TaxRateRequest, params(("region" = String, Path, description = "ISO 3166 country (`DE`) or subdivision (`DE-BY`)", pattern = "^[A-Za-z]{2}(-[A-Za-z0-9]{1,3})?$")), responses((status = 200, body = TaxRateResponse)))]
 #[put("/tax-rates/{region}")]
 pub async fn put_tax_rate(
     ctx: Data<Context>,
@@ -165,13 +162,8 @@ pub async fn put_tax_rate(
         Some(raw) => tax::parse_class(raw).map_err(|e| ApiError::field("/tax_class", e))?,
         None => pricing::STANDARD.to_owned(),
     };
-    let rate = match &body.rate_percent {
-        serde_json::Value::String(s) => Decimal::from_str(s.trim()).ok(),
-        serde_json::Value::Number(n) => Decimal::from_str(&n.to_string()).ok(),
-        _ => None,
-    }
-    .filter(|r| *r >= Decimal::ZERO && *r <= Decimal::ONE_HUNDRED && r.scale() <= 4)
-    .ok_or_else(|| ApiError::field("/rate_percent", "must be a percent from 0 to 100, e.g. \"19\" or \"8.875\""))?;
+    let rate =
+        crate::types::parse_percent(&body.rate_percent, 4, true).map_err(|e| ApiError::field("/rate_percent", e))?;
     let now = ctx.now();
     let response = TaxRateResponse {
         region: region.clone(),

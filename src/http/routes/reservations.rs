@@ -104,7 +104,7 @@ async fn place(
 #[utoipa::path(
     tag = "reservations",
     request_body = ReservationRequest,
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 201, body = ReservationResponse))
 )]
 #[post("/reservations")]
@@ -122,16 +122,10 @@ pub async fn create_reservation(
     let lines = validate_lines(&mut v, "/lines", &request.lines);
     let customer_ref = optional_text(&mut v, "/customer_ref", &request.customer_ref, 200);
     let reference = optional_text(&mut v, "/reference", &request.reference, 200);
+    let lifetime = lifetime(&mut v, request.expires_in_seconds);
     let Some(location) = location else { return Err(v.into_error()) };
     v.finish()?;
-    let hold = HoldInput {
-        location,
-        purpose: request.purpose,
-        lines,
-        lifetime: request.expires_in_seconds.map(Duration::from_secs),
-        customer_ref,
-        reference,
-    };
+    let hold = HoldInput { location, purpose: request.purpose, lines, lifetime, customer_ref, reference };
     place(ctx, caller, key, body.fingerprint, hold).await
 }
 
@@ -139,7 +133,7 @@ pub async fn create_reservation(
 #[utoipa::path(
     tag = "pos",
     request_body = PosHoldRequest,
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 201, body = ReservationResponse))
 )]
 #[post("/pos/holds")]
@@ -167,12 +161,13 @@ pub async fn create_pos_hold(
     let mut v = Validator::default();
     let lines = validate_lines(&mut v, "/items", &request.items);
     let customer_ref = optional_text(&mut v, "/customer_ref", &request.customer_ref, 200);
+    let lifetime = lifetime(&mut v, request.expires_in_seconds);
     v.finish()?;
     let hold = HoldInput {
         location: own.code.to_string(),
         purpose: Purpose::PosHold,
         lines,
-        lifetime: request.expires_in_seconds.map(Duration::from_secs),
+        lifetime,
         customer_ref,
         reference: None,
     };
@@ -192,6 +187,15 @@ pub async fn get_reservation(ctx: Data<Context>, caller: Caller, id: Path<String
             Ok(reply(&reservation))
         })
         .await
+}
+
+/// A hold's asked lifetime: at least a second (the longest is the holds
+/// configuration's, checked where the hold is placed).
+fn lifetime(v: &mut Validator, seconds: Option<u64>) -> Option<Duration> {
+    if seconds == Some(0) {
+        v.error("/expires_in_seconds", "must be at least 1 second");
+    }
+    seconds.map(Duration::from_secs)
 }
 
 /// Extend an active reservation from now.

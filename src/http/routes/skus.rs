@@ -1,6 +1,6 @@
 //! `/v1/skus`: the catalog of sellable items.
 
-use actix_web::web::{Data, Path, Query};
+use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, get, post, put};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -11,7 +11,9 @@ use crate::context::Context;
 use crate::http::auth::Caller;
 use crate::http::dto::PageResponse;
 use crate::http::dto::catalog::{SkuRequest, SkuResponse};
-use crate::http::extractors::{IdempotencyKey, IfMatch, JsonBody, PageParams, Pagination, bodiless_fingerprint};
+use crate::http::extractors::{
+    IdempotencyKey, IfMatch, JsonBody, PageParams, Pagination, QueryParams, bodiless_fingerprint,
+};
 use crate::http::idempotency;
 use crate::http::policy::Op;
 use crate::http::problem::ApiError;
@@ -29,7 +31,7 @@ fn reply(sku: &Sku) -> Reply {
 #[utoipa::path(
     tag = "catalog",
     request_body = SkuRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 201, body = SkuResponse))
 )]
 #[post("/skus")]
@@ -62,17 +64,17 @@ pub struct SkuSearch {
 pub async fn list_skus(
     ctx: Data<Context>,
     caller: Caller,
-    search: Query<SkuSearch>,
+    search: QueryParams<SkuSearch>,
     page: Pagination,
 ) -> Result<Reply, ApiError> {
     caller.may(Op::ReadCatalog)?;
-    let search = search.into_inner().q;
+    let search = search.0.q;
     let page = ctx.db.read(move |conn| catalog::list_skus(conn, search.as_deref(), &page.0)).await?;
     Ok(Reply::ok(&PageResponse::from_page(page, |s| SkuResponse::from(&s))))
 }
 
 /// Read a SKU by code or GTIN (any key).
-#[utoipa::path(tag = "catalog", params(("code" = String, Path, description = "SKU code or GTIN")), responses((status = 200, body = SkuResponse)))]
+#[utoipa::path(tag = "catalog", params(("code" = String, Path, description = "SKU code or GTIN", pattern = "^[A-Za-z0-9._-]{1,64}$")), responses((status = 200, body = SkuResponse)))]
 #[get("/skus/{code}")]
 pub async fn get_sku(ctx: Data<Context>, caller: Caller, code: Path<String>) -> Result<Reply, ApiError> {
     caller.may(Op::ReadCatalog)?;
@@ -85,7 +87,7 @@ pub async fn get_sku(ctx: Data<Context>, caller: Caller, code: Path<String>) -> 
 #[utoipa::path(
     tag = "catalog",
     request_body = SkuRequest,
-    params(("code" = String, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen")),
+    params(("code" = String, Path, description = "SKU code", pattern = "^[A-Za-z0-9._-]{1,64}$"), ("If-Match" = Option<String>, Header, description = "The ETag last seen, e.g. `\"3\"`; a stale one answers 412. Absent, empty or `*`: any version", pattern = r#"^(|\*|(W/)?"[0-9]{1,9}")$"#)),
     responses((status = 200, body = SkuResponse))
 )]
 #[put("/skus/{code}")]
@@ -106,7 +108,7 @@ pub async fn replace_sku(
 /// Deactivate a SKU (admin): it can no longer be added to carts or sold.
 #[utoipa::path(
     tag = "catalog",
-    params(("code" = String, Path), ("If-Match" = Option<String>, Header)),
+    params(("code" = String, Path, description = "SKU code", pattern = "^[A-Za-z0-9._-]{1,64}$"), ("If-Match" = Option<String>, Header, description = "The ETag last seen, e.g. `\"3\"`; a stale one answers 412. Absent, empty or `*`: any version", pattern = r#"^(|\*|(W/)?"[0-9]{1,9}")$"#)),
     responses((status = 200, body = SkuResponse))
 )]
 #[post("/skus/{code}/deactivate")]

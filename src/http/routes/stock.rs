@@ -66,7 +66,7 @@ fn level_responses(conn: &mut AnyConnection, levels: &[Level], location: &str) -
 #[utoipa::path(
     tag = "stock",
     request_body = ReceiptRequest,
-    params(("code" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("code" = String, Path, description = "Location code", pattern = "^[A-Za-z0-9._-]{1,64}$"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 200, body = LevelsResponse))
 )]
 #[post("/locations/{code}/stock/receipts")]
@@ -98,7 +98,7 @@ pub async fn receive(
 #[utoipa::path(
     tag = "stock",
     request_body = AdjustmentRequest,
-    params(("code" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("code" = String, Path, description = "Location code", pattern = "^[A-Za-z0-9._-]{1,64}$"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 200, body = LevelResponse))
 )]
 #[post("/locations/{code}/stock/adjustments")]
@@ -137,7 +137,7 @@ pub async fn adjust(
 #[utoipa::path(
     tag = "stock",
     request_body = CountRequest,
-    params(("code" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("code" = String, Path, description = "Location code", pattern = "^[A-Za-z0-9._-]{1,64}$"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 200, body = CountResponse))
 )]
 #[post("/locations/{code}/stock/counts")]
@@ -190,7 +190,7 @@ pub async fn count(
 #[utoipa::path(
     tag = "stock",
     request_body = TransferRequest,
-    params(("code" = String, Path, description = "Source location"), ("Idempotency-Key" = Option<String>, Header)),
+    params(("code" = String, Path, description = "Source location code", pattern = "^[A-Za-z0-9._-]{1,64}$"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 200, body = crate::http::dto::inventory::TransferResponse))
 )]
 #[post("/locations/{code}/stock/transfers")]
@@ -230,7 +230,7 @@ pub async fn transfer(
 #[utoipa::path(
     tag = "stock",
     request_body = StockSettingsRequest,
-    params(("code" = String, Path), ("sku" = String, Path)),
+    params(("code" = String, Path, description = "Location code", pattern = "^[A-Za-z0-9._-]{1,64}$"), ("sku" = String, Path, description = "SKU code or GTIN", pattern = "^[A-Za-z0-9._-]{1,64}$")),
     responses((status = 200, body = LevelResponse))
 )]
 #[put("/locations/{code}/stock/{sku}")]
@@ -263,7 +263,7 @@ pub async fn set_settings(
 }
 
 /// Stock levels at a location (staff and POS of the location, admin).
-#[utoipa::path(tag = "stock", params(("code" = String, Path), PageParams), responses((status = 200, body = PageResponse<LevelResponse>)))]
+#[utoipa::path(tag = "stock", params(("code" = String, Path, description = "Location code", pattern = "^[A-Za-z0-9._-]{1,64}$"), PageParams), responses((status = 200, body = PageResponse<LevelResponse>)))]
 #[get("/locations/{code}/stock")]
 pub async fn list_levels(
     ctx: Data<Context>,
@@ -285,7 +285,7 @@ pub async fn list_levels(
 }
 
 /// One SKU's level at a location (staff and POS of the location, admin).
-#[utoipa::path(tag = "stock", params(("code" = String, Path), ("sku" = String, Path)), responses((status = 200, body = LevelResponse)))]
+#[utoipa::path(tag = "stock", params(("code" = String, Path, description = "Location code", pattern = "^[A-Za-z0-9._-]{1,64}$"), ("sku" = String, Path, description = "SKU code or GTIN", pattern = "^[A-Za-z0-9._-]{1,64}$")), responses((status = 200, body = LevelResponse)))]
 #[get("/locations/{code}/stock/{sku}")]
 pub async fn get_level(ctx: Data<Context>, caller: Caller, path: Path<(String, String)>) -> Result<Reply, ApiError> {
     caller.may(Op::ReadStock)?;
@@ -304,7 +304,7 @@ pub async fn get_level(ctx: Data<Context>, caller: Caller, path: Path<(String, S
 /// The ledger of one SKU at a location, oldest first (staff of the location, admin).
 #[utoipa::path(
     tag = "stock",
-    params(("code" = String, Path), ("sku" = String, Path), PageParams),
+    params(("code" = String, Path, description = "Location code", pattern = "^[A-Za-z0-9._-]{1,64}$"), ("sku" = String, Path, description = "SKU code or GTIN", pattern = "^[A-Za-z0-9._-]{1,64}$"), PageParams),
     responses((status = 200, body = PageResponse<MovementResponse>))
 )]
 #[get("/locations/{code}/stock/{sku}/movements")]

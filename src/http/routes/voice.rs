@@ -12,7 +12,7 @@ use crate::customer;
 use crate::http::auth::Caller;
 use crate::http::dto::cart::CartResponse;
 use crate::http::dto::order::{OrderResponse, PaymentRequest};
-use crate::http::dto::{Validator, text};
+use crate::http::dto::{Reference, Text200, Validator, text};
 use crate::http::extractors::{IdempotencyKey, JsonBody};
 use crate::http::idempotency;
 use crate::http::policy::Op;
@@ -28,10 +28,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VoiceCommandRequest {
+    #[schema(value_type = Reference)]
     pub customer_ref: String,
     pub intent: VoiceIntent,
-    /// What the customer said, e.g. "two oat milk".
+    /// What the customer said, e.g. "two oat milk": required by `add` and `remove`.
     #[serde(default)]
+    #[schema(value_type = Option<Text200>)]
     pub phrase: Option<String>,
     /// For `checkout`: what the assistant's payment provider authorised.
     #[serde(default)]
@@ -63,7 +65,7 @@ pub struct VoiceResponse {
 #[utoipa::path(
     tag = "voice",
     request_body = VoiceCommandRequest,
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 200, body = VoiceResponse))
 )]
 #[post("/voice/commands")]
@@ -77,7 +79,7 @@ pub async fn command(
     let request = body.value?;
     let mut v = Validator::default();
     let reference = v.check("/customer_ref", text(&request.customer_ref, 200));
-    let phrase = request.phrase.as_deref().and_then(|p| v.check("/phrase", text(p, 300)));
+    let phrase = request.phrase.as_deref().and_then(|p| v.check("/phrase", text(p, 200)));
     let payment = match &request.payment {
         Some(p) => p.validate(&mut v, "/payment").map(Some),
         None => Some(None),
