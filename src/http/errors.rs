@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::dto::cart::{CartResponse, CustomerResponse, PromotionResponse};
+use super::dto::cart::{CartResponse, CustomerResponse};
 use super::dto::catalog::{LocationResponse, SkuResponse};
 use super::dto::marketplace::MarketplaceResponse;
+use super::dto::pricing::PromotionResponse;
 use super::problem::ApiError;
 use crate::access::AccessError;
 use crate::cart::CartError;

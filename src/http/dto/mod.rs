@@ -7,6 +7,7 @@ pub mod fulfilment;
 pub mod inventory;
 pub mod marketplace;
 pub mod order;
+pub mod pricing;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -9,7 +9,7 @@ use crate::context::Context;
 use crate::db::AnyConnection;
 use crate::http::auth::Caller;
 use crate::http::dto::PageResponse;
-use crate::http::dto::cart::{
+use crate::http::dto::pricing::{
     PromotionDraft, PromotionRequest, PromotionResponse, TaxRateRequest, TaxRateResponse, TaxRatesResponse,
 };
 use crate::http::extractors::{IdempotencyKey, IfMatch, JsonBody, PageParams, Pagination};
