@@ -77,30 +77,52 @@ fn references(schema: &Value) -> Vec<String> {
 
 /// One body type serves create and replace (`resource_code`,
 /// `CustomerRequest::into_input`): creating names the resource in the body,
-/// replacing names it in the path only.
+/// replacing names it in the path only. Each gets its own named schema, not an
+/// `allOf` over the shared one, so that client generators can merge nothing.
 fn identifiers_come_from_the_path(doc: &mut Value) {
-    for (create, replace, field, schema) in [
-        ("/v1/customers", "/v1/customers/{ref}", "external_ref", "Reference"),
-        ("/v1/locations", "/v1/locations/{code}", "code", "CodeText"),
-        ("/v1/skus", "/v1/skus/{code}", "code", "CodeText"),
+    for (create, field, schema) in [
+        ("/v1/customers", "external_ref", "Reference"),
+        ("/v1/locations", "code", "CodeText"),
+        ("/v1/skus", "code", "CodeText"),
     ] {
-        let named =
-            json!({"required": [field], "properties": {field: {"$ref": format!("#/components/schemas/{schema}")}}});
-        constrain_body(doc, create, "post", named);
-        let from_path = json!({"not": {"required": [field], "properties": {field: {"type": "string"}}}});
-        constrain_body(doc, replace, "put", from_path);
+        let shared = derive_body(doc, create, |body| {
+            body["properties"][field] = json!({"$ref": format!("#/components/schemas/{schema}")});
+            require(body, field);
+        });
+        // Left to the replace body: a closed object without the field forbids it.
+        let properties = shared.and_then(|c| doc.pointer_mut(&format!("/components/schemas/{c}/properties")));
+        if let Some(Value::Object(properties)) = properties {
+            properties.remove(field);
+        }
     }
     // `MarketplaceRequest::into_input`: a new marketplace needs the secret its
     // webhooks are signed with; a replace that leaves it out keeps it.
-    let secret = json!({"required": ["webhook_secret"], "properties": {"webhook_secret": {"type": "string"}}});
-    constrain_body(doc, "/v1/marketplaces", "post", secret);
+    derive_body(doc, "/v1/marketplaces", |body| {
+        body["properties"]["webhook_secret"]["type"] = json!("string");
+        require(body, "webhook_secret");
+    });
 }
 
-fn constrain_body(doc: &mut Value, path: &str, method: &str, rule: Value) {
-    let pointer = format!("/paths/{}/{method}/requestBody/content/application~1json/schema", escape(path));
-    if let Some(schema) = doc.pointer_mut(&pointer) {
-        let base = schema.take();
-        *schema = json!({"allOf": [base, rule]});
+/// Gives the POST body of `path` its own copy `New<Component>` of the
+/// component it shares with the PUT, edited by `edit`; answers the shared
+/// component's name.
+fn derive_body(doc: &mut Value, path: &str, edit: impl FnOnce(&mut Value)) -> Option<String> {
+    let pointer = format!("/paths/{}/post/requestBody/content/application~1json/schema/$ref", escape(path));
+    let component = doc.pointer(&pointer)?.as_str()?.rsplit('/').next()?;
+    let (component, name) = (component.to_owned(), format!("New{component}"));
+    let mut copy = doc["components"]["schemas"][&component].clone();
+    edit(&mut copy);
+    doc["components"]["schemas"][&name] = copy;
+    *doc.pointer_mut(&pointer)? = json!(format!("#/components/schemas/{name}"));
+    Some(component)
+}
+
+fn require(schema: &mut Value, field: &str) {
+    let required = schema.as_object_mut().map(|s| s.entry("required").or_insert_with(|| json!([])));
+    if let Some(Value::Array(list)) = required
+        && !list.iter().any(|f| f == field)
+    {
+        list.push(json!(field));
     }
 }
 
@@ -151,15 +173,22 @@ fn tie_fields_together(doc: &mut Value) {
         "VoiceCommandRequest",
         [needs(json!(["add", "remove"]), "phrase"), needs(json!(["checkout"]), "payment")],
     );
-    // `CartError::AddressNeedsCoordinates`: same-day delivery finds its store by the address's point.
+    // `CartError::AddressNeedsCoordinates`: same-day delivery finds its
+    // store by the address's point, so its address is a schema of its own.
+    let mut same_day = doc["components"]["schemas"]["DeliveryAddress"].clone();
+    if let Value::Object(schema) = &mut same_day {
+        schema.remove("allOf");
+        schema.insert("description".into(), json!("A delivery address with the point the storefront geocoded."));
+    }
+    for coordinate in ["latitude", "longitude"] {
+        same_day["properties"][coordinate]["type"] = number["type"].clone();
+        require(&mut same_day, coordinate);
+    }
+    doc["components"]["schemas"]["SameDayAddress"] = same_day;
     if let Some(variants) = doc.pointer_mut("/components/schemas/FulfilmentRequest/oneOf").and_then(Value::as_array_mut)
     {
         for variant in variants.iter_mut().filter(|v| v["properties"]["method"]["enum"][0] == "same_day") {
-            let address = variant["properties"]["address"].take();
-            variant["properties"]["address"] = json!({"allOf": [address, {
-                "required": ["latitude", "longitude"],
-                "properties": {"latitude": number, "longitude": number},
-            }]});
+            variant["properties"]["address"] = json!({"$ref": "#/components/schemas/SameDayAddress"});
         }
     }
 }

@@ -12,8 +12,8 @@ use crate::types::{Money, Quantity};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerRequest {
-    /// The storefront's own customer id: required on POST; on PUT taken
-    /// from the path (and, if also given here, equal to it).
+    /// The storefront's own customer id: required on POST; on PUT it comes
+    /// from the path and is left out of the body.
     #[serde(default)]
     #[schema(value_type = Option<Reference>)]
     pub external_ref: Option<String>,

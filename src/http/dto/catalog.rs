@@ -16,7 +16,7 @@ use crate::types::{GeoPoint, Gtin};
 #[serde(deny_unknown_fields)]
 pub struct LocationRequest {
     /// Stable short code, e.g. `BER-MITTE`, unique whatever its case:
-    /// required on POST; on PUT taken from the path (and equal to it if given).
+    /// required on POST; on PUT it comes from the path and is left out of the body.
     #[serde(default)]
     #[schema(value_type = Option<CodeText>)]
     pub code: Option<String>,
@@ -108,7 +108,7 @@ impl From<&Location> for LocationResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SkuRequest {
-    /// Required on POST; on PUT taken from the path (and equal to it if given).
+    /// Required on POST; on PUT it comes from the path and is left out of the body.
     #[serde(default)]
     #[schema(value_type = Option<CodeText>)]
     pub code: Option<String>,
