@@ -1,15 +1,47 @@
 //! Random tokens, hashes and constant-time comparison for secrets (API keys,
 //! pickup codes, webhook signatures).
 
-use rand::Rng;
 use sha2::{Digest, Sha256};
+
+/// Fills `buf` from the operating system's generator (getrandom(2)), which
+/// fails only where the kernel has no entropy source at all; a predictable
+/// buffer must never stand in for a random one, so that stops the request.
+pub fn fill_random(buf: &mut [u8]) {
+    if let Err(error) = getrandom::fill(buf) {
+        panic!("the operating system's random generator failed: {error}");
+    }
+}
 
 /// A URL-safe random token with `bytes` bytes of entropy.
 pub fn random_token(bytes: usize) -> String {
     use base64::Engine;
     let mut buf = vec![0u8; bytes];
-    rand::rng().fill(buf.as_mut_slice());
+    fill_random(&mut buf);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// `len` characters drawn uniformly from `alphabet` (2 to 256 letters).
+pub fn random_text(alphabet: &[u8], len: usize) -> String {
+    // Bytes at or past the largest multiple of the alphabet's size are drawn
+    // again, so that every letter is equally likely.
+    let limit = 256 - 256 % alphabet.len();
+    let mut text = String::with_capacity(len);
+    let mut buf = [0u8; 32];
+    while text.len() < len {
+        fill_random(&mut buf);
+        let letters = buf.iter().map(|&b| usize::from(b)).filter(|&b| b < limit);
+        text.extend(letters.map(|b| char::from(alphabet[b % alphabet.len()])).take(len - text.len()));
+    }
+    text
+}
+
+/// A uniformly random number in `[low, high)`.
+pub fn random_between(low: f64, high: f64) -> f64 {
+    let mut buf = [0u8; 8];
+    fill_random(&mut buf);
+    // The top 53 bits make every representable step of [0, 1) equally likely.
+    let unit = (u64::from_le_bytes(buf) >> 11) as f64 / (1u64 << 53) as f64;
+    low + (high - low) * unit
 }
 
 /// HMAC-SHA256 of `message` with `key`.
@@ -111,7 +143,7 @@ impl Keyring {
         use base64::Engine;
         use chacha20poly1305::aead::Aead;
         let mut nonce = [0u8; 24];
-        rand::rng().fill(&mut nonce);
+        fill_random(&mut nonce);
         // Encryption into a Vec cannot fail for inputs of this size.
         let ciphertext = self.cipher.encrypt((&nonce).into(), plain).unwrap_or_default();
         let mut sealed = nonce.to_vec();
@@ -160,4 +192,20 @@ fn write_private(file: &std::path::Path, contents: &str) -> std::io::Result<()> 
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(file)?.write_all(contents.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_text_draws_every_letter_and_only_those() {
+        let text = random_text(b"AB7", 3000);
+        assert_eq!(text.len(), 3000);
+        for letter in ['A', 'B', '7'] {
+            let share = text.chars().filter(|&c| c == letter).count();
+            assert!((800..1200).contains(&share), "{letter}: {share} of 3000");
+        }
+        assert!((0..1000).map(|_| random_between(0.5, 1.5)).all(|x| (0.5..1.5).contains(&x)));
+    }
 }

@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
-use rand::Rng;
 use serde_json::json;
 
 use crate::catalog::Location;
@@ -25,8 +24,7 @@ const EXPIRY_WARNING: i64 = 24;
 const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 fn new_code() -> String {
-    let mut rng = rand::rng();
-    (0..6).map(|_| char::from(CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())])).collect()
+    secret::random_text(CODE_ALPHABET, 6)
 }
 
 /// The code's hash, salted with the fulfilment id so equal codes differ.

@@ -11,7 +11,6 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDateTime, Utc};
-use rand::Rng;
 
 use super::connector::{AnyConnector, CallError, Confirmation, Connector, StockUpdate};
 use super::model::{Marketplace, MarketplaceError, OutboundRow, StockRow, SyncState};
@@ -64,7 +63,7 @@ pub fn want(
 pub fn backoff(config: &MarketplaceConfig, attempt: i32, retry_after: Option<Duration>) -> Duration {
     let exponent = attempt.saturating_sub(1).clamp(0, 20) as u32;
     let raw = config.backoff_base.saturating_mul(2u32.saturating_pow(exponent)).min(config.backoff_max);
-    let jittered = raw.mul_f64(rand::rng().random_range(0.5..1.5));
+    let jittered = raw.mul_f64(crate::secret::random_between(0.5, 1.5));
     retry_after.map_or(jittered, |after| jittered.max(after))
 }
 

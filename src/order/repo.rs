@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use rand::Rng;
 
 use super::model::{Amounts, AuditEntry, Fulfilment, Order, OrderLine, OrderRow, RefundRow, ReturnLine, ReturnRow};
 use crate::db::schema::{
@@ -21,10 +20,7 @@ const NUMBER_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /// A short human order number like `OS-7K3M9QXD` (40 bits of randomness).
 pub fn new_number() -> String {
-    let mut rng = rand::rng();
-    let tail: String =
-        (0..8).map(|_| char::from(NUMBER_ALPHABET[rng.random_range(0..NUMBER_ALPHABET.len())])).collect();
-    format!("OS-{tail}")
+    format!("OS-{}", crate::secret::random_text(NUMBER_ALPHABET, 8))
 }
 
 /// Inserts the order, drawing another number on the rare collision.

@@ -381,9 +381,15 @@ impl TestApp {
 /// Runs the `omnistock` binary against this app's database; returns stdout.
 impl TestApp {
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        self.cli_on(&self.database_url, args)
+    }
+
+    /// Runs the command line against `database_url` (this app's database,
+    /// reached another way).
+    pub fn cli_on(&self, database_url: &str, args: &[&str]) -> std::process::Output {
         std::process::Command::new(env!("CARGO_BIN_EXE_omnistock"))
             .args(args)
-            .env("DATABASE_URL", &self.database_url)
+            .env("DATABASE_URL", database_url)
             .env("OMNISTOCK_SECRET_KEY", TEST_SECRET_KEY)
             .env("OMNISTOCK_LOG", "warn")
             .output()

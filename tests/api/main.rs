@@ -11,5 +11,6 @@ mod inventory;
 mod marketplace;
 mod model;
 mod orders;
+mod peer;
 mod retail;
 mod roles;

@@ -1,9 +1,12 @@
-//! Marketplace connectors against real local HTTP servers (wiremock): stock
+//! Marketplace connectors against real local HTTP servers (`peer.rs`): stock
 //! pushes (coalesced, batched, retried, dead-lettered), signed order webhooks,
 //! confirmations back.
 
 use std::time::Duration;
 
+use crate::helpers::{Answer, Backend, Send, TestApp, spawn_app_with};
+use crate::orders::{checkout, fulfilment_id};
+use crate::peer::{Peer, Received};
 use base64::Engine;
 use chrono::Duration as Span;
 use futures_util::future::join_all;
@@ -11,11 +14,6 @@ use omnistock::access::{Channel, Role};
 use omnistock::marketplace::connector::hmac_sha256;
 use reqwest::Method;
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
-
-use crate::helpers::{Answer, Backend, Send, TestApp, spawn_app_with};
-use crate::orders::{checkout, fulfilment_id};
 
 crate::backend_tests!(
     journey_four_duplicates_forgeries_and_quantities_reaching_both_marketplaces,
@@ -34,14 +32,7 @@ crate::backend_tests!(
 pub const SECRET: &str = "whsec_0123456789abcdef";
 const SET_PATH: &str = "/admin/api/2024-07/inventory_levels/set.json";
 
-pub async fn marketplace(
-    app: &TestApp,
-    name: &str,
-    kind: &str,
-    server: &MockServer,
-    share: i32,
-    buffer: i32,
-) -> String {
+pub async fn marketplace(app: &TestApp, name: &str, kind: &str, server: &Peer, share: i32, buffer: i32) -> String {
     let settings = match kind {
         "shopify" => json!({"location_id": "905684977"}),
         _ => json!({"seller_id": "A2SELLER", "marketplace_id": "A1PA6795UKMFR9", "country": "DE"}),
@@ -68,53 +59,33 @@ pub async fn list(app: &TestApp, marketplace: &str, sku: &str, listing: &str) {
         .assert_status(200);
 }
 
-pub async fn fake_shopify() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(SET_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"inventory_level": {}})))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path_regex(r"^/admin/api/2024-07/orders/.*"))
-        .respond_with(ResponseTemplate::new(201))
-        .mount(&server)
-        .await;
+pub async fn fake_shopify() -> Peer {
+    let server = Peer::start().await;
+    server.answer("POST", SET_PATH, 200, json!({"inventory_level": {}}));
+    server.answer("POST", "/admin/api/2024-07/orders/", 201, "");
     server
 }
 
-async fn fake_amazon() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("PATCH"))
-        .and(path_regex(r"^/listings/2021-08-01/items/A2SELLER/.*"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "ACCEPTED"})))
-        .mount(&server)
-        .await;
+async fn fake_amazon() -> Peer {
+    let server = Peer::start().await;
+    server.answer("PATCH", "/listings/2021-08-01/items/A2SELLER/", 200, json!({"status": "ACCEPTED"}));
     let upload = format!("{}/upload/doc-1", server.uri());
-    Mock::given(method("POST"))
-        .and(path("/feeds/2021-06-30/documents"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"feedDocumentId": "doc-1", "url": upload})))
-        .mount(&server)
-        .await;
-    Mock::given(method("PUT")).and(path("/upload/doc-1")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
-    Mock::given(method("POST"))
-        .and(path("/feeds/2021-06-30/feeds"))
-        .respond_with(ResponseTemplate::new(202).set_body_json(json!({"feedId": "feed-1"})))
-        .mount(&server)
-        .await;
+    server.answer("POST", "/feeds/2021-06-30/documents", 201, json!({"feedDocumentId": "doc-1", "url": upload}));
+    server.answer("PUT", "/upload/doc-1", 200, "");
+    server.answer("POST", "/feeds/2021-06-30/feeds", 202, json!({"feedId": "feed-1"}));
     server
 }
 
-async fn requests(server: &MockServer, wanted: &str) -> Vec<Request> {
-    server.received_requests().await.unwrap_or_default().into_iter().filter(|r| r.url.path().contains(wanted)).collect()
+async fn requests(server: &Peer, wanted: &str) -> Vec<Received> {
+    server.received().into_iter().filter(|r| r.path.contains(wanted)).collect()
 }
 
-fn body(request: &Request) -> Value {
-    serde_json::from_slice(&request.body).unwrap_or(Value::Null)
+fn body(request: &Received) -> Value {
+    request.json()
 }
 
 /// The quantities a fake Shopify was last told, by inventory item.
-async fn shopify_quantity(server: &MockServer, item: &str) -> Option<i64> {
+async fn shopify_quantity(server: &Peer, item: &str) -> Option<i64> {
     requests(server, SET_PATH)
         .await
         .iter()
@@ -124,7 +95,7 @@ async fn shopify_quantity(server: &MockServer, item: &str) -> Option<i64> {
         .and_then(|b| b["available"].as_i64())
 }
 
-async fn amazon_quantity(server: &MockServer, sku: &str) -> Option<i64> {
+async fn amazon_quantity(server: &Peer, sku: &str) -> Option<i64> {
     requests(server, &format!("/items/A2SELLER/{sku}"))
         .await
         .last()
@@ -295,7 +266,7 @@ async fn quick_changes_coalesce_into_one_push_and_batch_where_the_api_allows(app
     list(&app, &amzn, "CUP", "CUP").await;
     list(&app, &amzn, "PLATE", "PLATE").await;
     app.run_jobs().await;
-    let before = (requests(&shopify, SET_PATH).await.len(), amazon.received_requests().await.unwrap_or_default().len());
+    let before = (requests(&shopify, SET_PATH).await.len(), amazon.received().len());
     for _ in 0..10 {
         app.receive("WH", "CUP", 1).await;
     }
@@ -304,9 +275,9 @@ async fn quick_changes_coalesce_into_one_push_and_batch_where_the_api_allows(app
     let shop_pushes = requests(&shopify, SET_PATH).await.len() - before.0;
     assert_eq!(shop_pushes, 1, "ten changes, one push");
     assert_eq!(shopify_quantity(&shopify, "1001").await, Some(10), "the last value");
-    let amazon_calls = amazon.received_requests().await.unwrap_or_default();
-    let feed: Vec<&Request> = amazon_calls[before.1..].iter().collect();
-    let paths: Vec<&str> = feed.iter().map(|r| r.url.path()).collect();
+    let amazon_calls = amazon.received();
+    let feed: Vec<&Received> = amazon_calls[before.1..].iter().collect();
+    let paths: Vec<&str> = feed.iter().map(|r| r.path.as_str()).collect();
     assert_eq!(
         paths,
         ["/feeds/2021-06-30/documents", "/upload/doc-1", "/feeds/2021-06-30/feeds"],
@@ -321,36 +292,19 @@ async fn quick_changes_coalesce_into_one_push_and_batch_where_the_api_allows(app
         .collect();
     sent.sort();
     assert_eq!(sent, [("CUP".to_owned(), 10), ("PLATE".to_owned(), 4)]);
-    assert!(feed[0].headers.get("x-amz-access-token").is_some());
-    assert!(feed[1].headers.get("x-amz-access-token").is_none(), "the pre-signed upload carries no token");
+    assert!(feed[0].headers.contains_key("x-amz-access-token"));
+    assert!(!feed[1].headers.contains_key("x-amz-access-token"), "the pre-signed upload carries no token");
 }
 
 async fn a_failing_marketplace_is_retried_with_backoff_then_dead_lettered(app: TestApp) {
     app.create_store("WH", 52.52, 13.40).await;
     app.create_sku("FAN", "40.00").await;
-    let flaky = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(SET_PATH))
-        .respond_with(ResponseTemplate::new(429))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&flaky)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(SET_PATH))
-        .respond_with(ResponseTemplate::new(500))
-        .up_to_n_times(1)
-        .with_priority(2)
-        .mount(&flaky)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(SET_PATH))
-        .respond_with(ResponseTemplate::new(200))
-        .with_priority(3)
-        .mount(&flaky)
-        .await;
-    let broken = MockServer::start().await;
-    Mock::given(method("PATCH")).respond_with(ResponseTemplate::new(503)).mount(&broken).await;
+    let flaky = Peer::start().await;
+    flaky.answer_times("POST", SET_PATH, 429, 1);
+    flaky.answer_times("POST", SET_PATH, 500, 1);
+    flaky.answer("POST", SET_PATH, 200, "");
+    let broken = Peer::start().await;
+    broken.answer("PATCH", "/", 503, "");
     let shop = marketplace(&app, "flaky", "shopify", &flaky, 100, 0).await;
     let amzn = marketplace(&app, "broken", "amazon", &broken, 100, 0).await;
     list(&app, &shop, "FAN", "77").await;
@@ -758,11 +712,8 @@ async fn secrets_are_sealed_and_never_echoed(app: TestApp) {
         .await
         .assert_problem(422, "validation_failed");
     }
-    let chatty = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(400).set_body_string("internal: db=prod-db-7 token=abc"))
-        .mount(&chatty)
-        .await;
+    let chatty = Peer::start().await;
+    chatty.answer("POST", "/", 400, "internal: db=prod-db-7 token=abc");
     let noisy = marketplace(&app, "noisy", "shopify", &chatty, 100, 0).await;
     app.create_store("WH", 52.52, 13.40).await;
     app.create_sku("BOX", "1.00").await;
