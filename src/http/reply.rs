@@ -35,10 +35,11 @@ impl Reply {
         Self::json(StatusCode::OK, body)
     }
 
-    /// 201 with `Location: <path>`, each segment percent-encoded: an
-    /// identifier with spaces or non-ASCII letters still makes a valid header.
-    pub fn created(body: &impl Serialize, path: String) -> Self {
-        let location = utf8_percent_encode(&path, PATH_SEGMENT).to_string();
+    /// 201 with `Location: <collection>/<id>`, the id percent-encoded as one
+    /// segment: an identifier with spaces, slashes or non-ASCII letters still
+    /// makes a valid header that leads back to it.
+    pub fn created(body: &impl Serialize, collection: &str, id: &str) -> Self {
+        let location = format!("{collection}/{}", utf8_percent_encode(id, PATH_SEGMENT));
         Self { location: Some(location), ..Self::json(StatusCode::CREATED, body) }
     }
 
@@ -48,8 +49,8 @@ impl Reply {
     }
 }
 
-/// What a path keeps as is: unreserved characters and the `/` between segments.
-const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'/').remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+/// What a path segment keeps as is: unreserved characters.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 impl Responder for Reply {
     type Body = BoxBody;

@@ -410,6 +410,13 @@ async fn customers_are_found_by_email_and_phone(app: TestApp) {
         .await;
     stale.assert_problem(412, "stale_version");
     assert_eq!(stale.body["current"]["name"], "Ada");
+    // A storefront's own id may hold a slash or any letter: the Location
+    // header encodes it as one segment and leads back to the customer.
+    let created = app.post("/v1/customers", &web, json!({"external_ref": "shop/¸ 4"})).await;
+    created.assert_status(201);
+    let location = created.header("location").unwrap().to_owned();
+    assert_eq!(location, "/v1/customers/shop%2F%C2%B8%204");
+    assert_eq!(app.get(&location, &web).await.body["external_ref"], "shop/¸ 4");
 }
 
 #[tokio::test]

@@ -59,8 +59,8 @@ pub async fn create_customer(
     let now = ctx.now();
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
         let customer = customer::create(conn, input, now)?;
-        let url = format!("/v1/customers/{}", customer.external_ref);
-        Ok(Reply::created(&customer_view(conn, &customer)?, url).version(customer.version))
+        Ok(Reply::created(&customer_view(conn, &customer)?, "/v1/customers", &customer.external_ref)
+            .version(customer.version))
     })
     .await
 }
@@ -87,11 +87,8 @@ pub async fn put_customer(
         .write(move |conn| {
             let (customer, created) = customer::put(conn, input, if_match.0, now)?;
             let view = customer_view(conn, &customer)?;
-            let reply = if created {
-                Reply::created(&view, format!("/v1/customers/{}", customer.external_ref))
-            } else {
-                Reply::ok(&view)
-            };
+            let reply =
+                if created { Reply::created(&view, "/v1/customers", &customer.external_ref) } else { Reply::ok(&view) };
             Ok(reply.version(customer.version))
         })
         .await

@@ -46,8 +46,8 @@ pub async fn create_location(
     let now = ctx.now();
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
         let location = catalog::create_location(conn, input, now)?;
-        let url = format!("/v1/locations/{}", location.code);
-        Ok(Reply::created(&LocationResponse::from(&location), url).version(location.version))
+        Ok(Reply::created(&LocationResponse::from(&location), "/v1/locations", location.code.as_str())
+            .version(location.version))
     })
     .await
 }

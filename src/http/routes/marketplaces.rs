@@ -57,8 +57,8 @@ pub async fn create_marketplace(
     let now = ctx.now();
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
         let created = marketplace::create(conn, input, now)?;
-        let url = format!("/v1/marketplaces/{}", created.id);
-        Ok(Reply::created(&MarketplaceResponse::from(&created), url).version(created.version))
+        Ok(Reply::created(&MarketplaceResponse::from(&created), "/v1/marketplaces", &created.id.to_string())
+            .version(created.version))
     })
     .await
 }

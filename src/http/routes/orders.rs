@@ -147,8 +147,8 @@ pub async fn checkout(
         let customer = customer::get(conn, &reference)?;
         let act = Act { actor: &caller, config: &config, now };
         let placed = order::place::checkout(conn, &customer, version, payment, None, &act)?;
-        let url = format!("/v1/orders/{}", placed.row.id);
-        Ok(Reply::created(&order_view(conn, &placed, &caller)?, url).version(placed.row.version))
+        Ok(Reply::created(&order_view(conn, &placed, &caller)?, "/v1/orders", placed.row.id.as_str())
+            .version(placed.row.version))
     })
     .await
 }
@@ -373,7 +373,7 @@ pub async fn create_return(
         let returned =
             order::returns::create_return(conn, &found.row.id, at.as_ref(), &lines, reason.as_deref(), &act)?;
         let after = order::get(conn, found.row.id.as_str())?;
-        Ok(Reply::created(&ReturnResponse::new(&returned, &after), format!("/v1/orders/{}", found.row.id)))
+        Ok(Reply::created(&ReturnResponse::new(&returned, &after), "/v1/orders", found.row.id.as_str()))
     })
     .await
 }

@@ -39,8 +39,8 @@ fn own_store(conn: &mut AnyConnection, caller: &Caller) -> Result<Location, ApiE
 }
 
 fn created(conn: &mut AnyConnection, placed: &Order, caller: &Caller) -> Result<Reply, ApiError> {
-    let url = format!("/v1/orders/{}", placed.row.id);
-    Ok(Reply::created(&order_view(conn, placed, caller)?, url).version(placed.row.version))
+    Ok(Reply::created(&order_view(conn, placed, caller)?, "/v1/orders", placed.row.id.as_str())
+        .version(placed.row.version))
 }
 
 fn skus(

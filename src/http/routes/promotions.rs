@@ -61,8 +61,8 @@ pub async fn create_promotion(
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
         let input = input(conn, draft)?;
         let created = pricing::create_promotion(conn, input, now)?;
-        let url = format!("/v1/promotions/{}", created.id);
-        Ok(Reply::created(&response(conn, &created)?, url).version(created.version))
+        Ok(Reply::created(&response(conn, &created)?, "/v1/promotions", &created.id.to_string())
+            .version(created.version))
     })
     .await
 }

@@ -95,7 +95,7 @@ async fn place(
         };
         let reservation = reservation::create(conn, new, &caller, now)?;
         let body = reservation_response(&reservation);
-        Ok(Reply::created(&body, format!("/v1/reservations/{}", reservation.id)).version(reservation.version))
+        Ok(Reply::created(&body, "/v1/reservations", reservation.id.as_str()).version(reservation.version))
     })
     .await
 }

@@ -46,7 +46,7 @@ pub async fn create_sku(
     let now = ctx.now();
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
         let sku = catalog::create_sku(conn, input, now)?;
-        Ok(Reply::created(&SkuResponse::from(&sku), format!("/v1/skus/{}", sku.code)).version(sku.version))
+        Ok(Reply::created(&SkuResponse::from(&sku), "/v1/skus", sku.code.as_str()).version(sku.version))
     })
     .await
 }
