@@ -74,6 +74,14 @@ impl Metrics {
     }
 }
 
+/// The statement counter, so that a load test can divide it by its requests.
+pub fn render_statements(total: u64) -> String {
+    format!(
+        "# HELP omnistock_db_statements_total SQL statements run on this instance's connections, BEGIN and COMMIT included.\n\
+         # TYPE omnistock_db_statements_total counter\nomnistock_db_statements_total {total}\n"
+    )
+}
+
 fn labels((route, method, status): &Key) -> String {
     format!("route=\"{}\",method=\"{method}\",status=\"{status}\"", route.replace('"', "'"))
 }
@@ -108,5 +116,6 @@ mod tests {
         assert!(text.contains("http_requests_total{route=\"/v1/skus\",method=\"GET\",status=\"200\"} 2"));
         assert!(text.contains("le=\"0.005\"} 1"));
         assert!(text.contains("le=\"+Inf\"} 2"));
+        assert!(render_statements(42).ends_with("\nomnistock_db_statements_total 42\n"));
     }
 }

@@ -428,47 +428,44 @@ pub fn check_ledger(conn: &mut AnyConnection) -> Result<(usize, Vec<LedgerMismat
         repo::ledger_sums(conn)?.into_iter().map(|(s, l, o, r)| ((s, l), (o, r))).collect();
     let held: HashMap<(SkuId, LocationId), i64> =
         repo::held_per_level(conn)?.into_iter().map(|(s, l, q)| ((s, l), q)).collect();
-    let sku_ids: Vec<SkuId> =
-        levels.iter().map(|l| l.sku_id.clone()).chain(ledger.keys().map(|k| k.0.clone())).collect();
-    let sku_codes = catalog::sku_codes(conn, &sku_ids)?;
-    let location_ids: Vec<LocationId> =
-        levels.iter().map(|l| l.location_id.clone()).chain(ledger.keys().map(|k| k.1.clone())).collect();
-    let location_codes: HashMap<LocationId, String> =
-        catalog::locations_by_ids(conn, &location_ids)?.into_iter().map(|l| (l.id, l.code.into_string())).collect();
-    let sku_code = |id: &SkuId| sku_codes.get(id).cloned().unwrap_or_else(|| id.to_string());
-    let location_code = |id: &LocationId| location_codes.get(id).cloned().unwrap_or_else(|| id.to_string());
+    // (sku, location, on hand, ledger on hand, reserved, ledger reserved, held)
+    let mut found = Vec::new();
     let mut seen = HashSet::new();
-    let mut mismatches = Vec::new();
     for level in &levels {
         let key = (level.sku_id.clone(), level.location_id.clone());
         let (ledger_on_hand, ledger_reserved) = ledger.get(&key).copied().unwrap_or((0, 0));
         let held_by_reservations = held.get(&key).copied().unwrap_or(0);
         let (on_hand, reserved) = (i64::from(level.on_hand), i64::from(level.reserved));
         if on_hand != ledger_on_hand || reserved != ledger_reserved || reserved != held_by_reservations {
-            mismatches.push(LedgerMismatch {
-                sku_code: sku_code(&level.sku_id),
-                location_code: location_code(&level.location_id),
+            found.push((key.clone(), [on_hand, ledger_on_hand, reserved, ledger_reserved, held_by_reservations]));
+        }
+        seen.insert(key);
+    }
+    for (key, (ledger_on_hand, ledger_reserved)) in &ledger {
+        if !seen.contains(key) {
+            found.push((key.clone(), [0, *ledger_on_hand, 0, *ledger_reserved, 0]));
+        }
+    }
+    // Codes only for what disagrees: a whole catalogue's ids would exceed
+    // the bind parameters a statement may carry.
+    let sku_ids: Vec<SkuId> = found.iter().map(|((sku, _), _)| sku.clone()).collect();
+    let sku_codes = catalog::sku_codes(conn, &sku_ids)?;
+    let location_ids: Vec<LocationId> = found.iter().map(|((_, location), _)| location.clone()).collect();
+    let location_codes: HashMap<LocationId, String> =
+        catalog::locations_by_ids(conn, &location_ids)?.into_iter().map(|l| (l.id, l.code.into_string())).collect();
+    let mismatches = found
+        .into_iter()
+        .map(|((sku, location), [on_hand, ledger_on_hand, reserved, ledger_reserved, held_by_reservations])| {
+            LedgerMismatch {
+                sku_code: sku_codes.get(&sku).cloned().unwrap_or_else(|| sku.to_string()),
+                location_code: location_codes.get(&location).cloned().unwrap_or_else(|| location.to_string()),
                 on_hand,
                 ledger_on_hand,
                 reserved,
                 ledger_reserved,
                 held_by_reservations,
-            });
-        }
-        seen.insert(key);
-    }
-    for ((sku, location), (ledger_on_hand, ledger_reserved)) in &ledger {
-        if !seen.contains(&(sku.clone(), location.clone())) {
-            mismatches.push(LedgerMismatch {
-                sku_code: sku_code(sku),
-                location_code: location_code(location),
-                on_hand: 0,
-                ledger_on_hand: *ledger_on_hand,
-                reserved: 0,
-                ledger_reserved: *ledger_reserved,
-                held_by_reservations: 0,
-            });
-        }
-    }
+            }
+        })
+        .collect();
     Ok((levels.len(), mismatches))
 }

@@ -4,7 +4,9 @@
 mod helpers;
 
 mod architecture;
+mod budgets;
 mod cart;
+mod crash;
 mod foundation;
 mod fulfilment;
 mod inventory;

@@ -39,8 +39,15 @@ fn run(command: &mut Command) -> Result<String, Failure> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// pgbench ceilings on a scratch database: (select-only, TPC-B, hot row) TPS.
-pub fn postgres(url: &str, database: &str, clients: usize, seconds: u64) -> Result<(f64, f64, f64), Failure> {
+/// pgbench ceilings on a scratch database: select-only and TPC-B TPS at
+/// `clients`, and the hot row's TPS at each of `hot_clients`.
+pub fn postgres(
+    url: &str,
+    database: &str,
+    clients: usize,
+    hot_clients: &[usize],
+    seconds: u64,
+) -> Result<(f64, f64, Vec<f64>), Failure> {
     let target = match url.rsplit_once('/') {
         Some((server, _)) => format!("{server}/{database}"),
         None => format!("{url}/{database}"),
@@ -55,23 +62,28 @@ pub fn postgres(url: &str, database: &str, clients: usize, seconds: u64) -> Resu
     let script = std::env::temp_dir().join("omnistock-hot-row.sql");
     std::fs::write(&script, HOT_ROW_SCRIPT)?;
     let file = script.to_string_lossy().into_owned();
-    let hot =
-        tps(&run(Command::new("pgbench")
-            .args(["-n", "-M", "prepared", "-f", &file, "-c", &c, "-j", &jobs, "-T", &t, &target]))?);
-    match (select, tpcb, hot) {
-        (Some(s), Some(b), Some(h)) => Ok((s, b, h)),
+    let mut hot = Vec::new();
+    for n in hot_clients {
+        let n = n.to_string();
+        let args = ["-n", "-M", "prepared", "-f", &file, "-c", &n, "-j", &jobs, "-T", &t, &target];
+        hot.push(
+            tps(&run(Command::new("pgbench").args(args))?).ok_or_else(|| Failure("pgbench printed no tps".into()))?,
+        );
+    }
+    match (select, tpcb) {
+        (Some(s), Some(b)) => Ok((s, b, hot)),
         _ => Err(Failure("pgbench printed no tps".into())),
     }
 }
 
 /// The hot-row transaction from one writer in a loop, in WAL with
-/// synchronous=NORMAL (the service's settings): transactions per second.
+/// synchronous=FULL (the service's default): transactions per second.
 pub fn sqlite(dir: &Path, seconds: u64) -> Result<f64, Failure> {
     let path = dir.join("omnistock-ceiling.db");
     let _ = std::fs::remove_file(&path);
     let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
     conn.batch_execute(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;
          CREATE TABLE hot (id INTEGER PRIMARY KEY, on_hand INTEGER NOT NULL, reserved INTEGER NOT NULL, safety_stock INTEGER NOT NULL);
          INSERT INTO hot VALUES (1, 2000000000, 0, 0);
          CREATE TABLE ledger (id INTEGER PRIMARY KEY AUTOINCREMENT, sku TEXT NOT NULL, quantity INTEGER NOT NULL, created_at TEXT NOT NULL);",

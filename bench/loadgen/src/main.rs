@@ -72,10 +72,14 @@ struct Args {
     no_ceilings: bool,
 }
 
+/// The smaller client count hot-sku also runs at.
+const HOT_SKU_FEW: usize = 8;
+
 /// One row of the table.
 struct Row {
     scenario: String,
     backend: &'static str,
+    clients: usize,
     ops_per_sec: f64,
     requests_per_sec: f64,
     p50: f64,
@@ -84,6 +88,10 @@ struct Row {
     errors: u64,
     oversold: Option<i64>,
     peak_rss_mb: f64,
+    /// SQL statements the server ran per request (its own counter, BEGIN and COMMIT included).
+    statements_per_request: f64,
+    /// Server CPU time (user + system, from /proc) per request, in milliseconds.
+    cpu_ms_per_request: f64,
     note: Option<String>,
 }
 
@@ -114,6 +122,7 @@ async fn start(binary: &PathBuf, url: &str, pool: Option<u32>) -> Result<Server,
     let child = command
         .arg("serve")
         .env("DATABASE_URL", url)
+        .env("OMNISTOCK_SECRET_KEY", seed::SECRET_KEY)
         .env("OMNISTOCK_ADDR", format!("127.0.0.1:{port}"))
         .env("OMNISTOCK_LOG", "warn")
         .stdout(Stdio::null())
@@ -153,12 +162,33 @@ fn watch_rss(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<f64> {
     })
 }
 
+/// The server's CPU time so far (user + system), in milliseconds.
+fn cpu_ms(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks: f64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<f64>().ok()).sum();
+    // Linux reports in USER_HZ, 100 per second on every mainstream kernel.
+    ticks * 10.0
+}
+
+/// The server's statement counter, read from its /metrics.
+async fn statements(base: &str) -> f64 {
+    let text = match reqwest::get(format!("{base}/metrics")).await {
+        Ok(response) => response.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix("omnistock_db_statements_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// Levels that promise more than they hold, and ledger mismatches.
 /// The service's own storage on `url`, for checks beside the running server.
 async fn open(url: &str) -> Result<omnistock::context::Context, Failure> {
-    let config = omnistock::config::Config::from_lookup(|n| (n == "DATABASE_URL").then(|| url.to_owned()))
-        .map_err(|e| e.to_string())?;
-    Ok(omnistock::open(config, Arc::new(omnistock::clock::SystemClock)).await?)
+    Ok(omnistock::open(seed::config(url), Arc::new(omnistock::clock::SystemClock)).await?)
 }
 
 /// Settles the database before a scenario, as pgbench does before its runs:
@@ -224,16 +254,27 @@ async fn bench_backend(args: &Args, backend: &'static str, rows: &mut Vec<Row>) 
     eprintln!("[{backend}] seeding {} locations × {} SKUs, {} customers", args.locations, args.skus, args.customers);
     let seeded = seed::seed(&url, args.locations, args.skus, args.customers).await?;
     let server = start(&args.omnistock, &url, args.pool_size).await?;
-    for scenario in &args.scenarios {
+    // hot-sku also runs at 8 clients: the combining of concurrent holds
+    // matters most under contention, and the ceiling is measured at both.
+    let runs = args.scenarios.iter().flat_map(|scenario| {
+        let extra = (scenario == "hot-sku" && args.clients != HOT_SKU_FEW).then_some((scenario, HOT_SKU_FEW));
+        extra.into_iter().chain([(scenario, args.clients)])
+    });
+    for (scenario, clients) in runs {
         settle(&url).await?;
         let shared = Arc::new(scenarios::Shared { seeded: seeded.clone(), counter: AtomicU64::new(0) });
-        eprintln!("[{backend}] {scenario}: {} clients for {} s", args.clients, args.duration);
+        eprintln!("[{backend}] {scenario}: {clients} clients for {} s", args.duration);
         let stop = Arc::new(AtomicBool::new(false));
-        let rss = watch_rss(server.child.id(), stop.clone());
+        let pid = server.child.id();
+        let rss = watch_rss(pid, stop.clone());
+        let (statements_before, cpu_before) = (statements(&server.base).await, cpu_ms(pid));
         let measured =
-            scenarios::run(scenario, &server.base, args.clients, Duration::from_secs(args.duration), shared).await;
+            scenarios::run(scenario, &server.base, clients, Duration::from_secs(args.duration), shared).await;
+        let (statements_after, cpu_after) = (statements(&server.base).await, cpu_ms(pid));
         stop.store(true, Ordering::Relaxed);
         let peak = rss.join().unwrap_or(0.0);
+        // The two scrapes of /metrics are requests too, and not the load's.
+        let requests = measured.requests.max(1) as f64;
         let moves_stock = matches!(scenario.as_str(), "hot-sku" | "checkout" | "mixed" | "webhook" | "pos-hold");
         let oversold = if moves_stock { Some(oversold(&url).await?) } else { None };
         let seconds = measured.elapsed.as_secs_f64();
@@ -241,6 +282,7 @@ async fn bench_backend(args: &Args, backend: &'static str, rows: &mut Vec<Row>) 
         rows.push(Row {
             scenario: scenario.clone(),
             backend,
+            clients,
             ops_per_sec: measured.ops as f64 / seconds,
             requests_per_sec: measured.requests as f64 / seconds,
             p50: q(0.50),
@@ -249,6 +291,8 @@ async fn bench_backend(args: &Args, backend: &'static str, rows: &mut Vec<Row>) 
             errors: measured.errors,
             oversold,
             peak_rss_mb: peak,
+            statements_per_request: (statements_after - statements_before) / requests,
+            cpu_ms_per_request: (cpu_after - cpu_before) / requests,
             note: measured.first_error,
         });
     }
@@ -313,22 +357,26 @@ async fn main() -> Result<(), Failure> {
             "postgres" => {
                 let url = args.postgres.clone();
                 let (clients, seconds) = (args.clients, args.duration);
+                let hot_clients = if clients == HOT_SKU_FEW { vec![clients] } else { vec![HOT_SKU_FEW, clients] };
+                let hot_for_ceiling = hot_clients.clone();
                 let measured = tokio::task::spawn_blocking(move || {
                     fresh_postgres(&url, "omnistock_ceiling")?;
-                    let result = ceiling::postgres(&url, "omnistock_ceiling", clients, seconds);
+                    let result = ceiling::postgres(&url, "omnistock_ceiling", clients, &hot_for_ceiling, seconds);
                     drop_postgres(&url, "omnistock_ceiling");
                     result
                 })
                 .await??;
-                ceilings.push(("postgres", "pgbench select-only", measured.0, "availability"));
-                ceilings.push(("postgres", "pgbench TPC-B", measured.1, "checkout"));
-                ceilings.push(("postgres", "pgbench hot-row reserve + ledger", measured.2, "hot-sku"));
+                ceilings.push(("postgres", "pgbench select-only", measured.0, "availability", clients));
+                ceilings.push(("postgres", "pgbench TPC-B", measured.1, "checkout", clients));
+                for (n, tps) in hot_clients.into_iter().zip(measured.2) {
+                    ceilings.push(("postgres", "pgbench hot-row reserve + ledger", tps, "hot-sku", n));
+                }
             }
             _ => {
                 let seconds = args.duration.min(10);
                 let tps =
                     tokio::task::spawn_blocking(move || ceiling::sqlite(&std::env::temp_dir(), seconds)).await??;
-                ceilings.push(("sqlite", "hot-row reserve + ledger, one writer", tps, "hot-sku"));
+                ceilings.push(("sqlite", "hot-row reserve + ledger, one writer", tps, "hot-sku", args.clients));
             }
         }
     }
@@ -342,7 +390,10 @@ async fn main() -> Result<(), Failure> {
     Ok(())
 }
 
-fn report(args: &Args, rows: &[Row], ceilings: &[(&str, &str, f64, &str)]) -> String {
+/// A ceiling: backend, what was measured, its TPS, the scenario it bounds and at how many clients.
+type Ceiling = (&'static str, &'static str, f64, &'static str, usize);
+
+fn report(args: &Args, rows: &[Row], ceilings: &[Ceiling]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# omnistock benchmark\n");
     let _ = writeln!(
@@ -359,15 +410,16 @@ fn report(args: &Args, rows: &[Row], ceilings: &[(&str, &str, f64, &str)]) -> St
     );
     let _ = writeln!(
         out,
-        "| scenario | backend | ops/s | requests/s | p50 ms | p99 ms | p99.9 ms | errors | oversold | server peak RSS MB |"
+        "| scenario | backend | clients | ops/s | requests/s | p50 ms | p99 ms | p99.9 ms | errors | oversold | server peak RSS MB | statements/request | server CPU ms/request |"
     );
-    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {:.1} |",
+            "| {} | {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {:.1} | {:.1} | {:.2} |",
             r.scenario,
             r.backend,
+            r.clients,
             r.ops_per_sec,
             r.requests_per_sec,
             r.p50,
@@ -375,7 +427,9 @@ fn report(args: &Args, rows: &[Row], ceilings: &[(&str, &str, f64, &str)]) -> St
             r.p999,
             r.errors,
             r.oversold.map(|o| o.to_string()).unwrap_or_else(|| "–".into()),
-            r.peak_rss_mb
+            r.peak_rss_mb,
+            r.statements_per_request,
+            r.cpu_ms_per_request
         );
     }
     let _ = writeln!(
@@ -383,11 +437,13 @@ fn report(args: &Args, rows: &[Row], ceilings: &[(&str, &str, f64, &str)]) -> St
         "\nAn op is one scenario step: availability 1 request; cart 2 (add, then change or remove); checkout 5 (3 lines, fulfilment, checkout); hot-sku and pos-hold 2 (hold, release); webhook 1. Latencies are per request, successful ones; errors are counted apart."
     );
     if !ceilings.is_empty() {
-        let _ = writeln!(out, "\n| backend | ceiling | TPS | compared with | ours | ratio |");
-        let _ = writeln!(out, "|---|---|---:|---|---:|---:|");
-        for (backend, name, tps, scenario) in ceilings {
-            let ours =
-                rows.iter().find(|r| r.backend == *backend && r.scenario == *scenario).map(|r| match *scenario {
+        let _ = writeln!(out, "\n| backend | ceiling | clients | TPS | compared with | ours | ratio |");
+        let _ = writeln!(out, "|---|---|---:|---:|---|---:|---:|");
+        for (backend, name, tps, scenario, clients) in ceilings {
+            let ours = rows
+                .iter()
+                .find(|r| r.backend == *backend && r.scenario == *scenario && r.clients == *clients)
+                .map(|r| match *scenario {
                     "hot-sku" => r.requests_per_sec,
                     _ => r.ops_per_sec,
                 });
@@ -395,7 +451,7 @@ fn report(args: &Args, rows: &[Row], ceilings: &[(&str, &str, f64, &str)]) -> St
                 Some(o) => (format!("{o:.0}"), format!("{:.0} %", o / tps * 100.0)),
                 None => ("–".into(), "–".into()),
             };
-            let _ = writeln!(out, "| {backend} | {name} | {tps:.0} | {scenario} | {ours_text} | {ratio} |");
+            let _ = writeln!(out, "| {backend} | {name} | {clients} | {tps:.0} | {scenario} | {ours_text} | {ratio} |");
         }
         let _ = writeln!(
             out,

@@ -17,7 +17,10 @@ use omnistock::customer::{self, CustomerInput};
 use omnistock::db::schema::{stock_levels, stock_movements};
 use omnistock::db::{AnyConnection, timestamp};
 use omnistock::marketplace::{self, ConnectorKind, MarketplaceInput};
-use omnistock::types::{Code, Currency, GeoPoint, Gtin, Money, gtin_check_digit};
+use omnistock::pricing;
+use omnistock::secret::Keyring;
+use omnistock::types::{Code, Currency, GeoPoint, Gtin, MarketplaceId, Money, gtin_check_digit};
+use rust_decimal::Decimal;
 
 use crate::Failure;
 
@@ -25,6 +28,9 @@ use crate::Failure;
 pub const STOCK: i32 = 100_000;
 pub const HOT_SKU: &str = "HOT-0";
 pub const WEBHOOK_SECRET: &str = "bench-webhook-secret-0123456789";
+/// The key that seals marketplace secrets, shared by the seeding and the
+/// server it starts (32 bytes, URL-safe base64).
+pub const SECRET_KEY: &str = "YmVuY2gtb25seS1zZWFsaW5nLWtleS1uby1zZWNyZXQ";
 
 /// What the scenarios need to know about the data.
 #[derive(Clone)]
@@ -40,11 +46,13 @@ pub struct Seeded {
     pub marketplace: String,
 }
 
-fn config(url: &str) -> Config {
+/// The service's configuration for the benchmark's own connections.
+pub fn config(url: &str) -> Config {
     let url = url.to_owned();
     Config::from_lookup(move |name| match name {
         "DATABASE_URL" => Some(url.clone()),
         "OMNISTOCK_DB__POOL_SIZE" => Some("4".into()),
+        "OMNISTOCK_SECRET_KEY" => Some(SECRET_KEY.into()),
         _ => None,
     })
     .expect("bench configuration")
@@ -65,16 +73,24 @@ fn hours() -> OpeningHours {
 
 pub async fn seed(url: &str, locations: usize, skus: usize, customers: usize) -> Result<Seeded, Failure> {
     let ctx = omnistock::open(config(url), Arc::new(SystemClock)).await.map_err(Failure)?;
-    let db = ctx.db.clone();
+    let (db, keyring) = (ctx.db.clone(), ctx.keyring.clone());
     tokio::task::spawn_blocking(move || {
         let mut conn = db.get()?;
-        seed_blocking(&mut conn, locations, skus, customers)
+        seed_blocking(&mut conn, &keyring, locations, skus, customers)
     })
     .await?
 }
 
-fn seed_blocking(conn: &mut AnyConnection, locations: usize, skus: usize, customers: usize) -> Result<Seeded, Failure> {
+fn seed_blocking(
+    conn: &mut AnyConnection,
+    keyring: &Keyring,
+    locations: usize,
+    skus: usize,
+    customers: usize,
+) -> Result<Seeded, Failure> {
     let now = Utc::now();
+    // Checkout refuses a destination without a rate: every store is in DE-BE.
+    conn.write(|conn| pricing::set_tax_rate(conn, "DE", pricing::STANDARD, Decimal::from(19), now))?;
     let eur = Currency::parse("EUR")?;
     let mut location_ids = Vec::new();
     let mut location_codes = Vec::new();
@@ -124,6 +140,7 @@ fn seed_blocking(conn: &mut AnyConnection, locations: usize, skus: usize, custom
                 price: Money::new(199 + (n as i64 % 50) * 100, eur),
                 spoken_names: Vec::new(),
                 active: true,
+                tax_class: pricing::STANDARD.to_owned(),
             };
             let sku = catalog::create_sku(conn, input, now)?;
             sku_ids.push(sku.id);
@@ -193,13 +210,14 @@ fn seed_blocking(conn: &mut AnyConnection, locations: usize, skus: usize, custom
                role: Role,
                location: Option<&str>,
                channel: Option<Channel>,
-               marketplace: Option<String>| {
+               marketplace: Option<MarketplaceId>| {
         let new = NewKey {
             name: format!("bench {role}"),
             role,
-            location: location.map(Code::parse).transpose().map_err(access::AccessError::Invalid)?,
+            location_id: location
+                .and_then(|code| location_ids.get(location_codes.iter().position(|c| c == code)?).cloned()),
             channel,
-            marketplace,
+            marketplace_id: marketplace,
         };
         access::create_key(conn, new, now).map(|(_, secret)| secret)
     };
@@ -209,13 +227,14 @@ fn seed_blocking(conn: &mut AnyConnection, locations: usize, skus: usize, custom
             name: "bench-shop".into(),
             kind: ConnectorKind::Shopify,
             base_url: "http://127.0.0.1:9".into(),
-            credentials: Some(serde_json::json!({"access_token": "bench"})),
-            webhook_secret: Some(WEBHOOK_SECRET.into()),
+            credentials: Some(keyring.seal(br#"{"access_token": "bench"}"#)),
+            webhook_secret: Some(keyring.seal(WEBHOOK_SECRET.as_bytes())),
             share_percent: 100,
             buffer_units: 0,
             rate_limit_per_sec: 10,
             settings: serde_json::json!({"location_id": "1"}),
             active: true,
+            locations: None,
         },
         now,
     )?;

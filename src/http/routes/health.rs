@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::context::Context;
 use crate::db::DbError;
-use crate::http::metrics::Metrics;
+use crate::http::metrics::{Metrics, render_statements};
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
 
@@ -38,9 +38,11 @@ pub async fn readyz(ctx: Data<Context>) -> Result<Reply, ApiError> {
     Ok(Reply::ok(&Health { status: "ready", database: Some(backend) }))
 }
 
-/// Prometheus text format: request counts and latency histograms by route and status.
+/// Prometheus text format: request counts and latency histograms by route and
+/// status, and the SQL statements this instance has run.
 #[utoipa::path(tag = "operations", security(()), responses((status = 200, content_type = "text/plain", body = String)))]
 #[get("/metrics")]
-pub async fn metrics(metrics: Data<Metrics>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(metrics.render())
+pub async fn metrics(metrics: Data<Metrics>, ctx: Data<Context>) -> HttpResponse {
+    let text = metrics.render() + &render_statements(ctx.db.statements());
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text)
 }
