@@ -38,16 +38,13 @@ pub fn create(
     new: NewReservation,
     actor: &Principal,
     now: DateTime<Utc>,
-) -> Result<Reservation, InventoryError> {
+) -> Result<Placed, InventoryError> {
     // Same SKU twice is one line; sorted by id so that concurrent
     // reservations lock rows in one order and cannot deadlock.
     let mut wanted: BTreeMap<SkuId, i32> = BTreeMap::new();
     for (sku, quantity) in &new.lines {
         *wanted.entry(sku.clone()).or_default() += quantity.get();
     }
-    let ids: Vec<SkuId> = wanted.keys().cloned().collect();
-    let codes = catalog::sku_codes(conn, &ids)?;
-    let location_code = location_code(conn, &new.location_id)?;
     let id = ReservationId::generate();
     let at = timestamp(now);
     let row = ReservationRow {
@@ -68,36 +65,49 @@ pub fn create(
     };
     let lines: Vec<(SkuId, i32)> = wanted.into_iter().collect();
     repo::insert_reservation(conn, &row, &lines)?;
-    let reservation = Reservation {
-        lines: lines
-            .into_iter()
-            .map(|(sku_id, quantity)| ReservationLine {
-                sku_code: codes.get(&sku_id).cloned().unwrap_or_default(),
-                sku_id,
-                quantity,
-            })
-            .collect(),
-        ..assemble(row, location_code, Vec::new())?
-    };
     let change = Change { reason: Some(new.purpose.as_str()), reference: Some(id.as_str()), actor, now };
     let mut short: Vec<Shortage> = Vec::new();
-    for line in &reservation.lines {
+    for (sku_id, quantity) in &lines {
         let held = repo::apply(
             conn,
-            &line.sku_id,
-            &reservation.location_id,
-            Guard::available(line.quantity),
-            &[Delta::reserved(MovementKind::Reserve, line.quantity)],
+            sku_id,
+            &row.location_id,
+            Guard::available(*quantity),
+            &[Delta::reserved(MovementKind::Reserve, *quantity)],
             &change,
         )?;
         if held.is_none() {
-            short.push(shortage(conn, &line.sku_id, &reservation.location_id, line.quantity)?);
+            short.push(shortage(conn, sku_id, &row.location_id, *quantity)?);
         }
     }
     if !short.is_empty() {
         return Err(InventoryError::Insufficient(short));
     }
-    Ok(reservation)
+    Ok(Placed { id, row, lines })
+}
+
+/// A hold as `create` placed it: what it wrote, without reading back the
+/// codes that most callers (orders, carts) do not need.
+#[derive(Debug)]
+pub struct Placed {
+    pub id: ReservationId,
+    row: ReservationRow,
+    lines: Vec<(SkuId, i32)>,
+}
+
+impl Placed {
+    /// The whole reservation, named with codes the caller already resolved.
+    pub fn describe(self, location_code: &str, sku_codes: &[(SkuId, &str)]) -> Result<Reservation, InventoryError> {
+        let code_of = |id: &SkuId| {
+            sku_codes.iter().find(|(s, _)| s == id).map_or_else(|| id.to_string(), |(_, c)| (*c).to_owned())
+        };
+        let lines = self
+            .lines
+            .into_iter()
+            .map(|(sku_id, quantity)| ReservationLine { sku_code: code_of(&sku_id), sku_id, quantity })
+            .collect();
+        assemble(self.row, location_code.to_owned(), lines)
+    }
 }
 
 pub fn get(conn: &mut AnyConnection, id: &ReservationId) -> Result<Reservation, InventoryError> {

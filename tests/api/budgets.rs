@@ -56,15 +56,15 @@ async fn each_hot_request_stays_within_its_statement_budget(app: TestApp) {
     let total = cart.body["totals"]["total"]["amount"].as_str().unwrap().to_owned();
     let (order, n) = counted(&app, checkout(&app, &web, "c1", version, &total, "budget-1")).await;
     order.assert_status(201);
-    spent.push(("checkout, 3 lines, pickup", n, 41 + savepoint));
+    spent.push(("checkout, 3 lines, pickup", n, 39 + savepoint));
     let hold = app.post("/v1/pos/holds", &pos, json!({"location": "S1", "items": [{"sku": "A", "quantity": 1}]}));
     let (answer, n) = counted(&app, hold).await;
     answer.assert_status(201);
-    spent.push(("POS hold, 1 item", n, 12 + savepoint));
+    spent.push(("POS hold, 1 item", n, 10 + savepoint));
     let reserve = json!({"location": "S1", "purpose": "order", "lines": [{"sku": "B", "quantity": 1}]});
     let (answer, n) = counted(&app, app.post("/v1/reservations", &app.admin, reserve)).await;
     answer.assert_status(201);
-    spent.push(("reservation, 1 line", n, 11 + savepoint));
+    spent.push(("reservation, 1 line", n, 9 + savepoint));
 
     let table: Vec<String> = spent.iter().map(|(what, n, budget)| format!("{what}: {n} (budget {budget})")).collect();
     eprintln!("statements per request on {}:\n  {}", app.ctx.db.backend(), table.join("\n  "));
