@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 /// Fills `buf` from the operating system's generator (getrandom(2)), which
 /// fails only where the kernel has no entropy source at all; a predictable
 /// buffer must never stand in for a random one, so that stops the request.
-pub fn fill_random(buf: &mut [u8]) {
+fn fill_random(buf: &mut [u8]) {
     if let Err(error) = getrandom::fill(buf) {
         panic!("the operating system's random generator failed: {error}");
     }

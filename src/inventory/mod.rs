@@ -428,22 +428,34 @@ pub fn check_ledger(conn: &mut AnyConnection) -> Result<(usize, Vec<LedgerMismat
         repo::ledger_sums(conn)?.into_iter().map(|(s, l, o, r)| ((s, l), (o, r))).collect();
     let held: HashMap<(SkuId, LocationId), i64> =
         repo::held_per_level(conn)?.into_iter().map(|(s, l, q)| ((s, l), q)).collect();
-    // (sku, location, on hand, ledger on hand, reserved, ledger reserved, held)
-    let mut found = Vec::new();
+    // Named by their ids until the codes of the few that disagree are read.
+    let mismatch =
+        |(sku, location): &(SkuId, LocationId), on_hand, (ledger_on_hand, ledger_reserved), reserved, held| {
+            LedgerMismatch {
+                sku_code: sku.to_string(),
+                location_code: location.to_string(),
+                on_hand,
+                ledger_on_hand,
+                reserved,
+                ledger_reserved,
+                held_by_reservations: held,
+            }
+        };
+    let mut found: Vec<((SkuId, LocationId), LedgerMismatch)> = Vec::new();
     let mut seen = HashSet::new();
     for level in &levels {
         let key = (level.sku_id.clone(), level.location_id.clone());
-        let (ledger_on_hand, ledger_reserved) = ledger.get(&key).copied().unwrap_or((0, 0));
+        let sums = ledger.get(&key).copied().unwrap_or((0, 0));
         let held_by_reservations = held.get(&key).copied().unwrap_or(0);
         let (on_hand, reserved) = (i64::from(level.on_hand), i64::from(level.reserved));
-        if on_hand != ledger_on_hand || reserved != ledger_reserved || reserved != held_by_reservations {
-            found.push((key.clone(), [on_hand, ledger_on_hand, reserved, ledger_reserved, held_by_reservations]));
+        if (on_hand, reserved) != sums || reserved != held_by_reservations {
+            found.push((key.clone(), mismatch(&key, on_hand, sums, reserved, held_by_reservations)));
         }
         seen.insert(key);
     }
-    for (key, (ledger_on_hand, ledger_reserved)) in &ledger {
+    for (key, sums) in &ledger {
         if !seen.contains(key) {
-            found.push((key.clone(), [0, *ledger_on_hand, 0, *ledger_reserved, 0]));
+            found.push((key.clone(), mismatch(key, 0, *sums, 0, 0)));
         }
     }
     // Codes only for what disagrees: a whole catalogue's ids would exceed
@@ -455,16 +467,10 @@ pub fn check_ledger(conn: &mut AnyConnection) -> Result<(usize, Vec<LedgerMismat
         catalog::locations_by_ids(conn, &location_ids)?.into_iter().map(|l| (l.id, l.code.into_string())).collect();
     let mismatches = found
         .into_iter()
-        .map(|((sku, location), [on_hand, ledger_on_hand, reserved, ledger_reserved, held_by_reservations])| {
-            LedgerMismatch {
-                sku_code: sku_codes.get(&sku).cloned().unwrap_or_else(|| sku.to_string()),
-                location_code: location_codes.get(&location).cloned().unwrap_or_else(|| location.to_string()),
-                on_hand,
-                ledger_on_hand,
-                reserved,
-                ledger_reserved,
-                held_by_reservations,
-            }
+        .map(|((sku, location), mut m)| {
+            m.sku_code = sku_codes.get(&sku).cloned().unwrap_or(m.sku_code);
+            m.location_code = location_codes.get(&location).cloned().unwrap_or(m.location_code);
+            m
         })
         .collect();
     Ok((levels.len(), mismatches))

@@ -10,7 +10,7 @@ use super::model::{MovementKind, Purpose, Reservation, ReservationLine, Reservat
 use super::repo::{self, Change, Delta, Guard, When};
 use super::{InventoryError, shortage};
 use crate::access::Principal;
-use crate::catalog;
+use crate::catalog::{self, Sku};
 use crate::db::{AnyConnection, DbError, timestamp};
 use crate::types::{LocationId, OrderId, Quantity, ReservationId, SkuId};
 
@@ -96,11 +96,11 @@ pub struct Placed {
 }
 
 impl Placed {
-    /// The whole reservation, named with codes the caller already resolved.
-    pub fn describe(self, location_code: &str, sku_codes: &[(SkuId, &str)]) -> Result<Reservation, InventoryError> {
-        let code_of = |id: &SkuId| {
-            sku_codes.iter().find(|(s, _)| s == id).map_or_else(|| id.to_string(), |(_, c)| (*c).to_owned())
-        };
+    /// The whole reservation, named with the location code and the SKUs
+    /// the caller already resolved.
+    pub fn describe(self, location_code: &str, skus: &[Sku]) -> Result<Reservation, InventoryError> {
+        let code_of =
+            |id: &SkuId| skus.iter().find(|s| &s.id == id).map_or_else(|| id.to_string(), |s| s.code.to_string());
         let lines = self
             .lines
             .into_iter()

@@ -414,26 +414,28 @@ async fn cli_keys_and_sku_import(app: TestApp) {
 async fn postgres_connects_over_tls_when_the_url_asks() {
     use diesel::{Connection, PgConnection, RunQueryDsl, sql_types::Bool};
     #[derive(diesel::QueryableByName)]
-    struct Encrypted {
+    struct Flag {
         #[diesel(sql_type = Bool)]
         ssl: bool,
     }
+    fn ask(url: String, sql: &'static str) -> bool {
+        let mut conn = PgConnection::establish(&url).unwrap_or_else(|e| panic!("connect with {url}: {e}"));
+        diesel::sql_query(sql).get_result::<Flag>(&mut conn).unwrap().ssl
+    }
     let Some(app) = crate::helpers::spawn_postgres().await else { return };
-    let url = format!("{}?sslmode=require", app.database_url);
-    let probe = url.clone();
-    let encrypted = tokio::task::spawn_blocking(move || {
-        let mut conn = PgConnection::establish(&probe).ok()?;
-        diesel::sql_query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
-            .get_result::<Encrypted>(&mut conn)
-            .ok()
-    })
-    .await
-    .unwrap();
-    let Some(Encrypted { ssl }) = encrypted else {
+    // Asked over a plain connection, so that a libpq built without TLS
+    // fails below instead of passing as "no TLS here".
+    let plain = app.database_url.clone();
+    let offered = tokio::task::spawn_blocking(move || ask(plain, "SELECT current_setting('ssl') = 'on' AS ssl"));
+    if !offered.await.unwrap() {
         eprintln!("NOTE: this PostgreSQL server offers no TLS; sslmode=require not exercised");
         return;
-    };
-    assert!(ssl, "sslmode=require gave an unencrypted connection");
+    }
+    let url = format!("{}?sslmode=require", app.database_url);
+    let probe = url.clone();
+    let encrypted =
+        tokio::task::spawn_blocking(move || ask(probe, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"));
+    assert!(encrypted.await.unwrap(), "sslmode=require gave an unencrypted connection");
     let checked = app.cli_on(&url, &["check-ledger"]);
     assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
 }

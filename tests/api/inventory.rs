@@ -90,6 +90,20 @@ async fn stock_operations_write_the_ledger(app: TestApp) {
         String::from_utf8_lossy(&check.stdout),
         String::from_utf8_lossy(&check.stderr)
     );
+    // A level edited behind the ledger's back is found, named by its codes.
+    let corrupt = "UPDATE stock_levels SET on_hand = on_hand + 1 WHERE on_hand = 5";
+    let edit = move |conn: &mut omnistock::db::AnyConnection| {
+        diesel::RunQueryDsl::execute(diesel::sql_query(corrupt), conn).map_err(omnistock::db::DbError::from)
+    };
+    let edited = app.ctx.db.write(edit).await.unwrap();
+    assert_eq!(edited, 1);
+    let (_, mismatches) = app.ctx.db.read(omnistock::inventory::check_ledger).await.unwrap();
+    let named: Vec<(&str, &str, i64, i64)> = mismatches
+        .iter()
+        .map(|m| (m.sku_code.as_str(), m.location_code.as_str(), m.on_hand, m.ledger_on_hand))
+        .collect();
+    assert_eq!(named, [("MILK", "S2", 6, 5)]);
+    assert!(!app.cli(&["check-ledger"]).status.success());
 }
 
 async fn sixty_four_clients_race_for_ten_units(app: TestApp) {

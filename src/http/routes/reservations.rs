@@ -84,7 +84,6 @@ async fn place(
         if let Some(inactive) = skus.iter().find(|s| !s.active) {
             return Err(inventory::InventoryError::SkuInactive(inactive.code.to_string()).into());
         }
-        let codes: Vec<(crate::types::SkuId, &str)> = skus.iter().map(|s| (s.id.clone(), s.code.as_str())).collect();
         let new = NewReservation {
             location_id: location.id.clone(),
             purpose: hold.purpose,
@@ -94,7 +93,7 @@ async fn place(
             reference: hold.reference,
             order_id: None,
         };
-        let reservation = reservation::create(conn, new, &caller, now)?.describe(location.code.as_str(), &codes)?;
+        let reservation = reservation::create(conn, new, &caller, now)?.describe(location.code.as_str(), &skus)?;
         let body = reservation_response(&reservation);
         Ok(Reply::created(&body, "/v1/reservations", reservation.id.as_str()).version(reservation.version))
     })
