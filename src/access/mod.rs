@@ -175,3 +175,49 @@ pub fn principal_of(key: &ApiKey) -> Result<Principal, AccessError> {
 fn hash_secret(secret: &str) -> String {
     secret::sha256_hex(secret.as_bytes())
 }
+
+/// How long a browser stays signed in: one shift, then the key again.
+pub const SESSION_HOURS: i64 = 12;
+
+/// A signed-in browser of the staff app.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub principal: Principal,
+    /// Every form of the session carries it; a form without it is refused.
+    pub csrf_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Signs a browser in with a staff or admin key: the token for its cookie
+/// (shown this once; only its hash is stored) and the session.
+pub fn sign_in(conn: &mut AnyConnection, secret: &str, now: DateTime<Utc>) -> Result<(String, Session), AccessError> {
+    let principal =
+        authenticate(conn, secret)?.ok_or_else(|| AccessError::Invalid("the key is unknown or revoked".into()))?;
+    if !matches!(principal.role, Role::Staff | Role::Admin) {
+        return Err(AccessError::Invalid(format!("a {} key cannot sign in to the staff app", principal.role)));
+    }
+    let token = secret::random_token(32);
+    let csrf_token = secret::random_token(32);
+    let expires_at = now + chrono::Duration::hours(SESSION_HOURS);
+    repo::insert_session(
+        conn,
+        &hash_secret(&token),
+        &principal.key_id,
+        &csrf_token,
+        timestamp(now),
+        timestamp(expires_at),
+    )?;
+    Ok((token, Session { principal, csrf_token, expires_at }))
+}
+
+/// The session of a cookie's token, if it is unexpired and its key live.
+pub fn session(conn: &mut AnyConnection, token: &str, now: DateTime<Utc>) -> Result<Option<Session>, AccessError> {
+    let Some((key, csrf_token, expires_at)) = repo::live_session(conn, &hash_secret(token), timestamp(now))? else {
+        return Ok(None);
+    };
+    Ok(Some(Session { principal: principal_of(&key)?, csrf_token, expires_at: expires_at.and_utc() }))
+}
+
+pub fn sign_out(conn: &mut AnyConnection, token: &str) -> Result<(), AccessError> {
+    Ok(repo::delete_session(conn, &hash_secret(token))?)
+}

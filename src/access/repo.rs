@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::api_keys;
+use crate::db::schema::{api_keys, staff_sessions};
 use crate::db::{AnyConnection, DbError};
 use crate::types::{ApiKeyId, LocationId, MarketplaceId};
 
@@ -50,4 +50,48 @@ pub fn live_by_hash(conn: &mut AnyConnection, hash: &str) -> Result<Option<ApiKe
         .select(ApiKey::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// Inserts a session for a key the caller has just authenticated.
+pub fn insert_session(
+    conn: &mut AnyConnection,
+    id: &str,
+    key: &ApiKeyId,
+    csrf: &str,
+    now: NaiveDateTime,
+    expires: NaiveDateTime,
+) -> Result<(), DbError> {
+    // Sessions past their time are of no use to anyone: each sign-in sweeps them.
+    diesel::delete(staff_sessions::table.filter(staff_sessions::expires_at.le(now))).execute(conn)?;
+    diesel::insert_into(staff_sessions::table)
+        .values((
+            staff_sessions::id.eq(id),
+            staff_sessions::key_id.eq(key),
+            staff_sessions::csrf_token.eq(csrf),
+            staff_sessions::created_at.eq(now),
+            staff_sessions::expires_at.eq(expires),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The live key and CSRF token of an unexpired session, in one statement.
+pub fn live_session(
+    conn: &mut AnyConnection,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<Option<(ApiKey, String, NaiveDateTime)>, DbError> {
+    Ok(staff_sessions::table
+        .inner_join(api_keys::table)
+        .filter(staff_sessions::id.eq(id))
+        .filter(staff_sessions::expires_at.gt(now))
+        .filter(api_keys::revoked_at.is_null())
+        .select((ApiKey::as_select(), staff_sessions::csrf_token, staff_sessions::expires_at))
+        .first(conn)
+        .optional()?)
+}
+
+pub fn delete_session(conn: &mut AnyConnection, id: &str) -> Result<(), DbError> {
+    diesel::delete(staff_sessions::table.find(id)).execute(conn)?;
+    Ok(())
 }

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 pub use model::{Cart, CartAction, CartChange, CartLine, CartStatus, DeliveryAddress, Intent};
+pub use repo::Conversion;
 use repo::Record;
 
 use crate::access::Principal;
@@ -426,6 +427,11 @@ pub fn check_out<T, E: From<CartError>>(
     repo::record(conn, id, version, record, e.actor.channel.as_str(), e.actor.key_id.as_str(), e.now)
         .map_err(CartError::from)?;
     Ok(placed)
+}
+
+/// Carts started in a window by channel, and how many became orders.
+pub fn conversion(conn: &mut AnyConnection, window: &crate::db::report::Window) -> Result<Vec<Conversion>, CartError> {
+    Ok(repo::conversion(conn, window)?)
 }
 
 /// Every channel in the cart's trail (its merged carts' included).

@@ -254,3 +254,29 @@ pub fn channels(conn: &mut AnyConnection, cart: &CartId) -> Result<Vec<String>, 
         .order(cart_changes::channel)
         .load(conn)?)
 }
+
+#[derive(Debug, QueryableByName)]
+pub struct Conversion {
+    /// The channel of the cart's first change (none for a cart never changed).
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub channel: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub carts: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub ordered: i64,
+}
+
+/// Carts started in the window by the channel that started them, and how
+/// many became orders. Merged carts are left out: they live on in the cart
+/// they joined. With a location, the carts that chose pickup there (the
+/// intent's JSON names the location's id, which appears nowhere else in it).
+pub fn conversion(conn: &mut AnyConnection, window: &crate::db::report::Window) -> Result<Vec<Conversion>, DbError> {
+    let sql = "SELECT (SELECT ch.channel FROM cart_changes ch WHERE ch.cart_id = c.id ORDER BY ch.id LIMIT 1) \
+           AS channel, \
+           CAST(COUNT(*) AS BIGINT) AS carts, \
+           CAST(SUM(CASE WHEN c.status = 'checked_out' THEN 1 ELSE 0 END) AS BIGINT) AS ordered \
+         FROM carts c WHERE c.created_at >= $1 AND c.created_at < $2 AND c.status <> 'merged' \
+           AND ($3 IS NULL OR c.fulfilment LIKE '%' || $3 || '%') \
+         GROUP BY 1";
+    crate::db::report::load(conn, sql, window)
+}

@@ -5,6 +5,7 @@ pub mod conn;
 pub mod idempotency;
 mod in_list;
 pub mod migrate;
+pub mod report;
 pub mod schema;
 pub mod settings;
 mod writer;

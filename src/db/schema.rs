@@ -489,6 +489,18 @@ diesel::joinable!(marketplace_listings -> marketplaces (marketplace_id));
 diesel::joinable!(marketplace_listings -> skus (sku_id));
 diesel::joinable!(marketplace_stock -> marketplaces (marketplace_id));
 
+diesel::table! {
+    staff_sessions (id) {
+        id -> Text,
+        key_id -> Text,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(staff_sessions -> api_keys (key_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     locations,
     skus,
@@ -519,6 +531,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     marketplace_outbound,
     marketplace_deliveries,
     marketplace_push_log,
+    staff_sessions,
 );
 
 diesel::allow_columns_to_appear_in_same_group_by_clause!(reservation_lines::sku_id, reservations::location_id);

@@ -66,6 +66,8 @@ pub enum Op {
     CollectPickups,
     /// The event feed.
     ReadEvents,
+    /// Per-channel figures (staff: of their own store).
+    ReadAnalytics,
     /// Connect marketplaces, map listings, resync.
     ManageMarketplaces,
     /// A marketplace's listings and sync state.
@@ -100,6 +102,7 @@ pub const PERMISSIONS: &[(Op, &[Role])] = &[
     (Op::PreparePickups, &[A, S]),
     (Op::CollectPickups, &[A, S, P]),
     (Op::ReadEvents, &[A, S, W]),
+    (Op::ReadAnalytics, &[A, S]),
     (Op::ManageMarketplaces, &[A]),
     (Op::ReadListings, &[A, M]),
     (Op::Voice, &[W]),
@@ -166,9 +169,10 @@ pub fn scope_orders(caller: &Principal, filter: &mut OrderFilter) -> Result<(), 
     Ok(())
 }
 
-/// The location whose events the caller reads: the one asked for, where the
-/// key may act; staff read their own store's when they ask for none.
-pub fn scope_events(caller: &Caller, asked: Option<&Location>) -> Result<Option<LocationId>, ApiError> {
+/// The location whose events or figures the caller reads: the one asked
+/// for, where the key may act; staff read their own store's when they ask
+/// for none.
+pub fn scope_location(caller: &Caller, asked: Option<&Location>) -> Result<Option<LocationId>, ApiError> {
     match asked {
         Some(location) => {
             caller.require_at(&location.id, location.code.as_str())?;

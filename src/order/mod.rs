@@ -10,6 +10,7 @@
 //! types they share, the reads and the audit helper; `repo` owns the tables.
 
 pub mod allocation;
+pub mod analytics;
 pub mod handover;
 pub mod lifecycle;
 pub mod model;

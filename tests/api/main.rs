@@ -16,3 +16,4 @@ mod orders;
 mod peer;
 mod retail;
 mod roles;
+mod staff;

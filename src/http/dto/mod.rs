@@ -1,6 +1,7 @@
 //! Wire shapes: request bodies validated into domain inputs, and responses
 //! built from domain values. Only `http/` knows these.
 
+pub mod analytics;
 pub mod cart;
 pub mod catalog;
 pub mod fulfilment;

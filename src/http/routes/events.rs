@@ -72,7 +72,7 @@ pub async fn list_events(
     ctx.db
         .read(move |conn| {
             let asked = query.location.as_deref().map(|code| catalog::get_location(conn, code)).transpose()?;
-            let location_id = policy::scope_events(&caller, asked.as_ref())?;
+            let location_id = policy::scope_location(&caller, asked.as_ref())?;
             let filter = EventFilter { after, limit, topic: query.topic, location_id, order_id: None };
             let found = events::list(conn, &filter)?;
             let sku_ids: Vec<SkuId> = found.iter().filter_map(|e| e.sku_id.clone()).collect();

@@ -1,6 +1,7 @@
 //! Route registration: each module registers its handlers; this file mounts
 //! them under `/v1`.
 
+pub mod analytics;
 pub mod availability;
 pub mod carts;
 pub mod customers;
@@ -34,5 +35,6 @@ pub fn configure_v1(cfg: &mut ServiceConfig) {
         .configure(pos::configure)
         .configure(pickups::configure)
         .configure(marketplaces::configure)
-        .configure(voice::configure);
+        .configure(voice::configure)
+        .configure(analytics::configure);
 }

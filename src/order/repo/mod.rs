@@ -1,5 +1,7 @@
 //! Queries of the order tables.
 
+pub mod analytics;
+
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDateTime, Utc};

@@ -1,0 +1,3 @@
+DROP INDEX returns_created;
+DROP INDEX carts_created;
+DROP TABLE staff_sessions;
