@@ -13,6 +13,7 @@ pub mod problem;
 mod reference;
 pub mod reply;
 pub mod routes;
+mod staff;
 
 use std::net::TcpListener;
 use std::sync::OnceLock;
@@ -89,6 +90,7 @@ fn app(
     app.route("/openapi.json", web::get().to(openapi_json))
         .route("/", web::get().to(reference::page))
         .route("/reference/{file}", web::get().to(reference::asset))
+        .configure(staff::configure)
         .default_service(web::to(fallback))
 }
 

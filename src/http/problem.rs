@@ -92,6 +92,11 @@ impl ApiError {
         self.0.slug
     }
 
+    /// What went wrong, as shown to the caller (a 5xx shows a generic text).
+    pub fn detail(&self) -> &str {
+        if self.0.status.is_server_error() { "something went wrong on our side; try again" } else { &self.0.detail }
+    }
+
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail)
     }

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod architecture;
+mod browser;
 mod budgets;
 mod cart;
 mod crash;
