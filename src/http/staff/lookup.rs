@@ -114,7 +114,7 @@ pub async fn change_stock(
         Ok(signed) => signed,
         Err(response) => return response,
     };
-    if let Err(refused) = signed.check_form(&form) {
+    if let Some(refused) = signed.refuse_form(&form) {
         return refused;
     }
     let caller = signed.caller;

@@ -76,16 +76,20 @@ impl Signed {
         view::Frame { title, who, csrf: &self.csrf, store_query }
     }
 
-    /// Refuses a form whose CSRF token is not this session's.
-    fn check_form(&self, form: &Form<Vec<(String, String)>>) -> Result<(), HttpResponse> {
+    /// The refusal of a form whose CSRF token is not this session's.
+    fn refuse_form(&self, form: &Form<Vec<(String, String)>>) -> Option<HttpResponse> {
         let sent = field(form, "csrf").unwrap_or_default();
         if secret::constant_time_eq(sent.as_bytes(), self.csrf.as_bytes()) {
-            Ok(())
+            None
         } else {
-            Err(HttpResponse::Forbidden().content_type(ContentType::html()).body(
-                view::failure("This form is out of date or was not sent by this app: reload the page and try again.")
+            Some(
+                HttpResponse::Forbidden().content_type(ContentType::html()).body(
+                    view::failure(
+                        "This form is out of date or was not sent by this app: reload the page and try again.",
+                    )
                     .into_string(),
-            ))
+                ),
+            )
         }
     }
 }
@@ -212,7 +216,7 @@ async fn sign_out(ctx: Data<Context>, req: HttpRequest, form: Form<Vec<(String, 
         Ok(signed) => signed,
         Err(response) => return response,
     };
-    if let Err(refused) = signed.check_form(&form) {
+    if let Some(refused) = signed.refuse_form(&form) {
         return refused;
     }
     let token = cookie(&req).unwrap_or_default();

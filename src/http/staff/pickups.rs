@@ -241,7 +241,7 @@ pub async fn act(
         Ok(signed) => signed,
         Err(response) => return response,
     };
-    if let Err(refused) = signed.check_form(&form) {
+    if let Some(refused) = signed.refuse_form(&form) {
         return refused;
     }
     let (id, action) = path.into_inner();
