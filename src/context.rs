@@ -1,6 +1,7 @@
 //! What request handlers and background jobs share.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SubsecRound, Utc};
 
@@ -20,6 +21,22 @@ pub struct Context {
     pub http: reqwest::Client,
     /// Seals and opens the secrets stored in the database.
     pub keyring: Arc<Keyring>,
+    /// When each background job last succeeded here, for the metrics.
+    pub job_runs: Arc<JobRuns>,
+}
+
+/// When each background job last finished without error on this instance.
+#[derive(Debug, Default)]
+pub struct JobRuns(Mutex<BTreeMap<&'static str, DateTime<Utc>>>);
+
+impl JobRuns {
+    pub fn record(&self, job: &'static str, at: DateTime<Utc>) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(job, at);
+    }
+
+    pub fn all(&self) -> Vec<(&'static str, DateTime<Utc>)> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|(job, at)| (*job, *at)).collect()
+    }
 }
 
 impl Context {

@@ -118,7 +118,14 @@ pub async fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Context, Stri
     if sealed > 0 {
         tracing::info!(marketplaces = sealed, "sealed marketplace secrets stored before sealing");
     }
-    Ok(Context { db, config: Arc::new(config), clock, http: reqwest::Client::new(), keyring })
+    Ok(Context {
+        db,
+        config: Arc::new(config),
+        clock,
+        http: reqwest::Client::new(),
+        keyring,
+        job_runs: Default::default(),
+    })
 }
 
 /// The setting that records which key seals this database's secrets.

@@ -535,3 +535,5 @@ diesel::allow_tables_to_appear_in_same_query!(
 );
 
 diesel::allow_columns_to_appear_in_same_group_by_clause!(reservation_lines::sku_id, reservations::location_id);
+diesel::allow_columns_to_appear_in_same_group_by_clause!(orders::channel, fulfilments::method);
+diesel::allow_columns_to_appear_in_same_group_by_clause!(marketplaces::name, marketplace_stock::status);

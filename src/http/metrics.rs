@@ -1,89 +1,177 @@
-//! Prometheus metrics: request counts and latency histograms by route pattern,
-//! method and status. Hand-rolled: the text format is small, and this keeps
-//! the dependency tree lean.
+//! `/metrics` in the OpenMetrics text format (prometheus-client): request
+//! counts and latencies by route pattern, method and status; the SQL
+//! statements this instance ran; and the business beside them: orders by
+//! channel and fulfilment method, active holds by purpose, each marketplace's
+//! push queue and dead letters, and each background job's last success.
+//!
+//! Every label set is bounded: route patterns (never raw paths), channels,
+//! methods, purposes, the configured marketplaces and the five jobs.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web::Data;
+use chrono::{DateTime, Utc};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::db::AnyConnection;
+use crate::http::problem::ApiError;
+use crate::{inventory, marketplace, order};
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
-#[derive(Default)]
-struct Series {
-    count: AtomicU64,
-    sum_micros: AtomicU64,
-    buckets: [AtomicU64; BUCKETS.len()],
+/// The business series come from the database, which every instance shares:
+/// read at most this often, so that scrapes cost no more than a few
+/// aggregate queries a quarter minute.
+const BUSINESS_TTL: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: String,
+    status: u16,
 }
 
-type Key = (String, String, u16);
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OrderLabels {
+    channel: String,
+    method: String,
+}
 
-#[derive(Default)]
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PurposeLabels {
+    purpose: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MarketplaceLabels {
+    marketplace: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    job: String,
+}
+
+/// What the database says of the business, as of `read_at`.
+#[derive(Debug, Clone, Default)]
+pub struct Business {
+    orders: Vec<(String, String, i64)>,
+    holds: Vec<(String, i64)>,
+    backlog: Vec<(String, String, i64)>,
+}
+
+impl Business {
+    pub fn read(conn: &mut AnyConnection) -> Result<Self, ApiError> {
+        Ok(Self {
+            orders: order::analytics::placed_by_channel_and_method(conn)?,
+            holds: inventory::active_holds_by_purpose(conn)?,
+            backlog: marketplace::backlog(conn)?,
+        })
+    }
+}
+
+type LatencyFamily = Family<RequestLabels, Histogram, fn() -> Histogram>;
+
 pub struct Metrics {
-    series: RwLock<HashMap<Key, Arc<Series>>>,
+    requests: Family<RequestLabels, Counter>,
+    latency: LatencyFamily,
+    business: Mutex<Option<(Instant, Business)>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            requests: Family::default(),
+            latency: Family::new_with_constructor(|| Histogram::new(BUCKETS)),
+            business: Mutex::new(None),
+        }
+    }
 }
 
 impl Metrics {
     pub fn observe(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
-        let key = (route.to_owned(), method.to_owned(), status);
-        let existing = self.series.read().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
-        let series = existing
-            .unwrap_or_else(|| self.series.write().unwrap_or_else(|e| e.into_inner()).entry(key).or_default().clone());
-        let seconds = elapsed.as_secs_f64();
-        series.count.fetch_add(1, Ordering::Relaxed);
-        series.sum_micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
-        if let Some(i) = BUCKETS.iter().position(|le| seconds <= *le) {
-            series.buckets[i].fetch_add(1, Ordering::Relaxed);
-        }
+        let labels = RequestLabels { route: route.to_owned(), method: method.to_owned(), status };
+        self.requests.get_or_create(&labels).inc();
+        self.latency.get_or_create(&labels).observe(elapsed.as_secs_f64());
     }
 
-    /// The Prometheus text exposition format (version 0.0.4).
-    pub fn render(&self) -> String {
-        let series = self.series.read().unwrap_or_else(|e| e.into_inner());
-        let mut keys: Vec<&Key> = series.keys().collect();
-        keys.sort();
-        let mut out = String::new();
-        out.push_str("# HELP http_requests_total HTTP requests answered.\n# TYPE http_requests_total counter\n");
-        for key in &keys {
-            let s = &series[*key];
-            out.push_str(&format!("http_requests_total{{{}}} {}\n", labels(key), s.count.load(Ordering::Relaxed)));
+    /// The business as last read, when that is recent enough.
+    pub fn cached_business(&self) -> Option<Business> {
+        let cached = self.business.lock().unwrap_or_else(|e| e.into_inner());
+        cached.as_ref().filter(|(at, _)| at.elapsed() < BUSINESS_TTL).map(|(_, business)| business.clone())
+    }
+
+    pub fn keep_business(&self, business: &Business) {
+        *self.business.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), business.clone()));
+    }
+
+    /// Every series, in the OpenMetrics text format.
+    pub fn render(&self, business: &Business, statements: u64, jobs: &[(&'static str, DateTime<Utc>)]) -> String {
+        let mut registry = Registry::default();
+        registry.register("http_requests", "HTTP requests answered", self.requests.clone());
+        registry.register("http_request_duration_seconds", "Time from request to response", self.latency.clone());
+        let executed = Counter::<u64>::default();
+        executed.inc_by(statements);
+        registry.register(
+            "omnistock_db_statements",
+            "SQL statements run on this instance's connections, BEGIN and COMMIT included",
+            executed,
+        );
+
+        let orders = Family::<OrderLabels, Gauge>::default();
+        for (channel, method, count) in &business.orders {
+            orders.get_or_create(&OrderLabels { channel: channel.clone(), method: method.clone() }).set(*count);
         }
-        out.push_str("# HELP http_request_duration_seconds Time from request to response.\n");
-        out.push_str("# TYPE http_request_duration_seconds histogram\n");
-        for key in &keys {
-            let s = &series[*key];
-            let labels = labels(key);
-            let mut cumulative = 0;
-            for (le, bucket) in BUCKETS.iter().zip(&s.buckets) {
-                cumulative += bucket.load(Ordering::Relaxed);
-                out.push_str(&format!("http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cumulative}\n"));
-            }
-            let count = s.count.load(Ordering::Relaxed);
-            out.push_str(&format!("http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}\n"));
-            let sum = s.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-            out.push_str(&format!("http_request_duration_seconds_sum{{{labels}}} {sum}\n"));
-            out.push_str(&format!("http_request_duration_seconds_count{{{labels}}} {count}\n"));
+        registry.register(
+            "omnistock_orders",
+            "Orders placed, all time, by channel and fulfilment method (an order with two methods counts under each)",
+            orders,
+        );
+        let holds = Family::<PurposeLabels, Gauge>::default();
+        for (purpose, count) in &business.holds {
+            holds.get_or_create(&PurposeLabels { purpose: purpose.clone() }).set(*count);
+        }
+        registry.register("omnistock_reservations_active", "Active reservations by purpose", holds);
+        let (queued, dead) =
+            (Family::<MarketplaceLabels, Gauge>::default(), Family::<MarketplaceLabels, Gauge>::default());
+        for (name, status, count) in &business.backlog {
+            let family = if status == "dead" { &dead } else { &queued };
+            family.get_or_create(&MarketplaceLabels { marketplace: name.clone() }).set(*count);
+        }
+        registry.register("omnistock_marketplace_push_queue", "Stock pushes waiting, by marketplace", queued);
+        registry.register(
+            "omnistock_marketplace_dead_letters",
+            "Stock pushes given up after their retries, by marketplace",
+            dead,
+        );
+        let runs = Family::<JobLabels, Gauge>::default();
+        for (job, at) in jobs {
+            runs.get_or_create(&JobLabels { job: (*job).to_owned() }).set(at.timestamp());
+        }
+        registry.register(
+            "omnistock_job_last_success_timestamp_seconds",
+            "When each background job last finished without error on this instance (Unix time)",
+            runs,
+        );
+
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        if encode(&mut out, &registry).is_err() {
+            out.clear();
         }
         out
     }
-}
-
-/// The statement counter, so that a load test can divide it by its requests.
-pub fn render_statements(total: u64) -> String {
-    format!(
-        "# HELP omnistock_db_statements_total SQL statements run on this instance's connections, BEGIN and COMMIT included.\n\
-         # TYPE omnistock_db_statements_total counter\nomnistock_db_statements_total {total}\n"
-    )
-}
-
-fn labels((route, method, status): &Key) -> String {
-    format!("route=\"{}\",method=\"{method}\",status=\"{status}\"", route.replace('"', "'"))
 }
 
 /// Middleware: times every request and records it under its route pattern
@@ -108,14 +196,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_counts_and_cumulative_buckets() {
+    fn renders_requests_statements_and_the_business() {
         let metrics = Metrics::default();
         metrics.observe("/v1/skus", "GET", 200, Duration::from_millis(3));
         metrics.observe("/v1/skus", "GET", 200, Duration::from_millis(30));
-        let text = metrics.render();
-        assert!(text.contains("http_requests_total{route=\"/v1/skus\",method=\"GET\",status=\"200\"} 2"));
-        assert!(text.contains("le=\"0.005\"} 1"));
-        assert!(text.contains("le=\"+Inf\"} 2"));
-        assert!(render_statements(42).ends_with("\nomnistock_db_statements_total 42\n"));
+        let business = Business {
+            orders: vec![("web".into(), "pickup".into(), 3)],
+            holds: vec![("pos".into(), 2)],
+            backlog: vec![("Shop".into(), "pending".into(), 4), ("Shop".into(), "dead".into(), 1)],
+        };
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let text = metrics.render(&business, 42, &[("outbox", at)]);
+        for line in [
+            r#"http_requests_total{route="/v1/skus",method="GET",status="200"} 2"#,
+            r#"http_request_duration_seconds_bucket{le="0.005",route="/v1/skus",method="GET",status="200"} 1"#,
+            "omnistock_db_statements_total 42",
+            r#"omnistock_orders{channel="web",method="pickup"} 3"#,
+            r#"omnistock_reservations_active{purpose="pos"} 2"#,
+            r#"omnistock_marketplace_push_queue{marketplace="Shop"} 4"#,
+            r#"omnistock_marketplace_dead_letters{marketplace="Shop"} 1"#,
+            r#"omnistock_job_last_success_timestamp_seconds{job="outbox"} 1800000000"#,
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"));
     }
 }

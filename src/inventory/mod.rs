@@ -400,6 +400,11 @@ pub fn aisles(
         .collect())
 }
 
+/// How many holds are active, by purpose.
+pub fn active_holds_by_purpose(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>, InventoryError> {
+    Ok(repo::active_by_purpose(conn)?)
+}
+
 pub fn explain(
     conn: &mut AnyConnection,
     sku: &SkuId,

@@ -433,3 +433,13 @@ pub fn held_per_level(conn: &mut AnyConnection) -> Result<Vec<(SkuId, LocationId
         .map(|(s, l, q)| (s, l, q.unwrap_or(0)))
         .collect())
 }
+
+/// Active holds by purpose, for the metrics (the `reservations_expiry` index
+/// starts with the status).
+pub fn active_by_purpose(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>, DbError> {
+    Ok(r::table
+        .filter(r::status.eq(ReservationStatus::Active.as_str()))
+        .group_by(r::purpose)
+        .select((r::purpose, diesel::dsl::count_star()))
+        .load(conn)?)
+}

@@ -46,14 +46,11 @@ pub struct JobReport {
 /// at debug: an idle tick every second must not bury requests at info; what
 /// a tick did is logged at info by [`run_forever`].
 pub async fn run_pending(ctx: &Context) -> Result<JobReport, JobError> {
-    let reservations_expired =
-        reservation_expiry::run(ctx).instrument(tracing::debug_span!("job", name = "reservation_expiry")).await?;
-    let (pickups_expired, pickups_warned) =
-        pickup_expiry::run(ctx).instrument(tracing::debug_span!("job", name = "pickup_expiry")).await?;
-    let events_sequenced = outbox::sequence(ctx).instrument(tracing::debug_span!("job", name = "outbox")).await?;
-    let (marketplace_pushes, marketplace_confirmations) =
-        marketplace::run(ctx).instrument(tracing::debug_span!("job", name = "marketplace")).await?;
-    let idempotency_keys_purged = purge_idempotency_keys(ctx).await?;
+    let reservations_expired = run(ctx, "reservation_expiry", reservation_expiry::run(ctx)).await?;
+    let (pickups_expired, pickups_warned) = run(ctx, "pickup_expiry", pickup_expiry::run(ctx)).await?;
+    let events_sequenced = run(ctx, "outbox", outbox::sequence(ctx)).await?;
+    let (marketplace_pushes, marketplace_confirmations) = run(ctx, "marketplace", marketplace::run(ctx)).await?;
+    let idempotency_keys_purged = run(ctx, "idempotency_purge", purge_idempotency_keys(ctx)).await?;
     Ok(JobReport {
         reservations_expired,
         pickups_expired,
@@ -63,6 +60,17 @@ pub async fn run_pending(ctx: &Context) -> Result<JobReport, JobError> {
         marketplace_confirmations,
         idempotency_keys_purged,
     })
+}
+
+/// One job in its span, its success recorded for the metrics.
+async fn run<T>(
+    ctx: &Context,
+    name: &'static str,
+    job: impl std::future::Future<Output = Result<T, JobError>>,
+) -> Result<T, JobError> {
+    let done = job.instrument(tracing::debug_span!("job", name)).await?;
+    ctx.job_runs.record(name, ctx.now());
+    Ok(done)
 }
 
 async fn purge_idempotency_keys(ctx: &Context) -> Result<usize, JobError> {

@@ -60,6 +60,11 @@ fn check_locations(conn: &mut AnyConnection, input: &MarketplaceInput) -> Result
     Ok(())
 }
 
+/// (marketplace name, `pending` or `dead`, stock pushes), for the metrics.
+pub fn backlog(conn: &mut AnyConnection) -> Result<Vec<(String, String, i64)>, MarketplaceError> {
+    Ok(repo::backlog(conn)?)
+}
+
 pub fn get(conn: &mut AnyConnection, id: &MarketplaceId) -> Result<Marketplace, MarketplaceError> {
     repo::find(conn, id)?.ok_or_else(|| MarketplaceError::NotFound(id.to_string()))
 }

@@ -622,3 +622,13 @@ pub fn note_delivery_order(
     diesel::update(md::table.find((marketplace, delivery))).set(md::order_id.eq(order)).execute(conn)?;
     Ok(())
 }
+
+/// Stock pushes waiting and given up, by marketplace name.
+pub fn backlog(conn: &mut AnyConnection) -> Result<Vec<(String, String, i64)>, DbError> {
+    Ok(ms::table
+        .inner_join(m::table)
+        .filter(ms::status.eq_any(["pending", "dead"]))
+        .group_by((m::name, ms::status))
+        .select((m::name, ms::status, diesel::dsl::count_star()))
+        .load(conn)?)
+}

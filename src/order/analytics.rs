@@ -73,6 +73,11 @@ fn key(channel: String, marketplace_id: Option<String>) -> ChannelKey {
     ChannelKey { channel, marketplace_id: marketplace_id.map(MarketplaceId) }
 }
 
+/// (channel, fulfilment method, orders) over all time, for the metrics.
+pub fn placed_by_channel_and_method(conn: &mut AnyConnection) -> Result<Vec<(String, String, i64)>, OrderError> {
+    Ok(repo::placed_by_channel_and_method(conn)?)
+}
+
 /// The figures of every channel with an order, a cart or a return in the window.
 pub fn channels(conn: &mut AnyConnection, window: &Window) -> Result<BTreeMap<ChannelKey, ChannelFigures>, OrderError> {
     let mut out: BTreeMap<ChannelKey, ChannelFigures> = BTreeMap::new();

@@ -30,7 +30,18 @@ async fn health_readiness_and_metrics(app: TestApp) {
     ready.assert_status(200);
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 1"), "{metrics}");
-    assert!(metrics.contains("http_request_duration_seconds_bucket{route=\"/readyz\""), "{metrics}");
+    assert!(metrics.contains("route=\"/readyz\",method=\"GET\",status=\"200\"} 1"), "{metrics}");
+    assert!(metrics.contains("# TYPE http_request_duration_seconds histogram"), "{metrics}");
+    // The business: jobs that ran, and (below, in staff.rs) orders and holds.
+    app.run_jobs().await;
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for job in ["reservation_expiry", "pickup_expiry", "outbox", "marketplace", "idempotency_purge"] {
+        let line = format!(
+            "omnistock_job_last_success_timestamp_seconds{{job=\"{job}\"}} {}",
+            crate::helpers::start_time().timestamp()
+        );
+        assert!(metrics.contains(&line), "{line} missing from {metrics}");
+    }
 }
 
 async fn a_location_is_created_read_listed_and_replaced(app: TestApp) {

@@ -115,6 +115,16 @@ async fn channel_figures_add_up_per_channel_and_store(app: TestApp) {
     assert!(channel(&other.body, "web").is_null(), "the pickup at NEAR is not FAR's");
     app.get("/v1/analytics/channels?location=FAR", &staff).await.assert_problem(403, "forbidden");
 
+    // The same orders on /metrics, and the holds behind them.
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for line in [
+        r#"omnistock_orders{channel="web",method="pickup"} 1"#,
+        r#"omnistock_orders{channel="app",method="ship"} 2"#,
+        r#"omnistock_reservations_active{purpose="order"} 2"#,
+    ] {
+        assert!(metrics.contains(line), "{line} missing from {metrics}");
+    }
+
     // A window before any order is empty.
     let before = app.get("/v1/analytics/channels?from=2026-01-01&to=2026-01-31", &app.admin).await;
     assert_eq!(before.body["channels"], json!([]));

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::context::Context;
 use crate::db::DbError;
-use crate::http::metrics::{Metrics, render_statements};
+use crate::http::metrics::{Business, Metrics};
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
 
@@ -38,11 +38,20 @@ pub async fn readyz(ctx: Data<Context>) -> Result<Reply, ApiError> {
     Ok(Reply::ok(&Health { status: "ready", database: Some(backend) }))
 }
 
-/// Prometheus text format: request counts and latency histograms by route and
-/// status, and the SQL statements this instance has run.
-#[utoipa::path(tag = "operations", security(()), responses((status = 200, content_type = "text/plain", body = String)))]
+/// OpenMetrics text: request counts and latency histograms by route and status, the SQL
+/// statements this instance ran, orders by channel and fulfilment method, active holds by
+/// purpose, marketplace push queues and dead letters, and each job's last success.
+#[utoipa::path(tag = "operations", security(()), responses((status = 200, content_type = "application/openmetrics-text", body = String)))]
 #[get("/metrics")]
-pub async fn metrics(metrics: Data<Metrics>, ctx: Data<Context>) -> HttpResponse {
-    let text = metrics.render() + &render_statements(ctx.db.statements());
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text)
+pub async fn metrics(metrics: Data<Metrics>, ctx: Data<Context>) -> Result<HttpResponse, ApiError> {
+    let business = match metrics.cached_business() {
+        Some(business) => business,
+        None => {
+            let business = ctx.db.read(Business::read).await?;
+            metrics.keep_business(&business);
+            business
+        }
+    };
+    let text = metrics.render(&business, ctx.db.statements(), &ctx.job_runs.all());
+    Ok(HttpResponse::Ok().content_type("application/openmetrics-text; version=1.0.0; charset=utf-8").body(text))
 }

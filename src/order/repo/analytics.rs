@@ -153,3 +153,16 @@ pub fn returns(conn: &mut AnyConnection, window: &Window) -> Result<Vec<ReturnFi
     );
     report::load(conn, sql, window)
 }
+
+/// Orders ever placed by channel and fulfilment method (an order with two
+/// methods counts under each), for the metrics.
+pub fn placed_by_channel_and_method(conn: &mut AnyConnection) -> Result<Vec<(String, String, i64)>, DbError> {
+    use diesel::prelude::*;
+
+    use crate::db::schema::{fulfilments as f, orders as o};
+    Ok(f::table
+        .inner_join(o::table)
+        .group_by((o::channel, f::method))
+        .select((o::channel, f::method, diesel::dsl::count(o::id).aggregate_distinct()))
+        .load(conn)?)
+}
