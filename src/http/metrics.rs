@@ -25,7 +25,9 @@ use prometheus_client::registry::Registry;
 
 use crate::db::AnyConnection;
 use crate::http::problem::ApiError;
-use crate::{inventory, marketplace, order};
+use crate::inventory;
+use crate::marketplace;
+use crate::order;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];

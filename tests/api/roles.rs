@@ -43,6 +43,7 @@ const TABLE: &[(&str, &str)] = &[
     ("PUT /v1/customers/{ref}/cart/promotion", "APWV"),
     ("DELETE /v1/customers/{ref}/cart/promotion", "APWV"),
     ("GET /v1/events", "ASWV"),
+    ("GET /v1/analytics/channels", "AS"),
     ("POST /v1/fulfilments/{id}/cancel", "ASWVM"),
     ("POST /v1/fulfilments/{id}/deliver", "AS"),
     ("POST /v1/fulfilments/{id}/out-for-delivery", "AS"),

@@ -33,7 +33,8 @@ const MAX_DAYS: i64 = 366;
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ChannelsQuery {
-    /// First day (UTC), inclusive; default: 29 days before `to`.
+    /// First day (UTC), inclusive, on or before `to` and at most 366 days before it;
+    /// default: 29 days before `to`.
     pub from: Option<NaiveDate>,
     /// Last day (UTC), inclusive; default: today.
     pub to: Option<NaiveDate>,

@@ -1,7 +1,7 @@
 //! Liveness, readiness and metrics for the load balancer and Prometheus.
 
 use actix_web::web::Data;
-use actix_web::{HttpResponse, get};
+use actix_web::{HttpRequest, HttpResponse, get};
 use diesel::connection::SimpleConnection;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -38,12 +38,12 @@ pub async fn readyz(ctx: Data<Context>) -> Result<Reply, ApiError> {
     Ok(Reply::ok(&Health { status: "ready", database: Some(backend) }))
 }
 
-/// OpenMetrics text: request counts and latency histograms by route and status, the SQL
+/// Prometheus text (OpenMetrics when the scraper asks for it): request counts and latency histograms by route and status, the SQL
 /// statements this instance ran, orders by channel and fulfilment method, active holds by
 /// purpose, marketplace push queues and dead letters, and each job's last success.
-#[utoipa::path(tag = "operations", security(()), responses((status = 200, content_type = "application/openmetrics-text", body = String)))]
+#[utoipa::path(tag = "operations", security(()), responses((status = 200, content_type = "text/plain", body = String)))]
 #[get("/metrics")]
-pub async fn metrics(metrics: Data<Metrics>, ctx: Data<Context>) -> Result<HttpResponse, ApiError> {
+pub async fn metrics(metrics: Data<Metrics>, ctx: Data<Context>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let business = match metrics.cached_business() {
         Some(business) => business,
         None => {
@@ -53,5 +53,17 @@ pub async fn metrics(metrics: Data<Metrics>, ctx: Data<Context>) -> Result<HttpR
         }
     };
     let text = metrics.render(&business, ctx.db.statements(), &ctx.job_runs.all());
-    Ok(HttpResponse::Ok().content_type("application/openmetrics-text; version=1.0.0; charset=utf-8").body(text))
+    // One text for both formats: a scraper of the older text format reads
+    // OpenMetrics' `# UNIT` and `# EOF` lines as comments.
+    let asks_openmetrics = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("application/openmetrics-text"));
+    let content_type = if asks_openmetrics {
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    } else {
+        "text/plain; version=0.0.4; charset=utf-8"
+    };
+    Ok(HttpResponse::Ok().content_type(content_type).body(text))
 }
