@@ -178,7 +178,8 @@ async fn print_demo_keys(ctx: &Context, base: &str) -> Result<(), String> {
     println!("\nTry:");
     println!("  curl -s {base}/v1/locations -H 'Authorization: Bearer {admin}'");
     println!("  curl -s '{base}/v1/skus?q=oat' -H 'Authorization: Bearer {admin}'");
-    println!("  curl -s {base}/openapi.json\n");
+    println!("  curl -s {base}/openapi.json");
+    println!("  {base}/staff/ in a browser: the staff app (sign in with the staff or admin key)\n");
     Ok(())
 }
 

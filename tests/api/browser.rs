@@ -4,8 +4,9 @@
 //! the dashboard showing the order under its channel.
 //!
 //! WebDriver is JSON over HTTP, so the test speaks it with the reqwest it
-//! already has. Screenshots go to `$OMNISTOCK_SCREENSHOTS/<backend>` (default:
-//! the temp dir); `OMNISTOCK_SCREENSHOTS=docs/screenshots` refreshes the README's.
+//! already has. Screenshots go to `$OMNISTOCK_SCREENSHOTS` (default: a
+//! directory per backend in the temp dir); the README's are refreshed with
+//! `OMNISTOCK_SCREENSHOTS=docs/screenshots cargo test --test api browser::sqlite`.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -55,8 +56,7 @@ impl Browser {
         };
         let shots = std::env::var("OMNISTOCK_SCREENSHOTS")
             .map(PathBuf::from)
-            .unwrap_or_else(|_| std::env::temp_dir().join("omnistock-screenshots"))
-            .join(backend);
+            .unwrap_or_else(|_| std::env::temp_dir().join(format!("omnistock-screenshots-{backend}")));
         std::fs::create_dir_all(&shots).expect("screenshot directory");
         let mut browser =
             Browser { driver, base: format!("http://127.0.0.1:{port}"), http: reqwest::Client::new(), shots };
