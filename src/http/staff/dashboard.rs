@@ -1,13 +1,13 @@
 //! The manager's dashboard: the figures of `GET /v1/analytics/channels` for
 //! a date range, as a table and SVG charts, and the marketplaces' sync health.
 
+use actix_web::HttpResponse;
 use actix_web::web::{Data, Query as QueryString};
-use actix_web::{HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 use maud::{Markup, html};
 
 use super::chart::{self, Bar};
-use super::{Page, Query, render, signed, view};
+use super::{Page, Query, Signed, render, view};
 use crate::access::Role;
 use crate::catalog;
 use crate::context::Context;
@@ -151,11 +151,7 @@ fn date(raw: Option<&str>, pointer: &str) -> Result<Option<NaiveDate>, ApiError>
     }
 }
 
-pub async fn page(ctx: Data<Context>, req: HttpRequest, query: QueryString<Query>) -> HttpResponse {
-    let signed = match signed(&ctx, &req).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+pub async fn page(ctx: Data<Context>, signed: Signed, query: QueryString<Query>) -> HttpResponse {
     let (caller, query, today) = (signed.caller.clone(), query.into_inner(), ctx.now().date_naive());
     let outcome = ctx
         .db

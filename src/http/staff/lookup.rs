@@ -1,12 +1,12 @@
 //! Stock lookup (scan or type), counts and adjustments; customer lookup with
 //! the open cart's channel trail and orders from every channel.
 
+use actix_web::HttpResponse;
 use actix_web::web::{Data, Form, Path, Query as QueryString};
-use actix_web::{HttpRequest, HttpResponse};
 use maud::html;
 
 use super::pickups::store_query;
-use super::{Page, Query, field, link, render, see_other, signed, store_of, view};
+use super::{Page, Query, Signed, field, link, render, see_other, store_of, view};
 use crate::cart::{self, CartStatus};
 use crate::catalog;
 use crate::context::Context;
@@ -23,11 +23,7 @@ const NEARBY: usize = 5;
 
 /// A SKU's level here (and why), the nearest stores' levels, and the count
 /// and adjustment forms.
-pub async fn stock(ctx: Data<Context>, req: HttpRequest, query: QueryString<Query>) -> HttpResponse {
-    let signed = match signed(&ctx, &req).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+pub async fn stock(ctx: Data<Context>, signed: Signed, query: QueryString<Query>) -> HttpResponse {
     let (caller, csrf, query) = (signed.caller.clone(), signed.csrf.clone(), query.into_inner());
     let outcome = ctx
         .db
@@ -105,15 +101,11 @@ pub async fn stock(ctx: Data<Context>, req: HttpRequest, query: QueryString<Quer
 /// A count or an adjustment from the stock page.
 pub async fn change_stock(
     ctx: Data<Context>,
-    req: HttpRequest,
+    signed: Signed,
     action: Path<String>,
     query: QueryString<Query>,
     form: Form<Vec<(String, String)>>,
 ) -> HttpResponse {
-    let signed = match signed(&ctx, &req).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
     if let Some(refused) = signed.refuse_form(&form) {
         return refused;
     }
@@ -177,11 +169,7 @@ fn money(minor: i64, currency: &str) -> String {
 
 /// Customers by email or phone: the open cart with its channel trail, and
 /// their orders from every channel.
-pub async fn customers(ctx: Data<Context>, req: HttpRequest, query: QueryString<Query>) -> HttpResponse {
-    let signed = match signed(&ctx, &req).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+pub async fn customers(ctx: Data<Context>, signed: Signed, query: QueryString<Query>) -> HttpResponse {
     let (caller, query) = (signed.caller.clone(), query.into_inner());
     let outcome = ctx
         .db

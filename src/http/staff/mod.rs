@@ -99,15 +99,49 @@ fn field<'a>(form: &'a Form<Vec<(String, String)>>, name: &str) -> Option<&'a st
     form.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim())
 }
 
-/// The session of the request's cookie, or the answer that sends the browser
-/// to sign in.
-pub async fn signed(ctx: &Context, req: &HttpRequest) -> Result<Signed, HttpResponse> {
-    let Some(token) = cookie(req) else { return Err(see_other("/staff/")) };
-    let now = ctx.now();
-    match ctx.db.read(move |conn| access::session(conn, &token, now)).await {
-        Ok(Some(session)) => Ok(Signed { caller: Caller(session.principal), csrf: session.csrf_token }),
-        Ok(None) => Err(see_other("/staff/")),
-        Err(error) => Err(failed(&ApiError::from(error))),
+/// Why a page cannot be shown to this browser.
+#[derive(Debug)]
+pub enum NotSignedIn {
+    /// No session, or an expired or revoked one: sign in first.
+    SignIn,
+    Failed(ApiError),
+}
+
+impl std::fmt::Display for NotSignedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::SignIn => f.write_str("not signed in"),
+            Self::Failed(error) => write!(f, "{error}"),
+        }
+    }
+}
+
+impl actix_web::ResponseError for NotSignedIn {
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::SignIn => see_other("/staff/"),
+            Self::Failed(error) => failed(error),
+        }
+    }
+}
+
+/// The session of the request's cookie; without one, the browser is sent to sign in.
+impl actix_web::FromRequest for Signed {
+    type Error = NotSignedIn;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, NotSignedIn>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let token = cookie(req);
+        let ctx = req.app_data::<Data<Context>>().cloned();
+        Box::pin(async move {
+            let (Some(token), Some(ctx)) = (token, ctx) else { return Err(NotSignedIn::SignIn) };
+            let now = ctx.now();
+            match ctx.db.read(move |conn| access::session(conn, &token, now)).await {
+                Ok(Some(session)) => Ok(Signed { caller: Caller(session.principal), csrf: session.csrf_token }),
+                Ok(None) => Err(NotSignedIn::SignIn),
+                Err(error) => Err(NotSignedIn::Failed(ApiError::from(error))),
+            }
+        })
     }
 }
 
@@ -189,10 +223,10 @@ pub fn store_of(conn: &mut AnyConnection, caller: &Caller, asked: Option<&str>) 
     }
 }
 
-async fn home(ctx: Data<Context>, req: HttpRequest) -> HttpResponse {
-    match signed(&ctx, &req).await {
-        Ok(_) => see_other("/staff/pickups"),
-        Err(_) => html(actix_web::http::StatusCode::OK, view::sign_in(None)),
+async fn home(signed: Option<Signed>) -> HttpResponse {
+    match signed {
+        Some(_) => see_other("/staff/pickups"),
+        None => html(actix_web::http::StatusCode::OK, view::sign_in(None)),
     }
 }
 
@@ -211,11 +245,12 @@ async fn sign_in(ctx: Data<Context>, form: Form<Vec<(String, String)>>) -> HttpR
     }
 }
 
-async fn sign_out(ctx: Data<Context>, req: HttpRequest, form: Form<Vec<(String, String)>>) -> HttpResponse {
-    let signed = match signed(&ctx, &req).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+async fn sign_out(
+    ctx: Data<Context>,
+    signed: Signed,
+    req: HttpRequest,
+    form: Form<Vec<(String, String)>>,
+) -> HttpResponse {
     if let Some(refused) = signed.refuse_form(&form) {
         return refused;
     }

@@ -2,12 +2,12 @@
 //! start picking, record picks (short ones too), mark ready, verify the
 //! code and hand over, reissue a lost or locked code.
 
+use actix_web::HttpResponse;
 use actix_web::web::{Data, Form, Path, Query as QueryString};
-use actix_web::{HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use maud::{Markup, html};
 
-use super::{Page, Query, Signed, field, link, render, see_other, signed, store_of, view};
+use super::{Page, Query, Signed, field, link, render, see_other, store_of, view};
 use crate::catalog::Location;
 use crate::context::Context;
 use crate::fulfilment::pickup::{self, Handover, QueueEntry};
@@ -90,11 +90,7 @@ fn rows(entries: &[QueueEntry], store: &Location, store_query: &str, now: DateTi
 }
 
 /// The queue and the pick list by aisle; the queue refreshes itself.
-pub async fn page(ctx: Data<Context>, req: HttpRequest, query: QueryString<Query>) -> HttpResponse {
-    let signed = match signed(&ctx, &req).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+pub async fn page(ctx: Data<Context>, signed: Signed, query: QueryString<Query>) -> HttpResponse {
     let (caller, now, query) = (signed.caller.clone(), ctx.now(), query.into_inner());
     let outcome = ctx
         .db
@@ -114,11 +110,7 @@ pub async fn page(ctx: Data<Context>, req: HttpRequest, query: QueryString<Query
 }
 
 /// The queue and pick list alone, for the page's refresh.
-pub async fn queue(ctx: Data<Context>, req: HttpRequest, query: QueryString<Query>) -> HttpResponse {
-    let signed = match signed(&ctx, &req).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+pub async fn queue(ctx: Data<Context>, signed: Signed, query: QueryString<Query>) -> HttpResponse {
     let (caller, now, asked) = (signed.caller, ctx.now(), query.into_inner().store);
     let outcome = ctx
         .db
@@ -155,11 +147,7 @@ fn pickup_here(
 }
 
 /// One pickup: its lines with aisles, and the actions its status allows.
-pub async fn detail(ctx: Data<Context>, req: HttpRequest, id: Path<String>, query: QueryString<Query>) -> HttpResponse {
-    let signed = match signed(&ctx, &req).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+pub async fn detail(ctx: Data<Context>, signed: Signed, id: Path<String>, query: QueryString<Query>) -> HttpResponse {
     let (caller, csrf, query) = (signed.caller.clone(), signed.csrf.clone(), query.into_inner());
     let outcome = ctx
         .db
@@ -232,15 +220,11 @@ pub async fn detail(ctx: Data<Context>, req: HttpRequest, id: Path<String>, quer
 /// Runs one action on a pickup, then shows the pickup again with what happened.
 pub async fn act(
     ctx: Data<Context>,
-    req: HttpRequest,
+    signed: Signed,
     path: Path<(String, String)>,
     query: QueryString<Query>,
     form: Form<Vec<(String, String)>>,
 ) -> HttpResponse {
-    let signed = match signed(&ctx, &req).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
     if let Some(refused) = signed.refuse_form(&form) {
         return refused;
     }

@@ -14,19 +14,29 @@ pub struct Frame<'a> {
     pub store_query: &'a str,
 }
 
-/// A whole page around `body`.
-pub fn page(frame: &Frame<'_>, body: Markup) -> Markup {
-    let q = frame.store_query;
+/// A document: the head every page shares, then `body`.
+fn document(title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (frame.title) " · omnistock staff" }
+                title { (title) " · omnistock staff" }
                 link rel="stylesheet" href="/staff/app.css";
                 script src="/staff/app.js" defer {}
             }
+            (body)
+        }
+    }
+}
+
+/// A whole page around `body`.
+pub fn page(frame: &Frame<'_>, body: Markup) -> Markup {
+    let q = frame.store_query;
+    document(
+        frame.title,
+        html! {
             body {
                 a.skip href="#main" { "Skip to content" }
                 header {
@@ -44,21 +54,15 @@ pub fn page(frame: &Frame<'_>, body: Markup) -> Markup {
                 }
                 main #main { h1 { (frame.title) } (body) }
             }
-        }
-    }
+        },
+    )
 }
 
 /// The sign-in page, with what went wrong if anything did.
 pub fn sign_in(problem: Option<&str>) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Sign in · omnistock staff" }
-                link rel="stylesheet" href="/staff/app.css";
-            }
+    document(
+        "Sign in",
+        html! {
             body {
                 main #main {
                     h1 { "omnistock staff" }
@@ -71,8 +75,8 @@ pub fn sign_in(problem: Option<&str>) -> Markup {
                     p { "You stay signed in for one shift (12 hours) on this device." }
                 }
             }
-        }
-    }
+        },
+    )
 }
 
 /// What the last action did, from the `ok` or `error` of the URL.
@@ -96,11 +100,8 @@ pub fn form(csrf: &str, action: &str, fields: Markup, button: &str) -> Markup {
 
 /// The error page of a request that failed before it had anything to show.
 pub fn failure(detail: &str) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head { meta charset="utf-8"; title { "omnistock staff" } link rel="stylesheet" href="/staff/app.css"; }
-            body { main #main { p.note.error role="alert" { (detail) } p { a href="/staff/" { "Back to the staff app" } } } }
-        }
-    }
+    document(
+        "Error",
+        html! { body { main #main { p.note.error role="alert" { (detail) } p { a href="/staff/" { "Back to the staff app" } } } } },
+    )
 }
