@@ -50,6 +50,16 @@ pub fn complete(conn: &mut AnyConnection, answer: &StoredAnswer) -> Result<(), D
 }
 
 /// Forgets answers older than `before`.
+/// Whether any answer is older than `before`: a read, so that an idle purge writes nothing.
+pub fn any_before(conn: &mut AnyConnection, before: NaiveDateTime) -> Result<bool, DbError> {
+    Ok(keys::table
+        .filter(keys::created_at.lt(before))
+        .select(keys::caller_id)
+        .first::<String>(conn)
+        .optional()?
+        .is_some())
+}
+
 pub fn purge(conn: &mut AnyConnection, before: NaiveDateTime) -> Result<usize, DbError> {
     Ok(diesel::delete(keys::table.filter(keys::created_at.lt(before))).execute(conn)?)
 }

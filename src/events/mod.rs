@@ -68,6 +68,20 @@ pub fn sequence_pending(conn: &mut AnyConnection) -> Result<usize, DbError> {
     })
 }
 
+/// Whether committed events wait for a `seq`: a read, so that an idle tick
+/// of the sequencer never queues a write.
+pub fn unsequenced_waiting(conn: &mut AnyConnection) -> Result<bool, DbError> {
+    Ok(!repo::unsequenced(conn, 1)?.is_empty())
+}
+
+/// Whether `consumer` has events of `topic` to handle: a read, so that an
+/// idle consumer takes no lock and writes nothing.
+pub fn waiting(conn: &mut AnyConnection, consumer: &str, topic: &str) -> Result<bool, DbError> {
+    let after = repo::offset(conn, consumer)?;
+    let filter = EventFilter { after, limit: 1, topic: Some(topic.to_owned()), ..Default::default() };
+    Ok(!repo::list(conn, &filter)?.is_empty())
+}
+
 /// Sequenced events after `filter.after`, in `seq` order.
 pub fn list(conn: &mut AnyConnection, filter: &EventFilter) -> Result<Vec<Event>, DbError> {
     repo::list(conn, filter)

@@ -105,3 +105,8 @@ pub fn set_offset(conn: &mut AnyConnection, consumer: &str, seq: i64) -> Result<
     diesel::update(event_offsets::table.find(consumer)).set(event_offsets::seq.eq(seq)).execute(conn)?;
     Ok(())
 }
+
+/// Where a consumer stands; 0 before its first run.
+pub fn offset(conn: &mut AnyConnection, consumer: &str) -> Result<i64, DbError> {
+    Ok(event_offsets::table.find(consumer).select(event_offsets::seq).first(conn).optional()?.unwrap_or(0))
+}

@@ -263,6 +263,11 @@ pub fn expire(conn: &mut AnyConnection, fulfilment: &Fulfilment, act: &Act<'_>) 
     }
 }
 
+/// Whether a pickup's deadline is within a day and its customer not yet warned.
+pub fn expiring_unwarned(conn: &mut AnyConnection, now: DateTime<Utc>) -> Result<bool, DbError> {
+    Ok(!handover::unwarned_due_by(conn, now + Duration::hours(EXPIRY_WARNING))?.is_empty())
+}
+
 /// Announces pickups whose deadline is within a day (once each).
 pub fn warn_expiring(conn: &mut AnyConnection, now: DateTime<Utc>) -> Result<usize, DbError> {
     let due = handover::unwarned_due_by(conn, now + Duration::hours(EXPIRY_WARNING))?;

@@ -11,7 +11,11 @@ const BATCH: i64 = 100;
 
 pub async fn run(ctx: &Context) -> Result<(usize, usize), JobError> {
     let now = ctx.now();
-    let warned = ctx.db.write(move |conn| pickup::warn_expiring(conn, now)).await?;
+    let warned = if ctx.db.read(move |conn| pickup::expiring_unwarned(conn, now)).await? {
+        ctx.db.write(move |conn| pickup::warn_expiring(conn, now)).await?
+    } else {
+        0
+    };
     let mut expired = 0;
     loop {
         let due = ctx.db.read(move |conn| pickup::overdue(conn, now, BATCH)).await?;

@@ -16,7 +16,7 @@ use crate::inventory::{self, LevelAt};
 use crate::types::{LocationId, MarketplaceId, SkuId};
 
 /// The outbox consumer that keeps listings true to stock.
-const STOCK_CONSUMER: &str = "marketplace-stock";
+pub(super) const STOCK_CONSUMER: &str = "marketplace-stock";
 
 /// What a marketplace is offered of a SKU: its share of what the network can
 /// promise, less its buffer, never above what is available, and nothing when

@@ -19,6 +19,7 @@ use crate::config::MarketplaceConfig;
 use crate::context::Context;
 use crate::db::{AnyConnection, DbError, timestamp};
 use crate::events;
+use crate::inventory;
 use crate::order::lifecycle::ORDER_STATUS_CHANGED;
 use crate::order::state::{FulfilmentStatus, Method, OrderStatus};
 use crate::order::{self, OrderError};
@@ -147,6 +148,26 @@ fn record_push(
 
 /// Pushes every due listing once; returns how many listings were attempted.
 /// No database connection is held while a marketplace is called.
+/// What the marketplace job has to do now, found by reads alone: an idle
+/// tick then queues no write.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Waiting {
+    pub stock_events: bool,
+    pub order_events: bool,
+    pub pushes: bool,
+    pub confirmations: bool,
+}
+
+pub fn waiting(conn: &mut AnyConnection, now: chrono::DateTime<Utc>) -> Result<Waiting, MarketplaceError> {
+    let at = timestamp(now);
+    Ok(Waiting {
+        stock_events: events::waiting(conn, super::stock::STOCK_CONSUMER, inventory::STOCK_CHANGED)?,
+        order_events: events::waiting(conn, ORDER_CONSUMER, ORDER_STATUS_CHANGED)?,
+        pushes: !repo::due_stock(conn, at, 1)?.is_empty(),
+        confirmations: !repo::due_outbound(conn, at, 1)?.is_empty(),
+    })
+}
+
 pub async fn push_due(ctx: &Context) -> Result<usize, MarketplaceError> {
     let now = ctx.now();
     let (at, until) = (timestamp(now), timestamp(now + chrono::Duration::from_std(LEASE).unwrap_or_default()));

@@ -65,6 +65,15 @@ async fn each_hot_request_stays_within_its_statement_budget(app: TestApp) {
     let (answer, n) = counted(&app, app.post("/v1/reservations", &app.admin, reserve)).await;
     answer.assert_status(201);
     spent.push(("reservation, 1 line", n, 9 + savepoint));
+    // A background tick with nothing to do only reads: no write transaction
+    // (no BEGIN, no COMMIT, no fsync; nothing queued behind SQLite's writer).
+    app.run_jobs().await;
+    let (_, n) = counted(&app, async {
+        app.run_jobs().await;
+        app.get("/healthz", "").await
+    })
+    .await;
+    spent.push(("idle tick of every background job", n, 11));
 
     let table: Vec<String> = spent.iter().map(|(what, n, budget)| format!("{what}: {n} (budget {budget})")).collect();
     eprintln!("statements per request on {}:\n  {}", app.ctx.db.backend(), table.join("\n  "));
