@@ -103,8 +103,10 @@ impl Drop for TestDatabase {
 fn init_logs() {
     static INIT: OnceLock<()> = OnceLock::new();
     INIT.get_or_init(|| {
-        if std::env::var("TEST_LOG").is_ok() {
-            let _ = omnistock::telemetry::init("info,omnistock=debug", false);
+        // TEST_LOG=1, or a filter such as TEST_LOG=omnistock::sql=trace.
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            let filter = if filter == "1" { "info,omnistock=debug".to_owned() } else { filter };
+            let _ = omnistock::telemetry::init(&filter, false);
         }
     });
 }

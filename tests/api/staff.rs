@@ -161,7 +161,31 @@ async fn staff_sessions_are_cookies_that_expire_and_forms_need_their_token(app: 
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/staff", "Max-Age=43200"] {
         assert!(set.contains(attribute), "{set} lacks {attribute}");
     }
+    assert!(!set.contains("Secure"), "plain HTTP: a Secure cookie would never come back");
     let cookie = set.split(';').next().unwrap().to_owned();
+    // Behind a TLS proxy the cookie is Secure; another site's form signs no one in.
+    let proxied = browser()
+        .post(app.url("/staff/sign-in"))
+        .header("x-forwarded-proto", "https")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("key={staff}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(proxied.headers()["set-cookie"].to_str().unwrap().ends_with("; Secure"));
+    let foreign = browser()
+        .post(app.url("/staff/sign-in"))
+        .header("origin", "https://evil.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("key={staff}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+    assert!(foreign.headers().get("set-cookie").is_none());
+    let framed = browser().get(app.url("/staff/pickups")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(framed.headers()["x-frame-options"], "DENY");
+    assert!(framed.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
     let (status, _, html) = page(&app, &cookie, "/staff/stock?q=TEA").await;
     assert_eq!(status, 200);
     let token = csrf(&html);
@@ -172,6 +196,16 @@ async fn staff_sessions_are_cookies_that_expire_and_forms_need_their_token(app: 
             post_form(&app, "/staff/stock/count", &cookie, &[("csrf", forged), ("sku", "TEA"), ("counted", "1")]).await;
         assert_eq!(refused.status(), 403);
     }
+    let forged_origin = browser()
+        .post(app.url("/staff/stock/count"))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string([("csrf", token.as_str()), ("sku", "TEA"), ("counted", "1")]).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged_origin.status(), 403, "the right token from another site's page is still refused");
     assert_eq!(app.get("/v1/locations/NEAR/stock/TEA", &staff).await.body["on_hand"], 5);
     // A bad count is refused with the reason, and writes nothing.
     let bad =

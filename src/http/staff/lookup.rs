@@ -1,8 +1,8 @@
 //! Stock lookup (scan or type), counts and adjustments; customer lookup with
 //! the open cart's channel trail and orders from every channel.
 
-use actix_web::HttpResponse;
 use actix_web::web::{Data, Form, Path, Query as QueryString};
+use actix_web::{HttpRequest, HttpResponse};
 use maud::html;
 
 use super::pickups::store_query;
@@ -102,11 +102,12 @@ pub async fn stock(ctx: Data<Context>, signed: Signed, query: QueryString<Query>
 pub async fn change_stock(
     ctx: Data<Context>,
     signed: Signed,
+    req: HttpRequest,
     action: Path<String>,
     query: QueryString<Query>,
     form: Form<Vec<(String, String)>>,
 ) -> HttpResponse {
-    if let Some(refused) = signed.refuse_form(&form) {
+    if let Some(refused) = signed.refuse_form(&req, &form) {
         return refused;
     }
     let caller = signed.caller;

@@ -15,6 +15,7 @@ mod pickups;
 mod view;
 
 use actix_web::http::header::{self, ContentType};
+use actix_web::middleware::DefaultHeaders;
 use actix_web::web::{self, Data, Form};
 use actix_web::{HttpRequest, HttpResponse};
 use maud::Markup;
@@ -32,8 +33,16 @@ const COOKIE: &str = "omnistock_staff";
 
 /// The staff app's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // Pages run only their own script and style, cannot be framed (no
+    // clickjacking of a hand-over), and post only to themselves.
+    let headers = DefaultHeaders::new()
+        .add((header::CONTENT_SECURITY_POLICY, "default-src 'self'; frame-ancestors 'none'; form-action 'self'"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "same-origin"));
     cfg.route("/staff", web::get().to(|| async { see_other("/staff/") })).service(
         web::scope("/staff")
+            .wrap(headers)
             .route("/", web::get().to(home))
             .route("/sign-in", web::post().to(sign_in))
             .route("/sign-out", web::post().to(sign_out))
@@ -76,10 +85,11 @@ impl Signed {
         view::Frame { title, who, csrf: &self.csrf, store_query }
     }
 
-    /// The refusal of a form whose CSRF token is not this session's.
-    fn refuse_form(&self, form: &Form<Vec<(String, String)>>) -> Option<HttpResponse> {
+    /// The refusal of a form whose CSRF token is not this session's, or that
+    /// another site's page sent.
+    fn refuse_form(&self, req: &HttpRequest, form: &Form<Vec<(String, String)>>) -> Option<HttpResponse> {
         let sent = field(form, "csrf").unwrap_or_default();
-        if secret::constant_time_eq(sent.as_bytes(), self.csrf.as_bytes()) {
+        if secret::constant_time_eq(sent.as_bytes(), self.csrf.as_bytes()) && !cross_site(req) {
             None
         } else {
             Some(
@@ -154,8 +164,20 @@ fn cookie(req: &HttpRequest) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-fn set_cookie(value: &str, max_age_seconds: i64) -> (header::HeaderName, String) {
-    (header::SET_COOKIE, format!("{COOKIE}={value}; Path=/staff; HttpOnly; SameSite=Strict; Max-Age={max_age_seconds}"))
+/// Whether a browser says another site's page sent this request (`Origin`
+/// names another origin). Browsers send `Origin` on every form post.
+fn cross_site(req: &HttpRequest) -> bool {
+    let Some(origin) = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()) else { return false };
+    let info = req.connection_info();
+    origin != format!("{}://{}", info.scheme(), info.host())
+}
+
+/// The session cookie; `Secure` when the browser came over HTTPS (directly or
+/// through a proxy that says so in `Forwarded`/`X-Forwarded-Proto`).
+fn set_cookie(req: &HttpRequest, value: &str, max_age_seconds: i64) -> (header::HeaderName, String) {
+    let secure = if req.connection_info().scheme() == "https" { "; Secure" } else { "" };
+    let cookie = format!("{COOKIE}={value}; Path=/staff; HttpOnly; SameSite=Strict; Max-Age={max_age_seconds}{secure}");
+    (header::SET_COOKIE, cookie)
 }
 
 pub fn see_other(to: &str) -> HttpResponse {
@@ -230,13 +252,17 @@ async fn home(signed: Option<Signed>) -> HttpResponse {
     }
 }
 
-async fn sign_in(ctx: Data<Context>, form: Form<Vec<(String, String)>>) -> HttpResponse {
+async fn sign_in(ctx: Data<Context>, req: HttpRequest, form: Form<Vec<(String, String)>>) -> HttpResponse {
+    // Signing a victim's browser in as someone else (login CSRF) needs another site's form.
+    if cross_site(&req) {
+        return html(actix_web::http::StatusCode::FORBIDDEN, view::sign_in(Some("sign in from this app's own page")));
+    }
     let key = field(&form, "key").unwrap_or_default().to_owned();
     let now = ctx.now();
     match ctx.db.write(move |conn| access::sign_in(conn, &key, now)).await {
         Ok((token, _)) => HttpResponse::SeeOther()
             .insert_header((header::LOCATION, "/staff/pickups"))
-            .insert_header(set_cookie(&token, SESSION_HOURS * 3600))
+            .insert_header(set_cookie(&req, &token, SESSION_HOURS * 3600))
             .finish(),
         Err(error) => {
             let error = ApiError::from(error);
@@ -251,14 +277,17 @@ async fn sign_out(
     req: HttpRequest,
     form: Form<Vec<(String, String)>>,
 ) -> HttpResponse {
-    if let Some(refused) = signed.refuse_form(&form) {
+    if let Some(refused) = signed.refuse_form(&req, &form) {
         return refused;
     }
     let token = cookie(&req).unwrap_or_default();
     if let Err(error) = ctx.db.write(move |conn| access::sign_out(conn, &token)).await {
         return failed(&ApiError::from(error));
     }
-    HttpResponse::SeeOther().insert_header((header::LOCATION, "/staff/")).insert_header(set_cookie("", 0)).finish()
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/staff/"))
+        .insert_header(set_cookie(&req, "", 0))
+        .finish()
 }
 
 /// The app's script and style sheet, built into the binary: no CDN, works offline.

@@ -2,8 +2,8 @@
 //! start picking, record picks (short ones too), mark ready, verify the
 //! code and hand over, reissue a lost or locked code.
 
-use actix_web::HttpResponse;
 use actix_web::web::{Data, Form, Path, Query as QueryString};
+use actix_web::{HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use maud::{Markup, html};
 
@@ -221,11 +221,12 @@ pub async fn detail(ctx: Data<Context>, signed: Signed, id: Path<String>, query:
 pub async fn act(
     ctx: Data<Context>,
     signed: Signed,
+    req: HttpRequest,
     path: Path<(String, String)>,
     query: QueryString<Query>,
     form: Form<Vec<(String, String)>>,
 ) -> HttpResponse {
-    if let Some(refused) = signed.refuse_form(&form) {
+    if let Some(refused) = signed.refuse_form(&req, &form) {
         return refused;
     }
     let (id, action) = path.into_inner();
