@@ -19,7 +19,7 @@ use crate::access::Principal;
 use crate::catalog::{self, CatalogError, Location, Sku};
 use crate::config::Config;
 use crate::customer::CustomerError;
-use crate::db::{AnyConnection, DbError};
+use crate::db::{AnyConnection, DbError, timestamp};
 use crate::inventory::reservation::{self, NewReservation};
 use crate::inventory::{self, InventoryError, LevelAt, Purpose, ReservationStatus};
 use crate::pricing::{self, Priced, Pricing, PricingError};
@@ -77,6 +77,11 @@ pub struct Editor<'a> {
 
 pub fn load(conn: &mut AnyConnection, id: &CartId) -> Result<Cart, CartError> {
     let (row, stored) = repo::load(conn, id)?.ok_or_else(|| CartError::NotFound(id.to_string()))?;
+    assemble(conn, row, stored)
+}
+
+/// A cart from its row and lines, with the lines' SKUs read.
+fn assemble(conn: &mut AnyConnection, row: repo::CartRow, stored: Vec<repo::LineRow>) -> Result<Cart, CartError> {
     let ids: Vec<SkuId> = stored.iter().map(|l| l.sku_id.clone()).collect();
     let skus: HashMap<SkuId, Sku> = catalog::skus_by_ids(conn, &ids)?.into_iter().map(|s| (s.id.clone(), s)).collect();
     let corrupt = |what: String| CartError::Db(DbError::Corrupt(what));
@@ -179,20 +184,23 @@ fn refusal(conn: &mut AnyConnection, id: &CartId, e: &Editor<'_>) -> CartError {
     }
 }
 
-/// Runs one edit: takes the next version, lets `change` write, records it.
+/// Runs one edit: takes the next version, lets `change` write (and mirror
+/// what it wrote in the cart it is given), records it. The answer is that
+/// cart: what this transaction wrote, without reading it back.
 fn edit(
     conn: &mut AnyConnection,
     id: &CartId,
     e: &Editor<'_>,
-    change: impl FnOnce(&mut AnyConnection, &Cart) -> Result<Record, CartError>,
+    change: impl FnOnce(&mut AnyConnection, &mut Cart) -> Result<Record, CartError>,
 ) -> Result<Cart, CartError> {
-    let Some(version) = repo::bump(conn, id, e.expected_version, e.now)? else {
+    let Some(row) = repo::bump(conn, id, e.expected_version, e.now)? else {
         return Err(refusal(conn, id, e));
     };
-    let cart = load(conn, id)?;
-    let record = change(conn, &cart)?;
-    repo::record(conn, id, version, record, e.actor.channel.as_str(), e.actor.key_id.as_str(), e.now)?;
-    load(conn, id)
+    let lines = repo::lines(conn, id)?;
+    let mut cart = assemble(conn, row, lines)?;
+    let record = change(conn, &mut cart)?;
+    repo::record(conn, id, cart.version, record, e.actor.channel.as_str(), e.actor.key_id.as_str(), e.now)?;
+    Ok(cart)
 }
 
 fn line_of<'c>(cart: &'c Cart, sku: &SkuId) -> Option<&'c CartLine> {
@@ -211,7 +219,8 @@ pub fn add_line(
         return Err(CartError::SkuInactive(sku.code.to_string()));
     }
     edit(conn, id, e, |conn, cart| {
-        let existing = line_of(cart, &sku.id);
+        let existing = line_of(cart, &sku.id).cloned();
+        let existing = existing.as_ref();
         let total = existing.map(|l| l.quantity).unwrap_or(0) + quantity.get();
         if total > MAX_LINE_QUANTITY {
             return Err(CartError::QuantityTooLarge);
@@ -228,16 +237,18 @@ pub fn add_line(
                 });
             }
             Some(_) => {}
-            None => repo::set_currency(conn, id, Some(sku.price.currency))?,
-        }
-        let hold = rehold(conn, cart, &sku.id, total, existing.and_then(|l| l.hold_id.as_ref()), e)?;
-        match existing {
-            Some(_) => repo::update_line(conn, id, &sku.id, total, hold.as_ref(), e.actor.channel.as_str(), e.now)?,
             None => {
-                let channel = e.actor.channel.as_str();
-                repo::insert_line(conn, id, &sku.id, total, hold.as_ref(), (channel, channel), e.now)?
+                repo::set_currency(conn, id, Some(sku.price.currency))?;
+                cart.currency = Some(sku.price.currency);
             }
         }
+        let hold = rehold(conn, cart, &sku.id, total, existing.and_then(|l| l.hold_id.as_ref()), e)?;
+        let channel = e.actor.channel.as_str();
+        match existing {
+            Some(_) => repo::update_line(conn, id, &sku.id, total, hold.as_ref(), channel, e.now)?,
+            None => repo::insert_line(conn, id, &sku.id, total, hold.as_ref(), (channel, channel), e.now)?,
+        }
+        cart.put_line(sku, total, hold, (channel, channel), timestamp(e.now));
         Ok(Record {
             action: CartAction::AddLine,
             sku: Some(sku.id.clone()),
@@ -261,7 +272,9 @@ pub fn set_quantity(
     edit(conn, id, e, |conn, cart| {
         let line = line_of(cart, &sku.id).ok_or_else(|| CartError::LineNotFound(sku.code.to_string()))?;
         let hold = rehold(conn, cart, &sku.id, quantity.get(), line.hold_id.as_ref(), e)?;
-        repo::update_line(conn, id, &sku.id, quantity.get(), hold.as_ref(), e.actor.channel.as_str(), e.now)?;
+        let channel = e.actor.channel.as_str();
+        repo::update_line(conn, id, &sku.id, quantity.get(), hold.as_ref(), channel, e.now)?;
+        cart.put_line(sku, quantity.get(), hold, (channel, channel), timestamp(e.now));
         Ok(Record {
             action: CartAction::SetQuantity,
             sku: Some(sku.id.clone()),
@@ -276,8 +289,10 @@ pub fn remove_line(conn: &mut AnyConnection, id: &CartId, sku: &Sku, e: &Editor<
         let line = line_of(cart, &sku.id).ok_or_else(|| CartError::LineNotFound(sku.code.to_string()))?;
         release_hold(conn, line.hold_id.as_ref(), e)?;
         repo::delete_line(conn, id, &sku.id)?;
-        if cart.lines.len() == 1 {
+        cart.lines.retain(|l| l.sku.id != sku.id);
+        if cart.lines.is_empty() {
             repo::set_currency(conn, id, None)?;
+            cart.currency = None;
         }
         Ok(Record { action: CartAction::RemoveLine, sku: Some(sku.id.clone()), quantity: None, detail: None })
     })
@@ -314,8 +329,9 @@ pub fn set_intent(
     if let Some(intent) = &intent {
         check_intent(conn, intent)?;
     }
-    edit(conn, id, e, |conn, _| {
+    edit(conn, id, e, |conn, cart| {
         repo::set_intent(conn, id, intent.as_ref())?;
+        cart.intent = intent.clone();
         let detail =
             intent.as_ref().map(|i| serde_json::to_value(i).ok().and_then(|v| v["method"].as_str().map(str::to_owned)));
         Ok(Record { action: CartAction::SetFulfilment, sku: None, quantity: None, detail: detail.flatten() })
@@ -327,8 +343,9 @@ pub fn set_intent(
 pub fn apply_code(conn: &mut AnyConnection, id: &CartId, code: &str, e: &Editor<'_>) -> Result<Cart, CartError> {
     let promotion = pricing::usable_code(conn, code, e.actor.channel, e.now)?;
     let code = promotion.input.code.unwrap_or_default();
-    edit(conn, id, e, |conn, _| {
+    edit(conn, id, e, |conn, cart| {
         repo::set_code(conn, id, Some(&code))?;
+        cart.promotion_code = Some(code.clone());
         Ok(Record { action: CartAction::ApplyPromotion, sku: None, quantity: None, detail: Some(code) })
     })
 }
@@ -340,7 +357,7 @@ pub fn remove_code(conn: &mut AnyConnection, id: &CartId, e: &Editor<'_>) -> Res
             action: CartAction::RemovePromotion,
             sku: None,
             quantity: None,
-            detail: cart.promotion_code.clone(),
+            detail: cart.promotion_code.take(),
         })
     })
 }
@@ -362,9 +379,11 @@ pub fn merge(conn: &mut AnyConnection, into: &CartId, token: &str, e: &Editor<'_
         }
         if cart.currency.is_none() && from.currency.is_some() {
             repo::set_currency(conn, into, from.currency)?;
+            cart.currency = from.currency;
         }
         for line in &from.lines {
-            let existing = line_of(cart, &line.sku.id);
+            let existing = line_of(cart, &line.sku.id).cloned();
+            let existing = existing.as_ref();
             let total = (existing.map(|l| l.quantity).unwrap_or(0) + line.quantity).min(MAX_LINE_QUANTITY);
             if existing.is_none() && cart.lines.len() >= MAX_LINES {
                 return Err(CartError::TooManyLines);
@@ -373,20 +392,20 @@ pub fn merge(conn: &mut AnyConnection, into: &CartId, token: &str, e: &Editor<'_
             let hold = rehold(conn, cart, &line.sku.id, total, existing.and_then(|l| l.hold_id.as_ref()), e)?;
             // A line keeps the channel it was first added through; the merge
             // is its latest change, made through the signing-in channel.
-            let channel = e.actor.channel.as_str();
+            let via = (line.added_channel.as_str(), e.actor.channel.as_str());
             match existing {
-                Some(_) => repo::update_line(conn, into, &line.sku.id, total, hold.as_ref(), channel, e.now)?,
-                None => {
-                    let via = (line.added_channel.as_str(), channel);
-                    repo::insert_line(conn, into, &line.sku.id, total, hold.as_ref(), via, e.now)?
-                }
+                Some(_) => repo::update_line(conn, into, &line.sku.id, total, hold.as_ref(), via.1, e.now)?,
+                None => repo::insert_line(conn, into, &line.sku.id, total, hold.as_ref(), via, e.now)?,
             }
+            cart.put_line(&line.sku, total, hold, via, timestamp(e.now));
         }
         if cart.intent.is_none() && from.intent.is_some() {
             repo::set_intent(conn, into, from.intent.as_ref())?;
+            cart.intent = from.intent.clone();
         }
         if cart.promotion_code.is_none() && from.promotion_code.is_some() {
             repo::set_code(conn, into, from.promotion_code.as_deref())?;
+            cart.promotion_code = from.promotion_code.clone();
         }
         let units: i32 = from.lines.iter().map(|l| l.quantity).sum();
         Ok(Record {
@@ -397,8 +416,9 @@ pub fn merge(conn: &mut AnyConnection, into: &CartId, token: &str, e: &Editor<'_
         })
     })?;
     let closer = Editor { expected_version: None, ..*e };
-    edit(conn, &from.id, &closer, |conn, _| {
+    edit(conn, &from.id, &closer, |conn, closed| {
         repo::mark_merged(conn, &from.id, into)?;
+        closed.status = CartStatus::Merged;
         Ok(Record { action: CartAction::MergedInto, sku: None, quantity: None, detail: Some(into.to_string()) })
     })?;
     Ok(merged)
@@ -414,10 +434,12 @@ pub fn check_out<T, E: From<CartError>>(
     e: &Editor<'_>,
     place: impl FnOnce(&mut AnyConnection, &Cart) -> Result<(T, String), E>,
 ) -> Result<T, E> {
-    let Some(version) = repo::bump(conn, id, e.expected_version, e.now).map_err(CartError::from)? else {
+    let Some(row) = repo::bump(conn, id, e.expected_version, e.now).map_err(CartError::from)? else {
         return Err(refusal(conn, id, e).into());
     };
-    let cart = load(conn, id)?;
+    let version = row.version;
+    let lines = repo::lines(conn, id).map_err(CartError::from)?;
+    let cart = assemble(conn, row, lines)?;
     for line in &cart.lines {
         release_hold(conn, line.hold_id.as_ref(), e)?;
     }
@@ -630,7 +652,7 @@ pub fn quote(conn: &mut AnyConnection, cart: Cart, e: &Editor<'_>) -> Result<Quo
     };
     let priced = taxed.map(|t| t.priced);
     let sku_ids: Vec<SkuId> = cart.lines.iter().map(|l| l.sku.id.clone()).collect();
-    let levels = inventory::levels_of(conn, &sku_ids)?;
+    let levels = inventory::levels_among(conn, &sku_ids, locations.values())?;
     let availability =
         cart.lines.iter().map(|l| line_availability(cart.intent.as_ref(), l, &levels, &locations)).collect();
     Ok(Quote { cart, priced, tax, prices_include_tax: include, availability, pickup, code_problem })

@@ -126,6 +126,41 @@ pub struct Cart {
     pub lines: Vec<CartLine>,
 }
 
+impl Cart {
+    /// Mirrors a line just written: a new line was added through `via.0`
+    /// and changed through `via.1`; an existing one keeps its first channel.
+    /// Lines stay in the order they are read in: by when added, then SKU id.
+    pub fn put_line(
+        &mut self,
+        sku: &Sku,
+        quantity: i32,
+        hold_id: Option<ReservationId>,
+        via: (&str, &str),
+        at: NaiveDateTime,
+    ) {
+        match self.lines.iter_mut().find(|l| l.sku.id == sku.id) {
+            Some(line) => {
+                line.quantity = quantity;
+                line.hold_id = hold_id;
+                line.updated_channel = via.1.to_owned();
+                line.updated_at = at;
+            }
+            None => {
+                self.lines.push(CartLine {
+                    sku: sku.clone(),
+                    quantity,
+                    hold_id,
+                    added_channel: via.0.to_owned(),
+                    updated_channel: via.1.to_owned(),
+                    added_at: at,
+                    updated_at: at,
+                });
+                self.lines.sort_by(|a, b| (a.added_at, &a.sku.id).cmp(&(b.added_at, &b.sku.id)));
+            }
+        }
+    }
+}
+
 /// One entry of a cart's history: who changed what, through which channel.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = cart_changes)]

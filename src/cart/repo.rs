@@ -8,6 +8,33 @@ use crate::db::schema::{cart_changes, cart_lines, carts};
 use crate::db::{AnyConnection, DbError, timestamp};
 use crate::types::{CartId, Currency, CustomerId, ReservationId, SkuId};
 
+/// The columns of [`CartRow`], for `RETURNING` (which `as_returning` cannot
+/// say on the multi-backend connection).
+type CartColumns = (
+    carts::id,
+    carts::customer_id,
+    carts::token,
+    carts::status,
+    carts::currency,
+    carts::fulfilment,
+    carts::promotion_code,
+    carts::version,
+    carts::created_at,
+    carts::updated_at,
+);
+const CART_ROW: CartColumns = (
+    carts::id,
+    carts::customer_id,
+    carts::token,
+    carts::status,
+    carts::currency,
+    carts::fulfilment,
+    carts::promotion_code,
+    carts::version,
+    carts::created_at,
+    carts::updated_at,
+);
+
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = carts)]
 pub struct CartRow {
@@ -40,12 +67,16 @@ pub fn load(conn: &mut AnyConnection, id: &CartId) -> Result<Option<(CartRow, Ve
     let Some(row) = carts::table.find(id).select(CartRow::as_select()).first(conn).optional()? else {
         return Ok(None);
     };
-    let lines = cart_lines::table
+    Ok(Some((row, lines(conn, id)?)))
+}
+
+/// A cart's lines, in the order they were added (then by SKU id).
+pub fn lines(conn: &mut AnyConnection, id: &CartId) -> Result<Vec<LineRow>, DbError> {
+    Ok(cart_lines::table
         .filter(cart_lines::cart_id.eq(id))
         .order((cart_lines::added_at, cart_lines::sku_id))
         .select(LineRow::as_select())
-        .load(conn)?;
-    Ok(Some((row, lines)))
+        .load(conn)?)
 }
 
 pub fn open_for_customer(conn: &mut AnyConnection, customer: &CustomerId) -> Result<Option<CartId>, DbError> {
@@ -95,18 +126,19 @@ pub fn bump(
     id: &CartId,
     expected: Option<i32>,
     now: DateTime<Utc>,
-) -> Result<Option<i32>, DbError> {
+) -> Result<Option<CartRow>, DbError> {
     let target = carts::table.find(id).filter(carts::status.eq(CartStatus::Open.as_str()));
     let set = (carts::version.eq(carts::version + 1), carts::updated_at.eq(timestamp(now)));
-    let version = match expected {
+    // The row as bumped: the edit needs no second read of it.
+    let row = match expected {
         Some(seen) => diesel::update(target.filter(carts::version.eq(seen)))
             .set(set)
-            .returning(carts::version)
+            .returning(CART_ROW)
             .get_result(conn)
             .optional()?,
-        None => diesel::update(target).set(set).returning(carts::version).get_result(conn).optional()?,
+        None => diesel::update(target).set(set).returning(CART_ROW).get_result(conn).optional()?,
     };
-    Ok(version)
+    Ok(row)
 }
 
 pub fn set_currency(conn: &mut AnyConnection, id: &CartId, currency: Option<Currency>) -> Result<(), DbError> {

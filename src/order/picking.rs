@@ -147,7 +147,7 @@ fn reallocate_units(
                 .and_then(|a| serde_json::from_str::<DeliveryAddress>(a).ok())
                 .and_then(|a| a.point())
         });
-    let levels = inventory::levels_of(conn, std::slice::from_ref(&line.sku_id))?;
+    let levels = inventory::levels_among(conn, std::slice::from_ref(&line.sku_id), &locations)?;
     let eligible: Vec<&Location> = locations
         .iter()
         .filter(|l| Some(&l.id) != fulfilment.location_id.as_ref())
@@ -248,8 +248,8 @@ pub fn reallocate(conn: &mut AnyConnection, fulfilment_id: &FulfilmentId, act: &
     let ids: Vec<SkuId> = wants.iter().map(|w| w.sku_id.clone()).collect();
     let skus = catalog::skus_by_ids(conn, &ids)?;
     let skus: Vec<Sku> = ids.iter().filter_map(|id| skus.iter().find(|s| &s.id == id).cloned()).collect();
-    let levels = inventory::levels_of(conn, &ids)?;
     let locations = catalog::active_locations(conn)?;
+    let levels = inventory::levels_among(conn, &ids, &locations)?;
     let shipping: Vec<&Location> = locations.iter().filter(|l| l.capabilities.ships).collect();
     let near = fulfilment
         .address

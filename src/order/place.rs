@@ -39,8 +39,8 @@ struct Plan {
 fn plan(conn: &mut AnyConnection, new: &NewOrder, wants: &[Want]) -> Result<Plan, OrderError> {
     let skus: Vec<Sku> = new.lines.iter().map(|(s, _)| s.clone()).collect();
     let ids: Vec<SkuId> = skus.iter().map(|s| s.id.clone()).collect();
-    let levels = inventory::levels_of(conn, &ids)?;
     let locations = catalog::active_locations(conn)?;
+    let levels = inventory::levels_among(conn, &ids, &locations)?;
     let promise: fn(&LevelAt) -> i32 = LevelAt::available;
     let (cands, rule, at, near) = match &new.destination {
         Destination::Counter { store } => {
