@@ -9,31 +9,24 @@ use crate::db::{AnyConnection, DbError, timestamp};
 use crate::types::{CartId, Currency, CustomerId, ReservationId, SkuId};
 
 /// The columns of [`CartRow`], for `RETURNING` (which `as_returning` cannot
-/// say on the multi-backend connection).
-type CartColumns = (
-    carts::id,
-    carts::customer_id,
-    carts::token,
-    carts::status,
-    carts::currency,
-    carts::fulfilment,
-    carts::promotion_code,
-    carts::version,
-    carts::created_at,
-    carts::updated_at,
-);
-const CART_ROW: CartColumns = (
-    carts::id,
-    carts::customer_id,
-    carts::token,
-    carts::status,
-    carts::currency,
-    carts::fulfilment,
-    carts::promotion_code,
-    carts::version,
-    carts::created_at,
-    carts::updated_at,
-);
+/// say on the multi-backend connection): one list, as a type and as a value.
+macro_rules! cart_columns {
+    () => {
+        (
+            carts::id,
+            carts::customer_id,
+            carts::token,
+            carts::status,
+            carts::currency,
+            carts::fulfilment,
+            carts::promotion_code,
+            carts::version,
+            carts::created_at,
+            carts::updated_at,
+        )
+    };
+}
+const CART_ROW: cart_columns!() = cart_columns!();
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = carts)]
