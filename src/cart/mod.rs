@@ -298,26 +298,26 @@ pub fn remove_line(conn: &mut AnyConnection, id: &CartId, sku: &Sku, e: &Editor<
     })
 }
 
-/// Checks that the intent can be served at all before storing it.
-fn check_intent(conn: &mut AnyConnection, intent: &Intent) -> Result<(), CartError> {
-    match intent {
-        Intent::Pickup { location_id, curbside } => {
-            let location = catalog::locations_by_ids(conn, std::slice::from_ref(location_id))?
-                .into_iter()
-                .next()
-                .ok_or_else(|| CatalogError::LocationNotFound(location_id.to_string()))?;
-            let code = location.code.to_string();
-            if !location.active || !location.capabilities.pickup {
-                return Err(CartError::LocationCannot { code, what: "take pickup orders" });
-            }
-            if *curbside && !location.capabilities.curbside {
-                return Err(CartError::LocationCannot { code, what: "hand over at the curb" });
-            }
-        }
-        Intent::SameDay { address, .. } if address.point().is_none() => return Err(CartError::AddressNeedsCoordinates),
-        Intent::SameDay { .. } | Intent::Ship { .. } => {}
+/// Pickup at `location`, if it takes pickups (and hands over at the curb
+/// when asked): the caller has the location already, so it is not read again.
+pub fn pickup_at(location: &Location, curbside: bool) -> Result<Intent, CartError> {
+    let code = location.code.to_string();
+    if !location.active || !location.capabilities.pickup {
+        return Err(CartError::LocationCannot { code, what: "take pickup orders" });
     }
-    Ok(())
+    if curbside && !location.capabilities.curbside {
+        return Err(CartError::LocationCannot { code, what: "hand over at the curb" });
+    }
+    Ok(Intent::Pickup { location_id: location.id.clone(), curbside })
+}
+
+/// Checks that the intent can be served at all before storing it (pickups
+/// are checked by [`pickup_at`], which makes them).
+fn check_intent(intent: &Intent) -> Result<(), CartError> {
+    match intent {
+        Intent::SameDay { address, .. } if address.point().is_none() => Err(CartError::AddressNeedsCoordinates),
+        Intent::SameDay { .. } | Intent::Ship { .. } | Intent::Pickup { .. } => Ok(()),
+    }
 }
 
 pub fn set_intent(
@@ -327,7 +327,7 @@ pub fn set_intent(
     e: &Editor<'_>,
 ) -> Result<Cart, CartError> {
     if let Some(intent) = &intent {
-        check_intent(conn, intent)?;
+        check_intent(intent)?;
     }
     edit(conn, id, e, |conn, cart| {
         repo::set_intent(conn, id, intent.as_ref())?;

@@ -51,7 +51,7 @@ async fn each_hot_request_stays_within_its_statement_budget(app: TestApp) {
     let pickup = app.put("/v1/customers/c1/cart/fulfilment", &web, json!({"method": "pickup", "location": "S1"}));
     let (cart, n) = counted(&app, pickup).await;
     cart.assert_status(200);
-    spent.push(("choose pickup", n, 17 + savepoint));
+    spent.push(("choose pickup", n, 16 + savepoint));
     let version = cart.body["version"].as_i64().unwrap();
     let total = cart.body["totals"]["total"]["amount"].as_str().unwrap().to_owned();
     let (order, n) = counted(&app, checkout(&app, &web, "c1", version, &total, "budget-1")).await;

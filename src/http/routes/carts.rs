@@ -99,7 +99,7 @@ fn intent(conn: &mut AnyConnection, request: FulfilmentRequest) -> Result<Intent
     Ok(match request {
         FulfilmentRequest::Ship { address } => Intent::Ship { address },
         FulfilmentRequest::Pickup { location, curbside } => {
-            Intent::Pickup { location_id: catalog::get_location(conn, &location)?.id, curbside }
+            cart::pickup_at(&catalog::get_location(conn, &location)?, curbside)?
         }
         FulfilmentRequest::SameDay { address, slot } => Intent::SameDay { address, slot_id: slot },
     })
