@@ -115,8 +115,10 @@ impl Fulfilment {
     }
 }
 
+// None is NULL, not DEFAULT: SQLite takes a multi-row insert only without
+// DEFAULT (diesel otherwise inserts row by row in a savepoint).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = order_lines)]
+#[diesel(table_name = order_lines, treat_none_as_default_value = false)]
 pub struct OrderLine {
     pub id: OrderLineId,
     pub order_id: OrderId,

@@ -506,9 +506,9 @@ fn insert_fulfilment(
             cancelled_quantity: 0,
             returned_quantity: 0,
         };
-        repo::insert_line(conn, &line)?;
         inserted.push(line);
     }
+    repo::insert_lines(conn, &inserted)?;
     Ok(inserted)
 }
 

@@ -159,6 +159,19 @@ pub fn insert_line(conn: &mut AnyConnection, line: &OrderLine) -> Result<(), DbE
     Ok(())
 }
 
+/// A fulfilment's lines in one statement (the multi-backend connection
+/// cannot batch, so each backend's own connection does).
+pub fn insert_lines(conn: &mut AnyConnection, lines: &[OrderLine]) -> Result<(), DbError> {
+    match lines {
+        [] => {}
+        [one] => insert_line(conn, one)?,
+        many => {
+            per_backend!(conn, |c| diesel::insert_into(order_lines::table).values(many).execute(c))?;
+        }
+    }
+    Ok(())
+}
+
 /// Stores a line's new quantity, picked units and amounts (after part of it moved to another fulfilment).
 pub fn resize_line(conn: &mut AnyConnection, line: &OrderLine) -> Result<(), DbError> {
     use order_lines as ol;
