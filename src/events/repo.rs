@@ -13,8 +13,10 @@ use crate::types::{LocationId, OrderId, SkuId};
 /// Id of the advisory lock that serialises sequencers across instances.
 const SEQUENCER_LOCK: i64 = 0x6f6d_6e69_0002;
 
+// None is NULL, not DEFAULT: SQLite takes a multi-row insert only without
+// DEFAULT (diesel otherwise inserts row by row in a savepoint).
 #[derive(Insertable)]
-#[diesel(table_name = events)]
+#[diesel(table_name = events, treat_none_as_default_value = false)]
 pub struct EventRow<'a> {
     pub topic: &'a str,
     pub sku_id: Option<&'a SkuId>,

@@ -105,9 +105,47 @@ pub fn apply(
     deltas: &[Delta],
     change: &Change<'_>,
 ) -> Result<Option<Level>, DbError> {
+    let level = update_level(conn, sku, location, guard, deltas, change.now)?;
+    if let Some(level) = &level {
+        record(conn, &[(level, deltas)], change)?;
+    }
+    Ok(level)
+}
+
+/// [`apply`] for several levels of one location: every guarded update, then
+/// all their ledger rows in one statement and all their events in another.
+/// Where a guard did not hold the answer is `None`, and then nothing is
+/// recorded at all: the caller refuses the whole change and rolls it back.
+pub fn apply_all(
+    conn: &mut AnyConnection,
+    location: &LocationId,
+    updates: &[(SkuId, Guard, Vec<Delta>)],
+    change: &Change<'_>,
+) -> Result<Vec<Option<Level>>, DbError> {
+    let mut levels = Vec::with_capacity(updates.len());
+    for (sku, guard, deltas) in updates {
+        levels.push(update_level(conn, sku, location, *guard, deltas, change.now)?);
+    }
+    if levels.iter().all(Option::is_some) {
+        let changed: Vec<(&Level, &[Delta])> =
+            levels.iter().flatten().zip(updates).map(|(level, (_, _, deltas))| (level, deltas.as_slice())).collect();
+        record(conn, &changed, change)?;
+    }
+    Ok(levels)
+}
+
+/// The guarded update of one level: the level after it, or `None`.
+fn update_level(
+    conn: &mut AnyConnection,
+    sku: &SkuId,
+    location: &LocationId,
+    guard: Guard,
+    deltas: &[Delta],
+    now: DateTime<Utc>,
+) -> Result<Option<Level>, DbError> {
     let on_hand_delta: i32 = deltas.iter().map(|d| d.on_hand).sum();
     let reserved_delta: i32 = deltas.iter().map(|d| d.reserved).sum();
-    let level = diesel::update(sl::table.find((sku, location)))
+    Ok(diesel::update(sl::table.find((sku, location)))
         .filter((sl::on_hand - sl::reserved - sl::safety_stock).ge(guard.available))
         .filter((sl::on_hand - sl::reserved).ge(guard.unreserved))
         .filter(sl::reserved.ge(guard.reserved))
@@ -116,18 +154,24 @@ pub fn apply(
         .set((
             sl::on_hand.eq(sl::on_hand + on_hand_delta),
             sl::reserved.eq(sl::reserved + reserved_delta),
-            sl::updated_at.eq(timestamp(change.now)),
+            sl::updated_at.eq(timestamp(now)),
         ))
         .returning(LEVEL)
         .get_result(conn)
-        .optional()?;
-    if let Some(level) = &level {
-        // MultiBackend cannot batch-insert on SQLite, so one statement per row (one or two).
-        for d in deltas {
-            diesel::insert_into(sm::table)
-                .values((
-                    sm::sku_id.eq(sku),
-                    sm::location_id.eq(location),
+        .optional()?)
+}
+
+/// The ledger rows (one per delta) and the outbox events (one per level) of
+/// levels just changed: one statement each, whatever the number of levels.
+fn record(conn: &mut AnyConnection, changed: &[(&Level, &[Delta])], change: &Change<'_>) -> Result<(), DbError> {
+    let at = timestamp(change.now);
+    let rows: Vec<_> = changed
+        .iter()
+        .flat_map(|(level, deltas)| {
+            deltas.iter().map(move |d| {
+                (
+                    sm::sku_id.eq(&level.sku_id),
+                    sm::location_id.eq(&level.location_id),
                     sm::kind.eq(d.kind.as_str()),
                     sm::on_hand_delta.eq(d.on_hand),
                     sm::reserved_delta.eq(d.reserved),
@@ -135,33 +179,43 @@ pub fn apply(
                     sm::reference.eq(change.reference),
                     sm::actor.eq(change.actor.key_id.as_str()),
                     sm::channel.eq(change.actor.channel.as_str()),
-                    sm::created_at.eq(timestamp(change.now)),
-                ))
-                .execute(conn)?;
+                    sm::created_at.eq(at),
+                )
+            })
+        })
+        .collect();
+    match rows.as_slice() {
+        [] => {}
+        [one] => {
+            diesel::insert_into(sm::table).values(one.clone()).execute(conn)?;
         }
-        announce(conn, level, change.now)?;
+        // The multi-backend connection cannot batch; each backend's own can.
+        many => {
+            per_backend!(conn, |c| diesel::insert_into(sm::table).values(many).execute(c))?;
+        }
     }
-    Ok(level)
+    events::append_all(conn, changed.iter().map(|(level, _)| stock_event(level)).collect(), change.now)
+}
+
+/// The outbox event of a level whose available quantity may have changed.
+fn stock_event(level: &Level) -> NewEvent<'_> {
+    NewEvent {
+        topic: STOCK_CHANGED,
+        sku_id: Some(&level.sku_id),
+        location_id: Some(&level.location_id),
+        order_id: None,
+        payload: json!({
+            "on_hand": level.on_hand,
+            "reserved": level.reserved,
+            "safety_stock": level.safety_stock,
+            "available": level.available(),
+        }),
+    }
 }
 
 /// Writes the outbox event for a level whose available quantity may have changed.
 pub fn announce(conn: &mut AnyConnection, level: &Level, now: DateTime<Utc>) -> Result<(), DbError> {
-    events::append(
-        conn,
-        NewEvent {
-            topic: STOCK_CHANGED,
-            sku_id: Some(&level.sku_id),
-            location_id: Some(&level.location_id),
-            order_id: None,
-            payload: json!({
-                "on_hand": level.on_hand,
-                "reserved": level.reserved,
-                "safety_stock": level.safety_stock,
-                "available": level.available(),
-            }),
-        },
-        now,
-    )
+    events::append(conn, stock_event(level), now)
 }
 
 /// Makes sure a level row exists (all zero) so that stock can arrive there.

@@ -66,16 +66,15 @@ pub fn create(
     let lines: Vec<(SkuId, i32)> = wanted.into_iter().collect();
     repo::insert_reservation(conn, &row, &lines)?;
     let change = Change { reason: Some(new.purpose.as_str()), reference: Some(id.as_str()), actor, now };
+    // Every line's guarded update, then their ledger rows and events in one
+    // statement each; a line that cannot be held fails the whole hold.
+    let updates: Vec<(SkuId, Guard, Vec<Delta>)> = lines
+        .iter()
+        .map(|(sku, q)| (sku.clone(), Guard::available(*q), vec![Delta::reserved(MovementKind::Reserve, *q)]))
+        .collect();
+    let held = repo::apply_all(conn, &row.location_id, &updates, &change)?;
     let mut short: Vec<Shortage> = Vec::new();
-    for (sku_id, quantity) in &lines {
-        let held = repo::apply(
-            conn,
-            sku_id,
-            &row.location_id,
-            Guard::available(*quantity),
-            &[Delta::reserved(MovementKind::Reserve, *quantity)],
-            &change,
-        )?;
+    for ((sku_id, quantity), held) in lines.iter().zip(&held) {
         if held.is_none() {
             short.push(shortage(conn, sku_id, &row.location_id, *quantity)?);
         }
