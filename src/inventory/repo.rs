@@ -187,7 +187,7 @@ fn record(conn: &mut AnyConnection, changed: &[(&Level, &[Delta])], change: &Cha
     match rows.as_slice() {
         [] => {}
         [one] => {
-            diesel::insert_into(sm::table).values(one.clone()).execute(conn)?;
+            diesel::insert_into(sm::table).values(*one).execute(conn)?;
         }
         // The multi-backend connection cannot batch; each backend's own can.
         many => {
