@@ -108,10 +108,10 @@ impl Metrics {
         self.latency.get_or_create(&labels).observe(elapsed.as_secs_f64());
     }
 
-    /// The business as last read, when that is recent enough.
-    pub fn cached_business(&self) -> Option<Business> {
+    /// The business as last read, and whether that is older than the TTL.
+    pub fn last_business(&self) -> Option<(Business, bool)> {
         let cached = self.business.lock().unwrap_or_else(|e| e.into_inner());
-        cached.as_ref().filter(|(at, _)| at.elapsed() < BUSINESS_TTL).map(|(_, business)| business.clone())
+        cached.as_ref().map(|(at, business)| (business.clone(), at.elapsed() >= BUSINESS_TTL))
     }
 
     pub fn keep_business(&self, business: &Business) {

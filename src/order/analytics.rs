@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use rust_decimal::Decimal;
+
 use super::OrderError;
 use super::repo::analytics as repo;
 use super::state::Method;
@@ -88,7 +90,11 @@ pub fn channels(conn: &mut AnyConnection, window: &Window) -> Result<BTreeMap<Ch
         figures.multichannel_customers += row.multichannel_customers;
         let currency = Currency::parse(&row.currency).map_err(DbError::Corrupt)?;
         let kept = row.orders - row.cancelled;
-        let average = if kept > 0 { row.revenue_minor / kept } else { 0 };
+        // Money's one rounding rule, not integer division (which truncates).
+        let average = match kept {
+            0 => 0,
+            kept => currency.round_to_minor(currency.minor_to_decimal(row.revenue_minor) / Decimal::from(kept)),
+        };
         figures.revenue.push(Revenue {
             total: Money { minor: row.revenue_minor, currency },
             average_order_value: Money { minor: average, currency },

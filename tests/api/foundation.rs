@@ -330,6 +330,10 @@ async fn a_lost_or_unreachable_database_answers_503_and_recovers() {
         // The bound is loose (a loaded machine); the acquire timeout is one second.
         assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
     }
+    // The request series matter most now: /metrics answers without the database.
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(metrics.text().await.unwrap().contains("status=\"503\""));
     app.postgres_admin(r#"ALTER DATABASE "{db}" ALLOW_CONNECTIONS true"#).await;
     app.get("/v1/skus/BEFORE", &app.admin).await.assert_status(200);
 }

@@ -141,6 +141,12 @@ async fn analytics_keeps_to_its_roles_and_windows(app: TestApp) {
     app.get("/v1/analytics/channels?from=2024-01-01&to=2026-06-01", &app.admin).await.assert_status(422);
     app.get("/v1/analytics/channels?from=yesterday", &app.admin).await.assert_problem(422, "validation_failed");
     app.get("/v1/analytics/channels?location=NOWHERE", &app.admin).await.assert_status(404);
+    // The calendar's ends are refused, not overflowed.
+    for (to, why) in [("%2B262142-12-31", "past the last day"), ("-262143-01-01", "too early")] {
+        let refused = app.get(&format!("/v1/analytics/channels?to={to}"), &app.admin).await;
+        refused.assert_problem(422, "validation_failed");
+        assert!(refused.body["detail"].as_str().unwrap().contains(why), "{}", refused.body);
+    }
 }
 
 async fn staff_sessions_are_cookies_that_expire_and_forms_need_their_token(app: TestApp) {
@@ -276,4 +282,14 @@ async fn the_staff_app_keeps_staff_to_their_store(app: TestApp) {
     assert!(far.contains(number));
     let (_, _, all) = page(&app, &admin, "/staff/dashboard").await;
     assert!(all.contains("data-channel=\"web\""));
+    // An admin's count names its store; without one nothing moves.
+    let token = csrf(&far);
+    let fields = [("csrf", token.as_str()), ("sku", "TEA"), ("counted", "1")];
+    let unnamed = post_form(&app, "/staff/stock/count", &admin, &fields).await;
+    assert!(unnamed.headers()["location"].to_str().unwrap().contains("error="));
+    let named = post_form(&app, "/staff/stock/count?store=FAR", &admin, &fields).await;
+    assert!(named.headers()["location"].to_str().unwrap().contains("ok="));
+    let levels = app.get("/v1/locations/NEAR/stock", &app.admin).await;
+    assert!(levels.body["items"].as_array().unwrap().is_empty(), "NEAR was never counted: {}", levels.body);
+    assert_eq!(app.get("/v1/locations/FAR/stock/TEA", &app.admin).await.body["on_hand"], 1);
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use actix_web::get;
 use actix_web::web::Data;
-use chrono::{Duration, NaiveDate};
+use chrono::{Days, NaiveDate};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -65,8 +65,14 @@ pub fn report(
     query: ChannelsQuery,
     today: NaiveDate,
 ) -> Result<ChannelAnalyticsResponse, ApiError> {
+    // The last day's end and the default start are computed, so a date at
+    // the end of the calendar is refused here instead of overflowing.
     let to = query.to.unwrap_or(today);
-    let from = query.from.unwrap_or(to - Duration::days(29));
+    let after_to = to.succ_opt().ok_or_else(|| ApiError::field("/to", "is past the last day the calendar has"))?;
+    let from = match query.from {
+        Some(from) => from,
+        None => to.checked_sub_days(Days::new(29)).ok_or_else(|| ApiError::field("/to", "is too early"))?,
+    };
     if from > to {
         return Err(ApiError::field("/from", "must be on or before 'to'"));
     }
@@ -82,8 +88,7 @@ pub fn report(
     let location_id = policy::scope_location(caller, asked.as_ref())?;
     let location = asked.map(|l| l.code.to_string());
     let midnight = |day: NaiveDate| day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-    let window =
-        Window { from: midnight(from), to: midnight(to + Duration::days(1)), location: location_id.map(|id| id.0) };
+    let window = Window { from: midnight(from), to: midnight(after_to), location: location_id.map(|id| id.0) };
     let figures = analytics::channels(conn, &window)?;
     let mut names: HashMap<MarketplaceId, String> = HashMap::new();
     for id in figures.keys().filter_map(|k| k.marketplace_id.clone()) {

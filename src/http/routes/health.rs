@@ -43,14 +43,21 @@ pub async fn readyz(ctx: Data<Context>) -> Result<Reply, ApiError> {
 /// purpose, marketplace push queues and dead letters, and each job's last success.
 #[utoipa::path(tag = "operations", security(()), responses((status = 200, content_type = "text/plain", body = String)))]
 #[get("/metrics")]
-pub async fn metrics(metrics: Data<Metrics>, ctx: Data<Context>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let business = match metrics.cached_business() {
-        Some(business) => business,
-        None => {
-            let business = ctx.db.read(Business::read).await?;
-            metrics.keep_business(&business);
-            business
-        }
+pub async fn metrics(metrics: Data<Metrics>, ctx: Data<Context>, req: HttpRequest) -> HttpResponse {
+    let business = match metrics.last_business() {
+        Some((business, false)) => business,
+        last => match ctx.db.read(Business::read).await {
+            Ok(business) => {
+                metrics.keep_business(&business);
+                business
+            }
+            // The request series matter most while the database is down:
+            // answer with the business as last read (or none), never an error.
+            Err(error) => {
+                tracing::warn!(%error, "metrics: the business series could not be read");
+                last.map(|(business, _)| business).unwrap_or_default()
+            }
+        },
     };
     let text = metrics.render(&business, ctx.db.statements(), &ctx.job_runs.all());
     // One text for both formats: a scraper of the older text format reads
@@ -65,5 +72,5 @@ pub async fn metrics(metrics: Data<Metrics>, ctx: Data<Context>, req: HttpReques
     } else {
         "text/plain; version=0.0.4; charset=utf-8"
     };
-    Ok(HttpResponse::Ok().content_type(content_type).body(text))
+    HttpResponse::Ok().content_type(content_type).body(text)
 }

@@ -122,6 +122,11 @@ pub async fn change_stock(
         .db
         .write(move |conn| {
             caller.may(Op::MoveStock)?;
+            // Pages show an admin the first store by default; stock moves
+            // only where the form says.
+            if caller.location_id.is_none() && store.is_empty() {
+                return Err(ApiError::field("/store", "name the store whose stock this is"));
+            }
             let location = store_of(conn, &caller, Some(&store))?;
             caller.require_at(&location.id, location.code.as_str())?;
             let sku = catalog::get_sku(conn, &code)?;

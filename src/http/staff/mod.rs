@@ -92,14 +92,8 @@ impl Signed {
         if secret::constant_time_eq(sent.as_bytes(), self.csrf.as_bytes()) && !cross_site(req) {
             None
         } else {
-            Some(
-                HttpResponse::Forbidden().content_type(ContentType::html()).body(
-                    view::failure(
-                        "This form is out of date or was not sent by this app: reload the page and try again.",
-                    )
-                    .into_string(),
-                ),
-            )
+            let stale = "This form is out of date or was not sent by this app: reload the page and try again.";
+            Some(html(actix_web::http::StatusCode::FORBIDDEN, view::failure(stale)))
         }
     }
 }
