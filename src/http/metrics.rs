@@ -33,9 +33,10 @@ use crate::order;
 const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 /// The business series come from the database, which every instance shares:
-/// read at most this often, so that scrapes cost no more than a few
-/// aggregate queries a quarter minute.
-const BUSINESS_TTL: Duration = Duration::from_secs(15);
+/// read at most this often. Orders by channel and method count every order
+/// ever placed (about a second a year of orders on two cores), so a minute's
+/// staleness in all-time totals buys a scrape interval's worth of load.
+const BUSINESS_TTL: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
