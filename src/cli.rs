@@ -293,6 +293,7 @@ impl SkuCsvRow {
                 .collect(),
             active,
             tax_class: self.tax_class.filter(|c| !c.trim().is_empty()),
+            components: None,
         })
     }
 }

@@ -245,6 +245,7 @@ fn sku_inputs() -> Result<Vec<SkuInput>, String> {
                 price: Money::new(cents, eur),
                 spoken_names: spoken.iter().map(|s| (*s).to_owned()).collect(),
                 active: true,
+                components: None,
             })
         })
         .collect()

@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::customer::CustomerError;
 use crate::db::{AnyConnection, DbError, timestamp};
 use crate::inventory::reservation::{self, NewReservation};
-use crate::inventory::{self, InventoryError, Purpose, ReservationStatus};
+use crate::inventory::{self, InventoryError, Item, Purpose, ReservationStatus};
 use crate::pricing::{self, PricingError};
 use crate::secret;
 use crate::types::{CartId, Currency, CustomerId, Page, PageRequest, Quantity, ReservationId, SkuId};
@@ -243,7 +243,7 @@ pub fn add_line(
                 cart.currency = Some(sku.price.currency);
             }
         }
-        let hold = rehold(conn, cart, &sku.id, total, existing.and_then(|l| l.hold_id.as_ref()), e)?;
+        let hold = rehold(conn, cart, &Item::of(sku), total, existing.and_then(|l| l.hold_id.as_ref()), e)?;
         let channel = e.actor.channel.as_str();
         match existing {
             Some(_) => repo::update_line(conn, id, &sku.id, total, hold.as_ref(), channel, e.now)?,
@@ -272,7 +272,7 @@ pub fn set_quantity(
     }
     edit(conn, id, e, |conn, cart| {
         let line = line_of(cart, &sku.id).ok_or_else(|| CartError::LineNotFound(sku.code.to_string()))?;
-        let hold = rehold(conn, cart, &sku.id, quantity.get(), line.hold_id.as_ref(), e)?;
+        let hold = rehold(conn, cart, &Item::of(sku), quantity.get(), line.hold_id.as_ref(), e)?;
         let channel = e.actor.channel.as_str();
         repo::update_line(conn, id, &sku.id, quantity.get(), hold.as_ref(), channel, e.now)?;
         cart.put_line(sku, quantity.get(), hold, (channel, channel), timestamp(e.now));
@@ -390,7 +390,7 @@ pub fn merge(conn: &mut AnyConnection, into: &CartId, token: &str, e: &Editor<'_
                 return Err(CartError::TooManyLines);
             }
             release_hold(conn, line.hold_id.as_ref(), e)?;
-            let hold = rehold(conn, cart, &line.sku.id, total, existing.and_then(|l| l.hold_id.as_ref()), e)?;
+            let hold = rehold(conn, cart, &Item::of(&line.sku), total, existing.and_then(|l| l.hold_id.as_ref()), e)?;
             // A line keeps the channel it was first added through; the merge
             // is its latest change, made through the signing-in channel.
             let via = (line.added_channel.as_str(), e.actor.channel.as_str());
@@ -484,7 +484,7 @@ fn release_hold(conn: &mut AnyConnection, hold: Option<&ReservationId>, e: &Edit
 fn rehold(
     conn: &mut AnyConnection,
     cart: &Cart,
-    sku: &SkuId,
+    item: &Item,
     quantity: i32,
     previous: Option<&ReservationId>,
     e: &Editor<'_>,
@@ -493,7 +493,7 @@ fn rehold(
         return Ok(None);
     }
     release_hold(conn, previous, e)?;
-    let levels = inventory::levels_of(conn, std::slice::from_ref(sku))?;
+    let levels = inventory::levels_of(conn, std::slice::from_ref(item))?;
     let at = match &cart.intent {
         Some(Intent::Pickup { location_id, .. }) => Some(location_id.clone()),
         _ => levels.iter().filter(|l| l.ships).max_by_key(|l| l.available()).map(|l| l.location_id.clone()),
@@ -503,7 +503,7 @@ fn rehold(
     let new = NewReservation {
         location_id,
         purpose: Purpose::CartHold,
-        lines: vec![(sku.clone(), quantity)],
+        lines: vec![(item.clone(), quantity)],
         expires_at: inventory::expiry(Purpose::CartHold, None, &e.config.holds, e.now)?,
         customer_ref: None,
         reference: Some(cart.id.to_string()),

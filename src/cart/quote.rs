@@ -9,9 +9,9 @@ use rust_decimal::Decimal;
 use super::{Cart, CartError, CartLine, Editor, Intent};
 use crate::catalog::{self, Location};
 use crate::db::AnyConnection;
-use crate::inventory::{self, LevelAt};
+use crate::inventory::{self, Item, LevelAt};
 use crate::pricing::{self, Priced, Pricing, PricingError};
-use crate::types::{LocationId, SkuId};
+use crate::types::LocationId;
 
 /// Where one line can be fulfilled under the cart's intent.
 #[derive(Debug, Clone)]
@@ -148,8 +148,8 @@ pub fn quote(conn: &mut AnyConnection, cart: Cart, e: &Editor<'_>) -> Result<Quo
         standard_rate,
     };
     let priced = taxed.map(|t| t.priced);
-    let sku_ids: Vec<SkuId> = cart.lines.iter().map(|l| l.sku.id.clone()).collect();
-    let levels = inventory::levels_among(conn, &sku_ids, locations.values())?;
+    let items: Vec<Item> = cart.lines.iter().map(|l| Item::of(&l.sku)).collect();
+    let levels = inventory::levels_among(conn, &items, locations.values())?;
     let availability =
         cart.lines.iter().map(|l| line_availability(cart.intent.as_ref(), l, &levels, &locations)).collect();
     Ok(Quote { cart, priced, tax, prices_include_tax: include, availability, pickup, code_problem })

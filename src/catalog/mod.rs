@@ -5,12 +5,12 @@ pub mod location;
 mod repo;
 pub mod sku;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
 pub use location::{Location, LocationInput};
-pub use sku::{Sku, SkuInput, normalize_words};
+pub use sku::{Component, Sku, SkuInput, normalize_words};
 
 use crate::db::{AnyConnection, DbError, timestamp};
 use crate::types::{Code, LocationId, Page, PageRequest, SkuId};
@@ -31,10 +31,53 @@ pub enum CatalogError {
     LocationStale { seen: i32, current: Box<Location> },
     #[error("SKU '{}' has changed since version {seen}", .current.code)]
     SkuStale { seen: i32, current: Box<Sku> },
+    #[error("no SKU with code or GTIN '{0}' to be a component of the kit")]
+    ComponentUnknown(String),
+    #[error("'{0}' is itself a kit; a kit's components must be ordinary SKUs")]
+    KitInKit(String),
+    #[error("'{0}' is listed twice among the kit's components; give it once with its quantity")]
+    ComponentTwice(String),
+    #[error("{}", kind_fixed(.code, *.kit))]
+    KitKindFixed { code: String, kit: bool },
     #[error(transparent)]
     Db(#[from] DbError),
 }
 crate::db_error_conversions!(CatalogError);
+
+fn kind_fixed(code: &str, kit: bool) -> String {
+    if kit {
+        format!("SKU '{code}' is a kit and stays one: give its components (a new SKU code sells the items alone)")
+    } else {
+        format!("SKU '{code}' is an ordinary SKU with stock and cannot become a kit: create the kit under a new code")
+    }
+}
+
+/// A kit's components as stored, from the codes asked for: each an existing,
+/// ordinary SKU, listed once (by code or GTIN). None for an ordinary SKU.
+fn resolve_components(
+    conn: &mut AnyConnection,
+    wanted: Option<&[(String, i32)]>,
+) -> Result<Option<Vec<Component>>, CatalogError> {
+    let Some(wanted) = wanted else { return Ok(None) };
+    let codes: Vec<&str> = wanted.iter().map(|(code, _)| code.as_str()).collect();
+    let found: HashMap<String, Sku> =
+        repo::skus_by_codes(conn, &codes)?.into_iter().map(|s| (s.code.to_string(), s)).collect();
+    let mut components: Vec<Component> = Vec::with_capacity(wanted.len());
+    for (code, quantity) in wanted {
+        let sku = match found.get(code) {
+            Some(sku) => sku.clone(),
+            None => repo::find_sku(conn, code)?.ok_or_else(|| CatalogError::ComponentUnknown(code.clone()))?,
+        };
+        if sku.is_kit() {
+            return Err(CatalogError::KitInKit(code.clone()));
+        }
+        if components.iter().any(|c| c.sku_id == sku.id) {
+            return Err(CatalogError::ComponentTwice(code.clone()));
+        }
+        components.push(Component { sku_id: sku.id, sku_code: sku.code.into_string(), quantity: *quantity });
+    }
+    Ok(Some(components))
+}
 
 pub fn create_location(
     conn: &mut AnyConnection,
@@ -118,7 +161,8 @@ fn sku_write_error(input: &SkuInput, error: DbError) -> CatalogError {
 }
 
 pub fn create_sku(conn: &mut AnyConnection, input: SkuInput, now: DateTime<Utc>) -> Result<Sku, CatalogError> {
-    let row = repo::SkuRow::new(SkuId::generate(), &input, timestamp(now));
+    let components = resolve_components(conn, input.components.as_deref())?;
+    let row = repo::SkuRow::new(SkuId::generate(), &input, components.as_deref(), timestamp(now));
     repo::insert_sku(conn, &row).map_err(|e| sku_write_error(&input, e))?;
     Ok(row.into_sku()?)
 }
@@ -140,6 +184,16 @@ pub fn sku_codes(conn: &mut AnyConnection, ids: &[SkuId]) -> Result<HashMap<SkuI
 /// SKUs by code, in one query; unknown codes are simply absent.
 pub fn skus_by_codes(conn: &mut AnyConnection, codes: &[&str]) -> Result<Vec<Sku>, CatalogError> {
     Ok(repo::skus_by_codes(conn, codes)?)
+}
+
+/// The kits that hold any of these SKUs.
+pub fn kits_containing(conn: &mut AnyConnection, skus: &[SkuId]) -> Result<Vec<SkuId>, CatalogError> {
+    let wanted: HashSet<&SkuId> = skus.iter().collect();
+    Ok(repo::kits(conn)?
+        .into_iter()
+        .filter(|kit| kit.components.iter().any(|c| wanted.contains(&c.sku_id)))
+        .map(|kit| kit.id)
+        .collect())
 }
 
 /// Every active SKU, for matching spoken phrases.
@@ -166,9 +220,15 @@ pub fn update_sku(
     now: DateTime<Utc>,
 ) -> Result<Sku, CatalogError> {
     let code = input.code.to_string();
-    let changes = repo::SkuChanges::from_input(&input, timestamp(now));
+    let components = resolve_components(conn, input.components.as_deref())?;
+    let changes = repo::SkuChanges::from_input(&input, components.as_deref(), timestamp(now));
+    // Guarded by the kind as well: a kit stays a kit and an ordinary SKU
+    // ordinary, so what holds stock never changes under an open order.
     let changed = repo::update_sku(conn, &code, &changes, expected_version).map_err(|e| sku_write_error(&input, e))?;
     let current = get_sku(conn, &code)?;
+    if !changed && current.is_kit() != components.is_some() {
+        return Err(CatalogError::KitKindFixed { code, kit: current.is_kit() });
+    }
     match (changed, expected_version) {
         (false, Some(seen)) => Err(CatalogError::SkuStale { seen, current: Box::new(current) }),
         _ => Ok(current),
@@ -191,6 +251,9 @@ pub fn set_sku_active(
         spoken_names: current.spoken_names.clone(),
         active,
         tax_class: current.tax_class.clone(),
+        components: current
+            .is_kit()
+            .then(|| current.components.iter().map(|c| (c.sku_code.clone(), c.quantity)).collect()),
     };
     update_sku(conn, input, expected_version, now)
 }
@@ -219,4 +282,9 @@ fn same_sku(existing: &Sku, input: &SkuInput) -> bool {
         && existing.spoken_names == input.spoken_names
         && existing.active == input.active
         && existing.tax_class == input.tax_class
+        && existing.is_kit() == input.components.is_some()
+        && input.components.as_ref().is_none_or(|wanted| {
+            wanted.len() == existing.components.len()
+                && wanted.iter().zip(&existing.components).all(|((code, q), c)| *code == c.sku_code && *q == c.quantity)
+        })
 }

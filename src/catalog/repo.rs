@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::location::{Address, Capabilities, Location, LocationInput, LocationKind, OpeningHours, TimeZone};
-use super::sku::{Sku, SkuInput};
+use super::sku::{Component, Sku, SkuInput};
 use crate::db::schema::{locations, skus};
 use crate::db::{AnyConnection, DbError, one_of};
 use crate::types::{Code, Currency, GeoPoint, Gtin, LocationId, Money, SkuId};
@@ -252,6 +252,7 @@ pub struct SkuRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub tax_class: String,
+    pub components: Option<String>,
 }
 
 #[derive(AsChangeset)]
@@ -266,10 +267,11 @@ pub struct SkuChanges {
     pub active: bool,
     pub updated_at: NaiveDateTime,
     pub tax_class: String,
+    pub components: Option<String>,
 }
 
 impl SkuChanges {
-    pub fn from_input(input: &SkuInput, now: NaiveDateTime) -> Self {
+    pub fn from_input(input: &SkuInput, components: Option<&[Component]>, now: NaiveDateTime) -> Self {
         Self {
             name: input.name.clone(),
             search_name: input.search_text(),
@@ -280,13 +282,14 @@ impl SkuChanges {
             active: input.active,
             updated_at: now,
             tax_class: input.tax_class.clone(),
+            components: components.map(|c| json(&c)),
         }
     }
 }
 
 impl SkuRow {
-    pub fn new(id: SkuId, input: &SkuInput, now: NaiveDateTime) -> Self {
-        let c = SkuChanges::from_input(input, now);
+    pub fn new(id: SkuId, input: &SkuInput, components: Option<&[Component]>, now: NaiveDateTime) -> Self {
+        let c = SkuChanges::from_input(input, components, now);
         Self {
             id,
             code: input.code.as_str().to_owned(),
@@ -301,6 +304,7 @@ impl SkuRow {
             created_at: now,
             updated_at: now,
             tax_class: c.tax_class,
+            components: c.components,
         }
     }
 
@@ -315,6 +319,10 @@ impl SkuRow {
             spoken_names: parse_json("spoken names", &self.spoken_names)?,
             active: self.active,
             tax_class: self.tax_class,
+            components: match &self.components {
+                Some(raw) => parse_json("kit components", raw)?,
+                None => Vec::new(),
+            },
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -363,6 +371,11 @@ pub fn skus_by_codes(conn: &mut AnyConnection, codes: &[&str]) -> Result<Vec<Sku
     rows_to_skus(skus::table.filter(one_of(skus::code, codes)).select(SkuRow::as_select()).load(conn)?)
 }
 
+/// Every kit. Kits are a few of a catalogue, and their components are JSON.
+pub fn kits(conn: &mut AnyConnection) -> Result<Vec<Sku>, DbError> {
+    rows_to_skus(skus::table.filter(skus::components.is_not_null()).select(SkuRow::as_select()).load(conn)?)
+}
+
 pub fn active_skus(conn: &mut AnyConnection) -> Result<Vec<Sku>, DbError> {
     rows_to_skus(skus::table.filter(skus::active.eq(true)).select(SkuRow::as_select()).load(conn)?)
 }
@@ -392,7 +405,9 @@ pub fn update_sku(
     changes: &SkuChanges,
     expected: Option<i32>,
 ) -> Result<bool, DbError> {
-    let target = skus::table.filter(skus::code.eq(code));
+    // Invariant: whether a SKU is a kit never changes (see `catalog::update_sku`).
+    let target =
+        skus::table.filter(skus::code.eq(code)).filter(skus::components.is_null().eq(changes.components.is_none()));
     let bump = skus::version.eq(skus::version + 1);
     let changed = match expected {
         Some(seen) => diesel::update(target.filter(skus::version.eq(seen))).set((changes, bump)).execute(conn)?,

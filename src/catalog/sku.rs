@@ -2,7 +2,23 @@
 
 use chrono::NaiveDateTime;
 
+use serde::{Deserialize, Serialize};
+
 use crate::types::{Code, Gtin, Money, SkuId};
+
+/// How many distinct components a kit has.
+pub const KIT_COMPONENTS: std::ops::RangeInclusive<usize> = 2..=20;
+/// The most units of one component a kit may hold.
+pub const MAX_COMPONENT_QUANTITY: i32 = 1000;
+
+/// One of a kit's components: an ordinary SKU and how many of it one kit holds.
+/// The code is kept with the id (codes never change) so a kit reads without a join.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Component {
+    pub sku_id: SkuId,
+    pub sku_code: String,
+    pub quantity: i32,
+}
 
 #[derive(Debug, Clone)]
 pub struct SkuInput {
@@ -15,6 +31,9 @@ pub struct SkuInput {
     pub active: bool,
     /// Which of a region's tax rates applies (`standard`, `reduced`, …).
     pub tax_class: String,
+    /// A kit's components as asked for: (code or GTIN, units per kit); None
+    /// for an ordinary SKU. Whether a SKU is a kit never changes.
+    pub components: Option<Vec<(String, i32)>>,
 }
 
 #[derive(Debug, Clone)]
@@ -27,9 +46,17 @@ pub struct Sku {
     pub spoken_names: Vec<String>,
     pub active: bool,
     pub tax_class: String,
+    /// Empty for an ordinary SKU; a kit has no stock of its own, only these.
+    pub components: Vec<Component>,
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+}
+
+impl Sku {
+    pub fn is_kit(&self) -> bool {
+        !self.components.is_empty()
+    }
 }
 
 /// Lower-cased, accents and punctuation folded, single-spaced: the form names

@@ -42,6 +42,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         tax_class -> Text,
+        components -> Nullable<Text>,
     }
 }
 
@@ -140,6 +141,7 @@ diesel::table! {
         actor -> Text,
         channel -> Text,
         created_at -> Timestamp,
+        kit_sku_id -> Nullable<Text>,
     }
 }
 
@@ -353,6 +355,7 @@ diesel::table! {
         short_quantity -> Integer,
         cancelled_quantity -> Integer,
         returned_quantity -> Integer,
+        components -> Nullable<Text>,
     }
 }
 

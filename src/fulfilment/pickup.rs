@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
-use crate::catalog::Location;
+use crate::catalog::{self, Component, Location};
 use crate::db::{AnyConnection, DbError};
 use crate::events::{self, NewEvent};
 use crate::inventory;
@@ -71,25 +71,19 @@ pub struct PickItem {
     pub sku_code: String,
     pub name: String,
     pub quantity: i32,
-    /// (order number, fulfilment, units).
-    pub orders: Vec<(String, FulfilmentId, i32)>,
+    /// (order number, fulfilment, units, the kit they are part of).
+    pub orders: Vec<(String, FulfilmentId, i32, Option<String>)>,
 }
 
 /// What to pick at a store, grouped by aisle (unknown aisles last): every
 /// fulfilment whose stock comes from here and is allocated or being picked.
+/// A kit is picked as its components, each from its own shelf.
 pub fn pick_list(
     conn: &mut AnyConnection,
     store: &Location,
 ) -> Result<BTreeMap<Option<String>, Vec<PickItem>>, OrderError> {
-    let rows = handover::lines_to_pick(conn, &store.id)?;
-    let skus: Vec<SkuId> = rows.iter().map(|r| r.2.clone()).collect();
-    let aisles: HashMap<SkuId, Option<String>> = inventory::aisles(conn, &store.id, &skus)?;
     let mut items: BTreeMap<SkuId, PickItem> = BTreeMap::new();
-    for (number, fulfilment, sku_id, sku_code, name, quantity, short, cancelled, returned) in rows {
-        let open = quantity - short - cancelled - returned;
-        if open <= 0 {
-            continue;
-        }
+    let mut pick = |sku_id: SkuId, sku_code: String, name: String, units: i32, order: (String, FulfilmentId), kit| {
         let item = items.entry(sku_id.clone()).or_insert_with(|| PickItem {
             sku_id,
             sku_code,
@@ -97,9 +91,45 @@ pub fn pick_list(
             quantity: 0,
             orders: Vec::new(),
         });
-        item.quantity += open;
-        item.orders.push((number, fulfilment, open));
+        item.quantity += units;
+        item.orders.push((order.0, order.1, units, kit));
+    };
+    for (number, fulfilment, sku_id, sku_code, name, quantity, short, cancelled, returned, components) in
+        handover::lines_to_pick(conn, &store.id)?
+    {
+        let open = quantity - short - cancelled - returned;
+        if open <= 0 {
+            continue;
+        }
+        let Some(raw) = components else {
+            pick(sku_id, sku_code, name, open, (number, fulfilment), None);
+            continue;
+        };
+        let parts: Vec<Component> = serde_json::from_str(&raw)
+            .map_err(|e| DbError::Corrupt(format!("components of a line of order {number}: {e}")))?;
+        for c in parts {
+            // Named below: the line only knows the kit's name.
+            let units = c.quantity.saturating_mul(open);
+            pick(
+                c.sku_id,
+                c.sku_code,
+                String::new(),
+                units,
+                (number.clone(), fulfilment.clone()),
+                Some(sku_code.clone()),
+            );
+        }
     }
+    let unnamed: Vec<SkuId> = items.values().filter(|i| i.name.is_empty()).map(|i| i.sku_id.clone()).collect();
+    if !unnamed.is_empty() {
+        for sku in catalog::skus_by_ids(conn, &unnamed)? {
+            if let Some(item) = items.get_mut(&sku.id) {
+                item.name = sku.name;
+            }
+        }
+    }
+    let skus: Vec<SkuId> = items.keys().cloned().collect();
+    let aisles: HashMap<SkuId, Option<String>> = inventory::aisles(conn, &store.id, &skus)?;
     let mut grouped: BTreeMap<Option<String>, Vec<PickItem>> = BTreeMap::new();
     for item in items.into_values() {
         grouped.entry(aisles.get(&item.sku_id).cloned().flatten()).or_default().push(item);

@@ -81,6 +81,16 @@ impl From<CatalogError> for ApiError {
             CatalogError::GtinTaken(_) => Self::conflict("gtin-taken", "GTIN already taken", detail),
             CatalogError::LocationStale { current, .. } => Self::stale(detail, LocationResponse::from(&*current)),
             CatalogError::SkuStale { current, .. } => Self::stale(detail, SkuResponse::from(&*current)),
+            CatalogError::ComponentUnknown(sku) => {
+                Self::unprocessable("kit-component-unknown", "Unknown kit component", detail).with("sku", sku)
+            }
+            CatalogError::KitInKit(sku) => {
+                Self::unprocessable("kit-in-kit", "Kit inside a kit", detail).with("sku", sku)
+            }
+            CatalogError::ComponentTwice(sku) => {
+                Self::unprocessable("kit-component-twice", "Kit component listed twice", detail).with("sku", sku)
+            }
+            CatalogError::KitKindFixed { .. } => Self::conflict("kit-kind-fixed", "A kit stays a kit", detail),
             CatalogError::Db(db) => db.into(),
         }
     }
@@ -133,6 +143,9 @@ impl From<InventoryError> for ApiError {
             InventoryError::LocationInactive(_) => Self::conflict("location-inactive", "Location inactive", detail),
             InventoryError::SkuInactive(_) => Self::conflict("sku-inactive", "SKU inactive", detail),
             InventoryError::HoldTooLong { .. } => Self::field("/expires_in_seconds", detail),
+            InventoryError::KitNotStocked(sku) => {
+                Self::unprocessable("kit-not-stocked", "A kit has no stock of its own", detail).with("sku", sku)
+            }
             InventoryError::Catalog(catalog) => catalog.into(),
             InventoryError::Db(db) => db.into(),
         }
@@ -345,6 +358,10 @@ mod tests {
             (CatalogError::LocationCodeTaken(s("L")).into(), 409, "code-taken"),
             (CatalogError::SkuCodeTaken(s("S")).into(), 409, "code-taken"),
             (CatalogError::GtinTaken(s("G")).into(), 409, "gtin-taken"),
+            (CatalogError::ComponentUnknown(s("S")).into(), 422, "kit-component-unknown"),
+            (CatalogError::KitInKit(s("S")).into(), 422, "kit-in-kit"),
+            (CatalogError::ComponentTwice(s("S")).into(), 422, "kit-component-twice"),
+            (CatalogError::KitKindFixed { code: s("S"), kit: true }.into(), 409, "kit-kind-fixed"),
             (InventoryError::Insufficient(Vec::new()).into(), 409, "insufficient-stock"),
             (InventoryError::ReservationNotFound(s("R")).into(), 404, "reservation-not-found"),
             (

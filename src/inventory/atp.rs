@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use super::model::{Level, LevelAt, ReservationRow};
-use crate::catalog::Sku;
+use super::model::{Item, Level, LevelAt, ReservationRow};
+use crate::catalog::{Component, Sku};
 use crate::types::{GeoPoint, LocationId};
 
 /// One SKU at one location.
@@ -23,6 +23,30 @@ pub struct SkuAvailability {
     /// Sum over active, ship-enabled locations: what online can promise.
     pub network_available: i32,
     pub locations: Vec<LocationAvailability>,
+}
+
+/// A kit's levels, one per location that has every component: as many
+/// kits as the scarcest component makes, ⌊available ÷ units per kit⌋. The
+/// kit holds nothing itself, so what it can promise is all it "has on hand".
+pub fn kit_levels(kit: &Item, levels: &[LevelAt]) -> Vec<LevelAt> {
+    let mut by_location: HashMap<&LocationId, Vec<&LevelAt>> = HashMap::new();
+    for level in levels {
+        by_location.entry(&level.location_id).or_default().push(level);
+    }
+    let mut out: Vec<LevelAt> = by_location
+        .into_values()
+        .filter_map(|here| {
+            let kits = kit
+                .components
+                .iter()
+                .map(|c| here.iter().find(|l| l.sku_id == c.sku_id).map(|l| l.available() / c.quantity.max(1)))
+                .min()??;
+            let first = here[0];
+            Some(LevelAt { sku_id: kit.sku_id.clone(), on_hand: kits, reserved: 0, safety_stock: 0, ..first.clone() })
+        })
+        .collect();
+    out.sort_by(|a, b| a.location_id.cmp(&b.location_id));
+    out
 }
 
 /// A pickup location near the customer, with what it has of each SKU asked.
@@ -112,11 +136,59 @@ pub struct Explanation {
     pub level: Level,
     /// Each active hold on this level, with its quantity of the SKU.
     pub reservations: Vec<(ReservationRow, i32)>,
+    /// For a kit (whose own level is all zero): each component's level and
+    /// the kits it allows, scarcest first.
+    pub components: Vec<ComponentExplained>,
+}
+
+/// One component of a kit at the location explained.
+#[derive(Debug, Clone)]
+pub struct ComponentExplained {
+    pub component: Component,
+    pub level: Level,
+    /// ⌊available ÷ units per kit⌋.
+    pub kits: i32,
+}
+
+impl ComponentExplained {
+    pub fn new(component: Component, level: Level) -> Self {
+        let kits = level.available() / component.quantity.max(1);
+        Self { component, level, kits }
+    }
 }
 
 impl Explanation {
+    /// What can be promised: a kit's scarcest component decides.
+    pub fn available(&self) -> i32 {
+        match self.components.first() {
+            Some(scarcest) => scarcest.kits,
+            None => self.level.available(),
+        }
+    }
+
+    /// The component that limits a kit.
+    pub fn limiting(&self) -> Option<&ComponentExplained> {
+        self.components.first()
+    }
+
+    /// For a kit: "3 kits: MUG limits it (7 available ÷ 2 per kit); TEA allows 12 (12 ÷ 1)".
+    fn kit_sentence(&self) -> Option<String> {
+        let (scarcest, others) = self.components.split_first()?;
+        let part =
+            |c: &ComponentExplained| format!("{} available ÷ {} per kit", c.level.available(), c.component.quantity);
+        let mut sentence =
+            format!("{} kits: {} limits it ({})", scarcest.kits, scarcest.component.sku_code, part(scarcest));
+        for c in others {
+            sentence.push_str(&format!("; {} allows {} ({})", c.component.sku_code, c.kits, part(c)));
+        }
+        Some(sentence)
+    }
+
     /// The sum support reads out: "12 on hand − 3 reserved (…) − 1 safety stock = 8 available".
     pub fn sentence(&self) -> String {
+        if let Some(kit) = self.kit_sentence() {
+            return kit;
+        }
         let l = &self.level;
         let mut by_purpose: Vec<(String, i32)> = Vec::new();
         for (row, quantity) in &self.reservations {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 pub use model::{
-    Alternative, Level, LevelAt, Movement, MovementKind, Purpose, Reservation, ReservationStatus, Shortage,
+    Alternative, Draw, Item, Level, LevelAt, Movement, MovementKind, Purpose, Reservation, ReservationStatus, Shortage,
     pickup_alternatives,
 };
 pub use repo::STOCK_CHANGED;
@@ -48,6 +48,8 @@ pub enum InventoryError {
     SkuInactive(String),
     #[error("a hold may last at most {max_seconds} seconds")]
     HoldTooLong { max_seconds: u64 },
+    #[error("SKU '{0}' is a kit: it has no stock of its own; receive, count and move its components")]
+    KitNotStocked(String),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     #[error(transparent)]
@@ -80,7 +82,7 @@ fn shortage_measured(
         .map(|s| s.code.into_string())
         .unwrap_or_else(|| sku.to_string());
     let origin = here.first().map(|l| l.point);
-    let levels = levels_of(conn, std::slice::from_ref(sku))?;
+    let levels = levels_of(conn, &[Item::single(sku)])?;
     let alternatives = pickup_alternatives(&levels.iter().collect::<Vec<_>>(), requested, Some(location), origin);
     Ok(Shortage {
         sku_code,
@@ -125,6 +127,21 @@ pub fn resolve_skus(conn: &mut AnyConnection, codes: &[String]) -> Result<Vec<Sk
         .collect()
 }
 
+/// Looks SKUs up as [`resolve_skus`] does, for a movement of their own
+/// stock: a kit has none, so it is refused.
+pub fn resolve_stocked(conn: &mut AnyConnection, codes: &[String]) -> Result<Vec<Sku>, InventoryError> {
+    let skus = resolve_skus(conn, codes)?;
+    match skus.iter().find(|s| s.is_kit()) {
+        Some(kit) => Err(InventoryError::KitNotStocked(kit.code.to_string())),
+        None => Ok(skus),
+    }
+}
+
+/// One SKU, by code or GTIN, for a movement or setting of its own stock.
+pub fn stocked_sku(conn: &mut AnyConnection, code: &str) -> Result<Sku, InventoryError> {
+    resolve_stocked(conn, &[code.to_owned()])?.pop().ok_or_else(|| InventoryError::Db(DbError::NotFound))
+}
+
 /// Resolves a location that may take stock movements.
 pub fn active_location(conn: &mut AnyConnection, code: &str) -> Result<catalog::Location, InventoryError> {
     let location = catalog::get_location(conn, code)?;
@@ -164,7 +181,10 @@ pub fn receive(
     now: DateTime<Utc>,
 ) -> Result<Vec<Level>, InventoryError> {
     let change = Change { reason: Some("receipt"), reference, actor, now };
-    lines.iter().map(|(sku, q)| add(conn, sku, location, MovementKind::Receipt, q.get(), &change)).collect()
+    lines
+        .iter()
+        .map(|(sku, q)| add(conn, sku, location, Delta::on_hand(MovementKind::Receipt, q.get()), &change))
+        .collect()
 }
 
 /// Adds units to a level, creating it if needed; nothing can refuse an arrival.
@@ -172,25 +192,24 @@ fn add(
     conn: &mut AnyConnection,
     sku: &SkuId,
     location: &LocationId,
-    kind: MovementKind,
-    n: i32,
+    delta: Delta,
     change: &Change<'_>,
 ) -> Result<Level, InventoryError> {
     repo::ensure_level(conn, sku, location, change.now)?;
-    repo::apply(conn, sku, location, Guard::NONE, &[Delta::on_hand(kind, n)], change)?
+    repo::apply(conn, sku, location, Guard::NONE, &[delta], change)?
         .ok_or_else(|| InventoryError::Db(DbError::NotFound))
 }
 
-/// Takes units off the shelf that nobody holds; refused when they are not there.
+/// Takes `n` units off the shelf that nobody holds; refused when they are not there.
 fn remove(
     conn: &mut AnyConnection,
     sku: &SkuId,
     location: &LocationId,
-    kind: MovementKind,
-    n: i32,
+    delta: Delta,
     change: &Change<'_>,
 ) -> Result<Level, InventoryError> {
-    match repo::apply(conn, sku, location, Guard::unreserved(n), &[Delta::on_hand(kind, -n)], change)? {
+    let n = -delta.on_hand;
+    match repo::apply(conn, sku, location, Guard::unreserved(n), &[delta], change)? {
         Some(level) => Ok(level),
         None => Err(InventoryError::Insufficient(vec![shortage_unreserved(conn, sku, location, n)?])),
     }
@@ -207,10 +226,11 @@ pub fn adjust(
     now: DateTime<Utc>,
 ) -> Result<Level, InventoryError> {
     let change = Change { reason: Some(reason), reference: None, actor, now };
+    let change_by = Delta::on_hand(MovementKind::Adjustment, delta);
     if delta >= 0 {
-        add(conn, sku, location, MovementKind::Adjustment, delta, &change)
+        add(conn, sku, location, change_by, &change)
     } else {
-        remove(conn, sku, location, MovementKind::Adjustment, -delta, &change)
+        remove(conn, sku, location, change_by, &change)
     }
 }
 
@@ -259,39 +279,47 @@ pub fn transfer(
     lines
         .iter()
         .map(|(sku, q)| {
-            let out = remove(conn, sku, from, MovementKind::TransferOut, q.get(), &change)?;
-            let arrived = add(conn, sku, to, MovementKind::TransferIn, q.get(), &change)?;
+            let out = remove(conn, sku, from, Delta::on_hand(MovementKind::TransferOut, -q.get()), &change)?;
+            let arrived = add(conn, sku, to, Delta::on_hand(MovementKind::TransferIn, q.get()), &change)?;
             Ok((out, arrived))
         })
         .collect()
 }
 
-/// Units coming back from a customer onto the shelf.
+/// Units coming back from a customer onto the shelf (a kit's: its components).
 pub fn restock_return(
     conn: &mut AnyConnection,
     location: &LocationId,
-    sku: &SkuId,
-    quantity: Quantity,
+    draws: &[Draw],
     reference: &str,
     actor: &Principal,
     now: DateTime<Utc>,
-) -> Result<Level, InventoryError> {
+) -> Result<(), InventoryError> {
     let change = Change { reason: Some("return"), reference: Some(reference), actor, now };
-    add(conn, sku, location, MovementKind::Return, quantity.get(), &change)
+    for draw in draws.iter().filter(|d| d.quantity > 0) {
+        let delta = Delta::on_hand(MovementKind::Return, draw.quantity).of_kit(draw.kit.as_ref());
+        add(conn, &draw.sku_id, location, delta, &change)?;
+    }
+    Ok(())
 }
 
-/// A sale of units taken from the shelf, with no hold before it (a counter sale).
+/// A sale of units taken from the shelf, with no hold before it (a counter
+/// sale); a kit takes every component or nothing.
 pub fn sell(
     conn: &mut AnyConnection,
     location: &LocationId,
-    sku: &SkuId,
+    item: &Item,
     quantity: Quantity,
     reference: &str,
     actor: &Principal,
     now: DateTime<Utc>,
-) -> Result<Level, InventoryError> {
+) -> Result<(), InventoryError> {
     let change = Change { reason: Some("counter sale"), reference: Some(reference), actor, now };
-    remove(conn, sku, location, MovementKind::Sale, quantity.get(), &change)
+    for draw in item.draws(quantity.get()) {
+        let delta = Delta::on_hand(MovementKind::Sale, -draw.quantity).of_kit(draw.kit.as_ref());
+        remove(conn, &draw.sku_id, location, delta, &change)?;
+    }
+    Ok(())
 }
 
 /// Sets safety stock (and the aisle the pick list shows).
@@ -307,15 +335,7 @@ pub fn set_settings(
 }
 
 pub fn level(conn: &mut AnyConnection, location: &LocationId, sku: &SkuId) -> Result<Level, InventoryError> {
-    Ok(repo::find_level(conn, sku, location)?.unwrap_or(Level {
-        sku_id: sku.clone(),
-        location_id: location.clone(),
-        on_hand: 0,
-        reserved: 0,
-        safety_stock: 0,
-        aisle: None,
-        updated_at: NaiveDateTime::default(),
-    }))
+    Ok(repo::find_level(conn, sku, location)?.unwrap_or_else(|| Level::empty(sku, location)))
 }
 
 /// Levels at one location with their SKU codes, by SKU id.
@@ -337,16 +357,27 @@ pub fn levels_at(
     Ok(Page::from_rows(rows, page.limit, |(l, _)| l.sku_id.to_string()))
 }
 
-/// Ledger rows of one level.
+/// Ledger rows of one level, each with the code of the kit that moved it.
 pub fn movements(
     conn: &mut AnyConnection,
     location: &LocationId,
     sku: &SkuId,
     page: &PageRequest,
-) -> Result<Page<Movement>, InventoryError> {
+) -> Result<Page<(Movement, Option<String>)>, InventoryError> {
     let after = page.after.as_deref().and_then(|a| a.parse::<i64>().ok()).unwrap_or(0);
     let rows = repo::movements(conn, sku, location, after, page.limit + 1)?;
-    Ok(Page::from_rows(rows, page.limit, |m| m.id.to_string()))
+    let mut kits: Vec<SkuId> = rows.iter().filter_map(|m| m.kit_sku_id.clone()).collect();
+    kits.sort();
+    kits.dedup();
+    let codes = if kits.is_empty() { HashMap::new() } else { catalog::sku_codes(conn, &kits)? };
+    let named = rows
+        .into_iter()
+        .map(|m| {
+            let kit = m.kit_sku_id.as_ref().map(|k| codes.get(k).cloned().unwrap_or_else(|| k.to_string()));
+            (m, kit)
+        })
+        .collect();
+    Ok(Page::from_rows(named, page.limit, |(m, _)| m.id.to_string()))
 }
 
 /// Availability of SKUs (by code or GTIN), optionally with pickup options near a point.
@@ -356,28 +387,46 @@ pub fn availability(
     near: Option<GeoPoint>,
 ) -> Result<atp::Availability, InventoryError> {
     let skus = resolve_skus(conn, codes)?;
-    let ids: Vec<SkuId> = skus.iter().map(|s| s.id.clone()).collect();
-    let levels = levels_of(conn, &ids)?;
+    let items: Vec<Item> = skus.iter().map(Item::of).collect();
+    let levels = levels_of(conn, &items)?;
     Ok(atp::summarise(&skus, &levels, near))
 }
 
-/// Levels of these SKUs at every active location, with what allocation and
+/// Levels of these items at every active location, with what allocation and
 /// availability need of the location.
-pub fn levels_of(conn: &mut AnyConnection, skus: &[SkuId]) -> Result<Vec<LevelAt>, InventoryError> {
+pub fn levels_of(conn: &mut AnyConnection, items: &[Item]) -> Result<Vec<LevelAt>, InventoryError> {
     let locations = catalog::active_locations(conn)?;
-    levels_among(conn, skus, &locations)
+    levels_among(conn, items, &locations)
 }
 
-/// Levels of these SKUs at `locations`, the active locations the caller has
-/// already read (one statement fewer than [`levels_of`]).
+/// Levels of these items at `locations`, the active locations the caller
+/// has already read (one statement fewer than [`levels_of`]). A kit gets a
+/// level per location that has all its components (`atp::kit_levels`).
 pub fn levels_among<'l>(
     conn: &mut AnyConnection,
-    skus: &[SkuId],
+    items: &[Item],
     locations: impl IntoIterator<Item = &'l Location>,
 ) -> Result<Vec<LevelAt>, InventoryError> {
+    let mut stocked: Vec<SkuId> = items.iter().flat_map(Item::stocked).cloned().collect();
+    stocked.sort();
+    stocked.dedup();
+    let levels = located(repo::levels_of(conn, &stocked)?, locations);
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for item in items.iter().filter(|i| seen.insert(&i.sku_id)) {
+        if item.is_kit() {
+            out.extend(atp::kit_levels(item, &levels));
+        } else {
+            out.extend(levels.iter().filter(|l| l.sku_id == item.sku_id).cloned());
+        }
+    }
+    Ok(out)
+}
+
+/// The levels at active `locations`, with what the answers need of each.
+fn located<'l>(levels: Vec<Level>, locations: impl IntoIterator<Item = &'l Location>) -> Vec<LevelAt> {
     let locations: HashMap<&LocationId, &Location> = locations.into_iter().map(|l| (&l.id, l)).collect();
-    let levels = repo::levels_of(conn, skus)?;
-    Ok(levels
+    levels
         .into_iter()
         .filter_map(|level| {
             let at = locations.get(&level.location_id)?;
@@ -394,10 +443,10 @@ pub fn levels_among<'l>(
                 safety_stock: level.safety_stock,
             })
         })
-        .collect())
+        .collect()
 }
 
-/// The aisle each of these SKUs is kept in at `location` (None: not recorded).
+/// The aisle each of these stocked SKUs is kept in at `location` (None: not recorded).
 pub fn aisles(
     conn: &mut AnyConnection,
     location: &LocationId,
@@ -415,12 +464,31 @@ pub fn active_holds_by_purpose(conn: &mut AnyConnection) -> Result<Vec<(String, 
     Ok(repo::active_by_purpose(conn)?)
 }
 
+/// Why `item` has what it has at `location`: its level and holds, or for a
+/// kit each component's level, the scarcest first.
 pub fn explain(
     conn: &mut AnyConnection,
-    sku: &SkuId,
+    item: &Item,
     location: &LocationId,
 ) -> Result<atp::Explanation, InventoryError> {
-    Ok(atp::Explanation { level: level(conn, location, sku)?, reservations: repo::active_on(conn, sku, location)? })
+    let own = level(conn, location, &item.sku_id)?;
+    if !item.is_kit() {
+        let reservations = repo::active_on(conn, &item.sku_id, location)?;
+        return Ok(atp::Explanation { level: own, reservations, components: Vec::new() });
+    }
+    let ids: Vec<SkuId> = item.components.iter().map(|c| c.sku_id.clone()).collect();
+    let levels: Vec<Level> = repo::levels_of(conn, &ids)?.into_iter().filter(|l| &l.location_id == location).collect();
+    let mut components: Vec<atp::ComponentExplained> = item
+        .components
+        .iter()
+        .map(|c| {
+            let found = levels.iter().find(|l| l.sku_id == c.sku_id).cloned();
+            atp::ComponentExplained::new(c.clone(), found.unwrap_or_else(|| Level::empty(&c.sku_id, location)))
+        })
+        .collect();
+    components.sort_by_key(|c| c.kits);
+    let reservations = Vec::new();
+    Ok(atp::Explanation { level: own, reservations, components })
 }
 
 /// A level that disagrees with its ledger or with its active reservations.

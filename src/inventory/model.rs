@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::catalog::{Component, Sku};
 use crate::db::schema::{reservations, stock_levels, stock_movements};
 use crate::text_enum;
 use crate::types::{GeoPoint, LocationId, MarketplaceId, OrderId, ReservationId, SkuId};
@@ -43,6 +44,59 @@ text_enum! {
     }
 }
 
+/// A sellable SKU as stock sees it: a unit takes one of itself off the
+/// shelf or, for a kit, each component's units; a kit has no level of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub sku_id: SkuId,
+    pub components: Vec<Component>,
+}
+
+impl Item {
+    pub fn of(sku: &Sku) -> Self {
+        Self { sku_id: sku.id.clone(), components: sku.components.clone() }
+    }
+
+    /// An ordinary SKU, known by its id.
+    pub fn single(sku_id: &SkuId) -> Self {
+        Self { sku_id: sku_id.clone(), components: Vec::new() }
+    }
+
+    pub fn is_kit(&self) -> bool {
+        !self.components.is_empty()
+    }
+
+    /// The SKUs whose levels serve it.
+    pub fn stocked(&self) -> impl Iterator<Item = &SkuId> {
+        let own = (!self.is_kit()).then_some(&self.sku_id);
+        own.into_iter().chain(self.components.iter().map(|c| &c.sku_id))
+    }
+
+    /// What `units` of it take from stock, each naming the kit that takes it.
+    /// Quantities are at most 10^6 and components 10^3 per kit: no overflow.
+    pub fn draws(&self, units: i32) -> Vec<Draw> {
+        if !self.is_kit() {
+            return vec![Draw { sku_id: self.sku_id.clone(), quantity: units, kit: None }];
+        }
+        self.components
+            .iter()
+            .map(|c| Draw {
+                sku_id: c.sku_id.clone(),
+                quantity: c.quantity.saturating_mul(units),
+                kit: Some(self.sku_id.clone()),
+            })
+            .collect()
+    }
+}
+
+/// Units of one stocked SKU that a line takes, and the kit it takes them for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draw {
+    pub sku_id: SkuId,
+    pub quantity: i32,
+    pub kit: Option<SkuId>,
+}
+
 /// Stock of one SKU at one location.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = stock_levels)]
@@ -57,6 +111,19 @@ pub struct Level {
 }
 
 impl Level {
+    /// Where nothing was ever received.
+    pub fn empty(sku: &SkuId, location: &LocationId) -> Self {
+        Self {
+            sku_id: sku.clone(),
+            location_id: location.clone(),
+            on_hand: 0,
+            reserved: 0,
+            safety_stock: 0,
+            aisle: None,
+            updated_at: NaiveDateTime::default(),
+        }
+    }
+
     /// Invariant: what can be promised never shows below zero, even when a
     /// count found fewer units than are reserved.
     pub fn available(&self) -> i32 {
@@ -84,6 +151,8 @@ pub struct Movement {
     pub actor: String,
     pub channel: String,
     pub created_at: NaiveDateTime,
+    /// The kit whose line moved this component.
+    pub kit_sku_id: Option<SkuId>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -69,20 +69,26 @@ impl Guard {
 }
 
 /// One ledger row's worth of change.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Delta {
     pub kind: MovementKind,
     pub on_hand: i32,
     pub reserved: i32,
+    /// The kit whose line moves this component.
+    pub kit: Option<SkuId>,
 }
 
 impl Delta {
     pub fn on_hand(kind: MovementKind, n: i32) -> Self {
-        Self { kind, on_hand: n, reserved: 0 }
+        Self { kind, on_hand: n, reserved: 0, kit: None }
     }
 
     pub fn reserved(kind: MovementKind, n: i32) -> Self {
-        Self { kind, on_hand: 0, reserved: n }
+        Self { kind, on_hand: 0, reserved: n, kit: None }
+    }
+
+    pub fn of_kit(self, kit: Option<&SkuId>) -> Self {
+        Self { kit: kit.cloned(), ..self }
     }
 }
 
@@ -180,6 +186,7 @@ fn record(conn: &mut AnyConnection, changed: &[(&Level, &[Delta])], change: &Cha
                     sm::actor.eq(change.actor.key_id.as_str()),
                     sm::channel.eq(change.actor.channel.as_str()),
                     sm::created_at.eq(at),
+                    sm::kit_sku_id.eq(d.kit.as_ref()),
                 )
             })
         })

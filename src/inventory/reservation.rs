@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::model::{MovementKind, Purpose, Reservation, ReservationLine, ReservationRow, ReservationStatus, Shortage};
+use super::model::{
+    Draw, Item, MovementKind, Purpose, Reservation, ReservationLine, ReservationRow, ReservationStatus, Shortage,
+};
 use super::repo::{self, Change, Delta, Guard, When};
 use super::{InventoryError, shortage};
 use crate::access::Principal;
@@ -19,7 +21,8 @@ use crate::types::{LocationId, OrderId, Quantity, ReservationId, SkuId};
 pub struct NewReservation {
     pub location_id: LocationId,
     pub purpose: Purpose,
-    pub lines: Vec<(SkuId, Quantity)>,
+    /// What to hold; a kit holds each of its components.
+    pub lines: Vec<(Item, Quantity)>,
     pub expires_at: Option<DateTime<Utc>>,
     pub customer_ref: Option<String>,
     pub reference: Option<String>,
@@ -39,11 +42,19 @@ pub fn create(
     actor: &Principal,
     now: DateTime<Utc>,
 ) -> Result<Placed, InventoryError> {
-    // Same SKU twice is one line; sorted by id so that concurrent
-    // reservations lock rows in one order and cannot deadlock.
-    let mut wanted: BTreeMap<SkuId, i32> = BTreeMap::new();
-    for (sku, quantity) in &new.lines {
-        *wanted.entry(sku.clone()).or_default() += quantity.get();
+    // Each stocked SKU is one line, whether asked for alone or in kits (all
+    // or nothing, like any line); sorted by id so that concurrent
+    // reservations lock rows in one order and cannot deadlock. What each
+    // kit takes stays apart, for its own ledger row.
+    let mut wanted: BTreeMap<SkuId, Vec<Draw>> = BTreeMap::new();
+    for (item, quantity) in &new.lines {
+        for draw in item.draws(quantity.get()) {
+            let takers = wanted.entry(draw.sku_id.clone()).or_default();
+            match takers.iter_mut().find(|d| d.kit == draw.kit) {
+                Some(same) => same.quantity = same.quantity.saturating_add(draw.quantity),
+                None => takers.push(draw),
+            }
+        }
     }
     let id = ReservationId::generate();
     let at = timestamp(now);
@@ -63,14 +74,25 @@ pub fn create(
         order_id: new.order_id,
         marketplace_id: actor.marketplace_id.clone(),
     };
-    let lines: Vec<(SkuId, i32)> = wanted.into_iter().collect();
+    // A sum past i32 saturates, and no level can hold that many.
+    let lines: Vec<(SkuId, i32)> = wanted
+        .iter()
+        .map(|(sku, takers)| (sku.clone(), takers.iter().map(|d| d.quantity).fold(0, i32::saturating_add)))
+        .collect();
     repo::insert_reservation(conn, &row, &lines)?;
     let change = Change { reason: Some(new.purpose.as_str()), reference: Some(id.as_str()), actor, now };
     // Every line's guarded update, then their ledger rows and events in one
     // statement each; a line that cannot be held fails the whole hold.
     let updates: Vec<(SkuId, Guard, Vec<Delta>)> = lines
         .iter()
-        .map(|(sku, q)| (sku.clone(), Guard::available(*q), vec![Delta::reserved(MovementKind::Reserve, *q)]))
+        .zip(wanted.values())
+        .map(|((sku, q), takers)| {
+            let deltas = takers
+                .iter()
+                .map(|d| Delta::reserved(MovementKind::Reserve, d.quantity).of_kit(d.kit.as_ref()))
+                .collect();
+            (sku.clone(), Guard::available(*q), deltas)
+        })
         .collect();
     let held = repo::apply_all(conn, &row.location_id, &updates, &change)?;
     let mut short: Vec<Shortage> = Vec::new();
@@ -96,10 +118,14 @@ pub struct Placed {
 
 impl Placed {
     /// The whole reservation, named with the location code and the SKUs
-    /// the caller already resolved.
+    /// the caller already resolved (a kit's components are named in it).
     pub fn describe(self, location_code: &str, skus: &[Sku]) -> Result<Reservation, InventoryError> {
-        let code_of =
-            |id: &SkuId| skus.iter().find(|s| &s.id == id).map_or_else(|| id.to_string(), |s| s.code.to_string());
+        let code_of = |id: &SkuId| {
+            let alone = skus.iter().find(|s| &s.id == id).map(|s| s.code.to_string());
+            let in_kit =
+                || skus.iter().flat_map(|s| &s.components).find(|c| &c.sku_id == id).map(|c| c.sku_code.clone());
+            alone.or_else(in_kit).unwrap_or_else(|| id.to_string())
+        };
         let lines = self
             .lines
             .into_iter()
@@ -259,35 +285,32 @@ fn unhold(
     Ok(())
 }
 
-/// Releases `quantity` units of one line (an order line cancelled or short-picked).
+/// Releases `quantity` units of one line (an order line cancelled or
+/// short-picked); a kit's line releases each component it holds.
 pub fn release_part(
     conn: &mut AnyConnection,
     id: &ReservationId,
-    sku: &SkuId,
+    item: &Item,
     quantity: Quantity,
     actor: &Principal,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Reservation, InventoryError> {
-    let q = quantity.get();
     let reservation = get(conn, id)?;
-    if !repo::take_from_line(conn, id, sku, q, timestamp(now))? {
-        return Err(match reservation.status {
-            ReservationStatus::Active => {
-                InventoryError::NotHeld { reservation: id.to_string(), sku: sku.to_string(), quantity: q }
-            }
-            status => InventoryError::ReservationNotActive { id: id.to_string(), status },
-        });
-    }
     let change = Change { reason: Some(reason), reference: Some(id.as_str()), actor, now };
-    repo::apply(
-        conn,
-        sku,
-        &reservation.location_id,
-        Guard::reserved(q),
-        &[Delta::reserved(MovementKind::Release, -q)],
-        &change,
-    )?;
+    for draw in item.draws(quantity.get()) {
+        let q = draw.quantity;
+        if !repo::take_from_line(conn, id, &draw.sku_id, q, timestamp(now))? {
+            return Err(match reservation.status {
+                ReservationStatus::Active => {
+                    InventoryError::NotHeld { reservation: id.to_string(), sku: draw.sku_id.to_string(), quantity: q }
+                }
+                status => InventoryError::ReservationNotActive { id: id.to_string(), status },
+            });
+        }
+        let delta = Delta::reserved(MovementKind::Release, -q).of_kit(draw.kit.as_ref());
+        repo::apply(conn, &draw.sku_id, &reservation.location_id, Guard::reserved(q), &[delta], &change)?;
+    }
     repo::release_if_empty(conn, id, timestamp(now))?;
     get(conn, id)
 }

@@ -9,10 +9,10 @@ use chrono::{DateTime, Utc};
 
 use super::model::{Marketplace, MarketplaceError, Share};
 use super::{repo, sync};
-use crate::catalog::{self, Location};
+use crate::catalog::{self, Location, Sku};
 use crate::db::{AnyConnection, timestamp};
 use crate::events;
-use crate::inventory::{self, LevelAt};
+use crate::inventory::{self, Item, LevelAt};
 use crate::types::{LocationId, MarketplaceId, SkuId};
 
 /// The outbox consumer that keeps listings true to stock.
@@ -38,9 +38,10 @@ struct Network {
 }
 
 impl Network {
-    fn read(conn: &mut AnyConnection, skus: &[SkuId]) -> Result<Self, MarketplaceError> {
+    fn read(conn: &mut AnyConnection, skus: &[Sku]) -> Result<Self, MarketplaceError> {
+        let items: Vec<Item> = skus.iter().map(Item::of).collect();
         Ok(Self {
-            levels: inventory::levels_of(conn, skus)?,
+            levels: inventory::levels_of(conn, &items)?,
             locations: catalog::active_locations(conn)?,
             sources: HashMap::new(),
         })
@@ -57,21 +58,15 @@ impl Network {
     }
 }
 
-/// Which of these SKUs are active.
-fn active_skus(conn: &mut AnyConnection, skus: &[SkuId]) -> Result<BTreeSet<SkuId>, MarketplaceError> {
-    Ok(catalog::skus_by_ids(conn, skus)?.into_iter().filter(|s| s.active).map(|s| s.id).collect())
-}
-
 /// How each active marketplace listing the SKU is offered it now.
-pub fn shares_of(conn: &mut AnyConnection, sku: &SkuId) -> Result<Vec<Share>, MarketplaceError> {
-    let listed = repo::listings_of(conn, std::slice::from_ref(sku), None)?;
+pub fn shares_of(conn: &mut AnyConnection, sku: &Sku) -> Result<Vec<Share>, MarketplaceError> {
+    let listed = repo::listings_of(conn, std::slice::from_ref(&sku.id), None)?;
     let mut network = Network::read(conn, std::slice::from_ref(sku))?;
-    let sku_active = active_skus(conn, std::slice::from_ref(sku))?.contains(sku);
     Ok(listed
         .into_iter()
         .filter(|(_, m)| m.active)
         .map(|(_, m)| Share {
-            quantity: offered(network.available(&m, sku), m.share_percent, m.buffer_units, m.active && sku_active),
+            quantity: offered(network.available(&m, &sku.id), m.share_percent, m.buffer_units, m.active && sku.active),
             marketplace: m.name,
             share_percent: m.share_percent,
             buffer_units: m.buffer_units,
@@ -79,9 +74,10 @@ pub fn shares_of(conn: &mut AnyConnection, sku: &SkuId) -> Result<Vec<Share>, Ma
         .collect())
 }
 
-/// Recomputes what listings of these SKUs should show (on one marketplace, or
-/// all), and marks those that changed for pushing. `force` pushes even
-/// unchanged quantities and revives dead-lettered ones (a full resync).
+/// Recomputes what listings of these SKUs, and of the kits made of them,
+/// should show (on one marketplace, or all), and marks those that changed
+/// for pushing. `force` pushes even unchanged quantities and revives
+/// dead-lettered ones (a full resync).
 pub fn refresh(
     conn: &mut AnyConnection,
     only: Option<&MarketplaceId>,
@@ -89,12 +85,18 @@ pub fn refresh(
     force: bool,
     now: DateTime<Utc>,
 ) -> Result<usize, MarketplaceError> {
-    let listed = repo::listings_of(conn, skus, only)?;
+    // A component's stock moves what every kit holding it can offer.
+    let mut skus: Vec<SkuId> = skus.to_vec();
+    skus.extend(catalog::kits_containing(conn, &skus)?);
+    skus.sort();
+    skus.dedup();
+    let listed = repo::listings_of(conn, &skus, only)?;
     if listed.is_empty() {
         return Ok(0);
     }
-    let mut network = Network::read(conn, skus)?;
-    let active = active_skus(conn, skus)?;
+    let catalogued = catalog::skus_by_ids(conn, &skus)?;
+    let mut network = Network::read(conn, &catalogued)?;
+    let active: BTreeSet<&SkuId> = catalogued.iter().filter(|s| s.active).map(|s| &s.id).collect();
     let at = timestamp(now);
     for (listing, marketplace) in &listed {
         let sku = &listing.sku_id;

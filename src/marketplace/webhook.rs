@@ -153,6 +153,7 @@ pub fn receive(
                     line_id: line.id.clone(),
                     quantity,
                     disposition: Disposition::Restock,
+                    components: None,
                 });
             }
             create_return(conn, &found.row.id, None, &requests, Some("returned through the marketplace"), &act)?;

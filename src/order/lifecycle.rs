@@ -113,8 +113,8 @@ fn move_stock(
                 .clone()
                 .ok_or_else(|| DbError::Corrupt("transfer without store".into()))?;
             for line in order.lines_of(&fulfilment.id).filter(|l| l.open_quantity() > 0) {
-                let quantity = Quantity::new(i64::from(line.open_quantity())).map_err(DbError::Corrupt)?;
-                inventory::restock_return(conn, &store, &line.sku_id, quantity, &order.row.number, act.actor, act.now)?;
+                let draws = line.item()?.draws(line.open_quantity());
+                inventory::restock_return(conn, &store, &draws, &order.row.number, act.actor, act.now)?;
             }
         }
     }
@@ -164,7 +164,7 @@ pub fn cancel_line(
     let released = refund::take_off(conn, line, q, LineUnits::Cancelled)?.ok_or_else(|| not_open(open - q))?;
     if let Some(hold) = &fulfilment.reservation_id {
         let units = Quantity::new(i64::from(q)).map_err(DbError::Corrupt)?;
-        reservation::release_part(conn, hold, &line.sku_id, units, act.actor, reason, act.now)?;
+        reservation::release_part(conn, hold, &line.item()?, units, act.actor, reason, act.now)?;
     }
     audit(
         conn,

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use super::state::{FulfilmentStatus, Method, OrderStatus};
 use crate::db::DbError;
 use crate::db::schema::{fulfilments, order_audit, order_lines, order_refunds, orders, return_lines, returns};
+use crate::inventory::Item;
 use crate::text_enum;
 use crate::types::{
     CartId, Currency, CustomerId, FulfilmentId, LocationId, MarketplaceId, Money, OrderId, OrderLineId, RefundId,
@@ -135,9 +136,22 @@ pub struct OrderLine {
     pub short_quantity: i32,
     pub cancelled_quantity: i32,
     pub returned_quantity: i32,
+    /// A kit's components as they were when it was ordered (JSON): what the
+    /// line holds, whatever the kit is made of today. None for a single SKU.
+    pub components: Option<String>,
 }
 
 impl OrderLine {
+    /// What one unit of the line takes from stock.
+    pub fn item(&self) -> Result<Item, DbError> {
+        let components = match &self.components {
+            Some(raw) => serde_json::from_str(raw)
+                .map_err(|e| DbError::Corrupt(format!("components of order line {}: {e}", self.id)))?,
+            None => Vec::new(),
+        };
+        Ok(Item { sku_id: self.sku_id.clone(), components })
+    }
+
     /// Units still due to the customer.
     pub fn open_quantity(&self) -> i32 {
         self.quantity - self.short_quantity - self.cancelled_quantity - self.returned_quantity

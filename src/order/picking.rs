@@ -15,7 +15,7 @@ use crate::catalog::{self, Location, Sku};
 use crate::db::{AnyConnection, DbError, timestamp};
 use crate::events::{self, NewEvent};
 use crate::inventory::reservation::{self, NewReservation};
-use crate::inventory::{self, InventoryError, LevelAt, Purpose};
+use crate::inventory::{self, InventoryError, Item, LevelAt, Purpose};
 use crate::pricing;
 use crate::types::{FulfilmentId, OrderLineId, Quantity, SkuId};
 
@@ -74,7 +74,7 @@ fn short_pick(
 ) -> Result<(), OrderError> {
     let units = Quantity::new(i64::from(short)).map_err(DbError::Corrupt)?;
     if let Some(hold) = &fulfilment.reservation_id {
-        reservation::release_part(conn, hold, &line.sku_id, units, act.actor, "short pick", act.now)?;
+        reservation::release_part(conn, hold, &line.item()?, units, act.actor, "short pick", act.now)?;
     }
     let source = fulfilment
         .location_id
@@ -147,7 +147,8 @@ fn reallocate_units(
                 .and_then(|a| serde_json::from_str::<DeliveryAddress>(a).ok())
                 .and_then(|a| a.point())
         });
-    let levels = inventory::levels_among(conn, std::slice::from_ref(&line.sku_id), &locations)?;
+    let item = line.item()?;
+    let levels = inventory::levels_among(conn, std::slice::from_ref(&item), &locations)?;
     let eligible: Vec<&Location> = locations
         .iter()
         .filter(|l| Some(&l.id) != fulfilment.location_id.as_ref())
@@ -172,7 +173,7 @@ fn reallocate_units(
         NewReservation {
             location_id: part.location_id.clone(),
             purpose: if order.row.marketplace_id.is_some() { Purpose::MarketplaceOrder } else { Purpose::Order },
-            lines: vec![(line.sku_id.clone(), units)],
+            lines: vec![(item, units)],
             expires_at: None,
             customer_ref: None,
             reference: Some(order.row.number.clone()),
@@ -249,7 +250,8 @@ pub fn reallocate(conn: &mut AnyConnection, fulfilment_id: &FulfilmentId, act: &
     let skus = catalog::skus_by_ids(conn, &ids)?;
     let skus: Vec<Sku> = ids.iter().filter_map(|id| skus.iter().find(|s| &s.id == id).cloned()).collect();
     let locations = catalog::active_locations(conn)?;
-    let levels = inventory::levels_among(conn, &ids, &locations)?;
+    let items: Vec<Item> = lines.iter().map(|l| l.item()).collect::<Result<_, DbError>>()?;
+    let levels = inventory::levels_among(conn, &items, &locations)?;
     let shipping: Vec<&Location> = locations.iter().filter(|l| l.capabilities.ships).collect();
     let near = fulfilment
         .address
@@ -275,9 +277,10 @@ pub fn reallocate(conn: &mut AnyConnection, fulfilment_id: &FulfilmentId, act: &
         NewReservation {
             location_id: part.location_id.clone(),
             purpose,
-            lines: wants
-                .iter()
-                .map(|w| Ok((w.sku_id.clone(), Quantity::new(i64::from(w.quantity)).map_err(DbError::Corrupt)?)))
+            lines: items
+                .into_iter()
+                .zip(&wants)
+                .map(|(item, w)| Ok((item, Quantity::new(i64::from(w.quantity)).map_err(DbError::Corrupt)?)))
                 .collect::<Result<_, DbError>>()?,
             expires_at: inventory::expiry(purpose, None, &act.config.holds, act.now)?,
             customer_ref: None,

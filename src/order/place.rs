@@ -21,9 +21,9 @@ use crate::customer::Customer;
 use crate::db::{AnyConnection, DbError, timestamp};
 use crate::events::{self, NewEvent};
 use crate::inventory::reservation::{self, NewReservation};
-use crate::inventory::{self, InventoryError, LevelAt, Purpose};
+use crate::inventory::{self, InventoryError, Item, LevelAt, Purpose};
 use crate::pricing::{self, Pricing};
-use crate::types::{Currency, LocationId, Money, OrderId, OrderLineId, Quantity, SkuId};
+use crate::types::{Currency, LocationId, Money, OrderId, OrderLineId, Quantity};
 
 pub const ORDER_CREATED: &str = "order.created";
 
@@ -38,9 +38,9 @@ struct Plan {
 /// allocated and the units that could not.
 fn plan(conn: &mut AnyConnection, new: &NewOrder, wants: &[Want]) -> Result<Plan, OrderError> {
     let skus: Vec<Sku> = new.lines.iter().map(|(s, _)| s.clone()).collect();
-    let ids: Vec<SkuId> = skus.iter().map(|s| s.id.clone()).collect();
+    let items: Vec<Item> = skus.iter().map(Item::of).collect();
     let locations = catalog::active_locations(conn)?;
-    let levels = inventory::levels_among(conn, &ids, &locations)?;
+    let levels = inventory::levels_among(conn, &items, &locations)?;
     let promise: fn(&LevelAt) -> i32 = LevelAt::available;
     let (cands, rule, at, near) = match &new.destination {
         Destination::Counter { store } => {
@@ -416,12 +416,12 @@ fn plan_and_hold(
                         .lines
                         .iter()
                         .map(|(i, q)| {
-                            Ok((new.lines[*i].0.id.clone(), Quantity::new(i64::from(*q)).map_err(DbError::Corrupt)?))
+                            Ok((Item::of(&new.lines[*i].0), Quantity::new(i64::from(*q)).map_err(DbError::Corrupt)?))
                         })
                         .collect::<Result<Vec<_>, DbError>>()?;
                     if let Destination::Counter { .. } = &new.destination {
-                        for (sku, quantity) in &lines {
-                            inventory::sell(conn, &part.location_id, sku, *quantity, number, act.actor, act.now)?;
+                        for (item, quantity) in &lines {
+                            inventory::sell(conn, &part.location_id, item, *quantity, number, act.actor, act.now)?;
                         }
                         return Ok(None);
                     }
@@ -505,6 +505,11 @@ fn insert_fulfilment(
             short_quantity: 0,
             cancelled_quantity: 0,
             returned_quantity: 0,
+            components: sku
+                .is_kit()
+                .then(|| serde_json::to_string(&sku.components))
+                .transpose()
+                .map_err(|e| DbError::Corrupt(e.to_string()))?,
         };
         inserted.push(line);
     }

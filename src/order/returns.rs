@@ -11,7 +11,7 @@ use super::state::{FulfilmentStatus, Method};
 use super::{Act, OrderError, audit, get, line_and_fulfilment, money_string};
 use crate::db::{AnyConnection, timestamp};
 use crate::events::{self, NewEvent};
-use crate::inventory;
+use crate::inventory::{self, Draw, Item};
 use crate::types::{LocationId, OrderId, OrderLineId, Quantity, ReturnId};
 
 pub const ORDER_RETURNED: &str = "order.returned";
@@ -22,6 +22,40 @@ pub struct ReturnRequestLine {
     pub line_id: OrderLineId,
     pub quantity: Quantity,
     pub disposition: Disposition,
+    /// For a kit whose parts did not all come back: the components (code,
+    /// units) that did. None: every component of the kits returned.
+    pub components: Option<Vec<(String, i32)>>,
+}
+
+/// What comes back onto the shelf for `units` kits (or units) of a line:
+/// everything they hold, or for a partial kit return only the components
+/// named, each at most what those kits hold. Pure.
+pub fn returned_parts(
+    item: &Item,
+    units: i32,
+    components: Option<&[(String, i32)]>,
+    line_code: &str,
+) -> Result<Vec<Draw>, OrderError> {
+    let Some(named) = components else { return Ok(item.draws(units)) };
+    let wrong = |why: String| OrderError::NotReturnable(format!("line {line_code}: {why}"));
+    if !item.is_kit() {
+        return Err(wrong("only a kit's line names the components that came back".into()));
+    }
+    named
+        .iter()
+        .map(|(code, quantity)| {
+            let component = item
+                .components
+                .iter()
+                .find(|c| &c.sku_code == code)
+                .ok_or_else(|| wrong(format!("'{code}' is not a component of the kit")))?;
+            let held = component.quantity.saturating_mul(units);
+            if *quantity > held {
+                return Err(wrong(format!("{units} kits hold {held} of '{code}', not {quantity}")));
+            }
+            Ok(Draw { sku_id: component.sku_id.clone(), quantity: *quantity, kit: Some(item.sku_id.clone()) })
+        })
+        .collect()
 }
 
 /// What a return did.
@@ -79,17 +113,13 @@ pub fn create_return(
             .or(fulfilment.location_id.as_ref())
             .cloned()
             .ok_or_else(|| OrderError::NotReturnable("say at which location the goods come back".into()))?;
-        inventory::restock_return(
-            conn,
-            &place,
-            &line.sku_id,
-            request.quantity,
-            return_id.as_str(),
-            act.actor,
-            act.now,
-        )?;
+        let parts = returned_parts(&line.item()?, q, request.components.as_deref(), &line.sku_code)?;
+        inventory::restock_return(conn, &place, &parts, return_id.as_str(), act.actor, act.now)?;
         if request.disposition == Disposition::WriteOff {
-            inventory::adjust(conn, &place, &line.sku_id, -q, "returned goods written off", act.actor, act.now)?;
+            for part in parts.iter().filter(|p| p.quantity > 0) {
+                let reason = "returned goods written off";
+                inventory::adjust(conn, &place, &part.sku_id, -part.quantity, reason, act.actor, act.now)?;
+            }
         }
         let before = counted.gone_before(q);
         out.push(ReturnLine {

@@ -10,9 +10,9 @@ use super::repo;
 use crate::catalog::hours::{local_date, to_utc};
 use crate::catalog::{self, CatalogError, Location};
 use crate::db::{AnyConnection, DbError, timestamp};
-use crate::inventory::{self, InventoryError, LevelAt};
+use crate::inventory::{self, InventoryError, Item, LevelAt};
 use crate::text_enum;
-use crate::types::{GeoPoint, LocationId, SkuId};
+use crate::types::{GeoPoint, LocationId};
 
 /// Days ahead searched for the next possible slot.
 const LOOKAHEAD_DAYS: i64 = 7;
@@ -141,14 +141,16 @@ fn with_bookings(conn: &mut AnyConnection, mut slots: Vec<Slot>) -> Result<Vec<S
 fn stocked(
     conn: &mut AnyConnection,
     point: GeoPoint,
-    lines: &[(SkuId, i32)],
+    lines: &[(Item, i32)],
 ) -> Result<(Vec<Location>, Vec<Location>), SameDayError> {
-    let covering: Vec<Location> = catalog::active_locations(conn)?.into_iter().filter(|l| covers(l, point)).collect();
-    let ids: Vec<SkuId> = lines.iter().map(|(s, _)| s.clone()).collect();
-    let levels: Vec<LevelAt> = inventory::levels_of(conn, &ids)?;
+    let locations = catalog::active_locations(conn)?;
+    let items: Vec<Item> = lines.iter().map(|(item, _)| item.clone()).collect();
+    let levels: Vec<LevelAt> = inventory::levels_among(conn, &items, &locations)?;
+    let covering: Vec<Location> = locations.into_iter().filter(|l| covers(l, point)).collect();
     let has_all = |l: &Location| {
-        lines.iter().all(|(sku, q)| {
-            levels.iter().find(|v| &v.sku_id == sku && v.location_id == l.id).is_some_and(|v| v.available() >= *q)
+        lines.iter().all(|(item, q)| {
+            let here = levels.iter().find(|v| v.sku_id == item.sku_id && v.location_id == l.id);
+            here.is_some_and(|v| v.available() >= *q)
         })
     };
     let stocked = covering.iter().filter(|l| has_all(l)).cloned().collect();
@@ -160,7 +162,7 @@ fn stocked(
 pub fn offers(
     conn: &mut AnyConnection,
     point: GeoPoint,
-    lines: &[(SkuId, i32)],
+    lines: &[(Item, i32)],
     now: DateTime<Utc>,
 ) -> Result<Vec<Slot>, SameDayError> {
     let (covering, stores) = stocked(conn, point, lines)?;

@@ -6,10 +6,10 @@ use utoipa::ToSchema;
 
 use super::{CodeText, MoneyDto, MoneyInput, Text100, Text200, Validator, resource_code, text, utc};
 use crate::catalog::location::{Address, Capabilities, LocationKind, OpeningHours, TimeZone};
-use crate::catalog::{Location, LocationInput, Sku, SkuInput};
+use crate::catalog::{Component, Location, LocationInput, Sku, SkuInput, sku};
 use crate::http::problem::ApiError;
 use crate::pricing::{self, tax};
-use crate::types::{GeoPoint, Gtin};
+use crate::types::{Code, GeoPoint, Gtin};
 
 /// A location as created or replaced. `code` is taken from the path on PUT.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -130,6 +130,75 @@ pub struct SkuRequest {
     #[serde(default)]
     #[schema(example = "reduced", pattern = "^[a-z0-9_]{1,32}$")]
     pub tax_class: Option<String>,
+    /// Makes the SKU a kit: 2 to 20 distinct ordinary SKUs (code or GTIN) and
+    /// the units of each one kit holds. A kit has no stock of its own; what it
+    /// can sell comes from its components. Set on creation; a kit stays a kit.
+    #[serde(default)]
+    #[schema(min_items = 2, max_items = 20)]
+    pub components: Option<Vec<ComponentInput>>,
+}
+
+/// One component of a kit, as asked for.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentInput {
+    /// Code or GTIN of an ordinary (not kit) SKU.
+    #[schema(value_type = CodeText)]
+    pub sku: String,
+    /// Units of it in one kit.
+    #[schema(minimum = 1, maximum = 1000)]
+    pub quantity: i64,
+}
+
+/// A kit's component as stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ComponentResponse {
+    pub sku: String,
+    pub quantity: i32,
+}
+
+impl From<&Component> for ComponentResponse {
+    fn from(c: &Component) -> Self {
+        Self { sku: c.sku_code.clone(), quantity: c.quantity }
+    }
+}
+
+/// A list of components (a kit's, or those of a kit that came back):
+/// `count` of them, each quantity from 1 to `most`, each SKU once (by what
+/// was typed; the catalog checks ids once resolved). None: it was wrong,
+/// and why is in `v`; Some(None): there was no list.
+pub fn component_list(
+    v: &mut Validator,
+    pointer: &str,
+    raw: Option<&[ComponentInput]>,
+    count: std::ops::RangeInclusive<usize>,
+    most: i32,
+) -> Option<Option<Vec<(String, i32)>>> {
+    let Some(raw) = raw else { return Some(None) };
+    let mut wrong = Vec::new();
+    if !count.contains(&raw.len()) {
+        wrong.push((pointer.to_owned(), format!("list {} to {} components", count.start(), count.end())));
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    for (i, c) in raw.iter().enumerate() {
+        let code = Code::parse(&c.sku).map_err(|why| wrong.push((format!("{pointer}/{i}/sku"), why))).ok();
+        let quantity = i32::try_from(c.quantity).ok().filter(|q| (1..=most).contains(q));
+        if quantity.is_none() {
+            wrong.push((format!("{pointer}/{i}/quantity"), format!("a whole number of units from 1 to {most}")));
+        }
+        if raw[..i].iter().any(|earlier| earlier.sku == c.sku) {
+            let why = format!("'{}' is listed twice; give it once with its quantity", c.sku);
+            wrong.push((format!("{pointer}/{i}/sku"), why));
+        }
+        if let (Some(code), Some(quantity)) = (code, quantity) {
+            out.push((code.into_string(), quantity));
+        }
+    }
+    let valid = wrong.is_empty();
+    for (pointer, why) in wrong {
+        v.error(pointer, why);
+    }
+    valid.then_some(Some(out))
 }
 
 fn active_by_default() -> bool {
@@ -159,12 +228,20 @@ impl SkuRequest {
             Some(raw) => v.check("/tax_class", tax::parse_class(raw)),
             None => Some(pricing::STANDARD.to_owned()),
         };
-        let (Some(code), Some(name), Some(gtin), Some(price), Some(tax_class)) = (code, name, gtin, price, tax_class)
+        let components = component_list(
+            &mut v,
+            "/components",
+            self.components.as_deref(),
+            sku::KIT_COMPONENTS,
+            sku::MAX_COMPONENT_QUANTITY,
+        );
+        let (Some(code), Some(name), Some(gtin), Some(price), Some(tax_class), Some(components)) =
+            (code, name, gtin, price, tax_class, components)
         else {
             return Err(v.into_error());
         };
         v.finish()?;
-        Ok(SkuInput { code, name, gtin, price, spoken_names, active: self.active, tax_class })
+        Ok(SkuInput { code, name, gtin, price, spoken_names, active: self.active, tax_class, components })
     }
 }
 
@@ -179,6 +256,9 @@ pub struct SkuResponse {
     pub spoken_names: Vec<String>,
     pub active: bool,
     pub tax_class: String,
+    /// Present on a kit: what one kit is made of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub components: Option<Vec<ComponentResponse>>,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -195,6 +275,7 @@ impl From<&Sku> for SkuResponse {
             spoken_names: s.spoken_names.clone(),
             active: s.active,
             tax_class: s.tax_class.clone(),
+            components: s.is_kit().then(|| s.components.iter().map(ComponentResponse::from).collect()),
             version: s.version,
             created_at: utc(s.created_at),
             updated_at: utc(s.updated_at),

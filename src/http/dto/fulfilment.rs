@@ -76,6 +76,9 @@ pub struct PickFor {
     pub order: String,
     pub fulfilment: String,
     pub quantity: i32,
+    /// The kit these units go into (its SKU code).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kit: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -95,7 +98,12 @@ impl From<PickItem> for PickListItem {
             orders: item
                 .orders
                 .into_iter()
-                .map(|(order, fulfilment, quantity)| PickFor { order, fulfilment: fulfilment.to_string(), quantity })
+                .map(|(order, fulfilment, quantity, kit)| PickFor {
+                    order,
+                    fulfilment: fulfilment.to_string(),
+                    quantity,
+                    kit,
+                })
                 .collect(),
         }
     }

@@ -183,11 +183,15 @@ pub struct MovementResponse {
     pub actor: String,
     pub channel: String,
     pub created_at: DateTime<Utc>,
+    /// The kit whose line moved this component (its SKU code).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kit: Option<String>,
 }
 
-impl From<Movement> for MovementResponse {
-    fn from(m: Movement) -> Self {
+impl From<(Movement, Option<String>)> for MovementResponse {
+    fn from((m, kit): (Movement, Option<String>)) -> Self {
         Self {
+            kit,
             id: m.id,
             kind: m.kind,
             on_hand_delta: m.on_hand_delta,
@@ -391,8 +395,29 @@ pub struct ExplainResponse {
     pub reservations: Vec<HoldExplained>,
     /// How the network's available quantity is offered on each marketplace.
     pub marketplaces: Vec<MarketplaceShare>,
+    /// A kit's components here, the scarcest (the limiting one) first; a
+    /// kit holds no stock of its own, so its own figures are zero.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<ComponentExplainedResponse>,
+    /// The component that decides how many kits can be promised.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limiting_component: Option<String>,
     /// The sum, in words.
     pub explanation: String,
+}
+
+/// One component of a kit at the location explained.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ComponentExplainedResponse {
+    pub sku: String,
+    /// Units of it in one kit.
+    pub per_kit: i32,
+    pub on_hand: i32,
+    pub reserved: i32,
+    pub safety_stock: i32,
+    pub available: i32,
+    /// Kits it alone would allow: ⌊available ÷ per_kit⌋.
+    pub kits: i32,
 }
 
 impl ExplainResponse {
@@ -403,7 +428,21 @@ impl ExplainResponse {
             on_hand: e.level.on_hand,
             reserved: e.level.reserved,
             safety_stock: e.level.safety_stock,
-            available: e.level.available(),
+            available: e.available(),
+            components: e
+                .components
+                .iter()
+                .map(|c| ComponentExplainedResponse {
+                    sku: c.component.sku_code.clone(),
+                    per_kit: c.component.quantity,
+                    on_hand: c.level.on_hand,
+                    reserved: c.level.reserved,
+                    safety_stock: c.level.safety_stock,
+                    available: c.level.available(),
+                    kits: c.kits,
+                })
+                .collect(),
+            limiting_component: e.limiting().map(|c| c.component.sku_code.clone()),
             reservations: e
                 .reservations
                 .iter()

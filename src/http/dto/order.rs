@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::cart::cart_quantity;
+use super::catalog::{ComponentInput, ComponentResponse};
 use super::{CodeText, MoneyDto, MoneyInput, Reference, Text100, Text200, Text500, Validator, text, utc};
 use crate::cart::DeliveryAddress;
 use crate::catalog::Location;
@@ -147,6 +148,12 @@ pub struct ReturnLineRequest {
     #[schema(minimum = 1, maximum = 1_000_000)]
     pub quantity: i64,
     pub disposition: Disposition,
+    /// For a kit's line whose kits did not all come back whole: the
+    /// components that did, each at most what the kits returned hold. Only
+    /// these go back on the shelf; the refund is for `quantity` kits.
+    #[serde(default)]
+    #[schema(max_items = 20)]
+    pub components: Option<Vec<ComponentInput>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -179,6 +186,10 @@ pub struct OrderLineResponse {
     pub short: i32,
     pub cancelled: i32,
     pub returned: i32,
+    /// A kit's line: the units of each component one kit holds, as it was
+    /// made when ordered (what the line's stock is).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub components: Option<Vec<ComponentResponse>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -344,6 +355,11 @@ impl OrderResponse {
                             short: l.short_quantity,
                             cancelled: l.cancelled_quantity,
                             returned: l.returned_quantity,
+                            components: l
+                                .item()
+                                .ok()
+                                .filter(|item| item.is_kit())
+                                .map(|item| item.components.iter().map(ComponentResponse::from).collect()),
                         })
                         .collect(),
                     version: f.version,

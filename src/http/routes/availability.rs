@@ -94,8 +94,8 @@ pub async fn explain(ctx: Data<Context>, caller: Caller, req: HttpRequest) -> Re
         .read(move |conn| {
             let sku = crate::catalog::get_sku(conn, &sku)?;
             let location = crate::catalog::get_location(conn, &location)?;
-            let explanation = inventory::explain(conn, &sku.id, &location.id)?;
-            let shares = crate::marketplace::stock::shares_of(conn, &sku.id)?
+            let explanation = inventory::explain(conn, &inventory::Item::of(&sku), &location.id)?;
+            let shares = crate::marketplace::stock::shares_of(conn, &sku)?
                 .into_iter()
                 .map(|s| MarketplaceShare {
                     marketplace: s.marketplace,

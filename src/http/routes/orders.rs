@@ -14,6 +14,7 @@ use crate::customer;
 use crate::db::{AnyConnection, timestamp};
 use crate::http::auth::Caller;
 use crate::http::dto::cart::{CartChangeResponse, OrderSummary, OrderSummaryFulfilment, OrderSummaryLine};
+use crate::http::dto::catalog::component_list;
 use crate::http::dto::order::{
     AuditResponse, CancelLineRequest, CheckoutRequest, OrderNames, OrderResponse, ReasonRequest, ReturnRequest,
     ReturnResponse, ShipRequest,
@@ -351,7 +352,9 @@ pub async fn create_return(
         .filter_map(|(i, l)| {
             let line = v.check(&format!("/lines/{i}/line"), text(&l.line, 100))?;
             let quantity = v.check(&format!("/lines/{i}/quantity"), Quantity::new(l.quantity))?;
-            Some(ReturnRequestLine { line_id: OrderLineId(line), quantity, disposition: l.disposition })
+            let pointer = format!("/lines/{i}/components");
+            let components = component_list(&mut v, &pointer, l.components.as_deref(), 1..=20, Quantity::MAX as i32)?;
+            Some(ReturnRequestLine { line_id: OrderLineId(line), quantity, disposition: l.disposition, components })
         })
         .collect();
     let reason = reason_of(&mut v, &request.reason);

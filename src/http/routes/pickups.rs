@@ -312,11 +312,11 @@ pub async fn slots(ctx: Data<Context>, caller: Caller, req: HttpRequest) -> Resu
     ctx.db
         .read(move |conn| {
             let skus = inventory::resolve_skus(conn, &codes)?;
-            let mut lines: Vec<(crate::types::SkuId, i32)> = Vec::new();
+            let mut lines: Vec<(inventory::Item, i32)> = Vec::new();
             for sku in skus {
-                match lines.iter_mut().find(|(id, _)| *id == sku.id) {
+                match lines.iter_mut().find(|(item, _)| item.sku_id == sku.id) {
                     Some((_, q)) => *q += 1,
-                    None => lines.push((sku.id, 1)),
+                    None => lines.push((inventory::Item::of(&sku), 1)),
                 }
             }
             let offers = same_day::offers(conn, point, &lines, now)?;

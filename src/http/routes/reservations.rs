@@ -87,7 +87,7 @@ async fn place(
         let new = NewReservation {
             location_id: location.id.clone(),
             purpose: hold.purpose,
-            lines: skus.iter().zip(&hold.lines).map(|(s, (_, q))| (s.id.clone(), *q)).collect(),
+            lines: skus.iter().zip(&hold.lines).map(|(s, (_, q))| (inventory::Item::of(s), *q)).collect(),
             expires_at,
             customer_ref: hold.customer_ref,
             reference: hold.reference,

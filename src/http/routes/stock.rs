@@ -45,7 +45,7 @@ fn writable_location(conn: &mut AnyConnection, caller: &Caller, code: &str) -> R
 /// Resolves (code, quantity) lines to SKU ids.
 fn sku_lines(conn: &mut AnyConnection, lines: &[(String, Quantity)]) -> Result<Vec<(SkuId, Quantity)>, ApiError> {
     let codes: Vec<String> = lines.iter().map(|(c, _)| c.clone()).collect();
-    let skus = inventory::resolve_skus(conn, &codes)?;
+    let skus = inventory::resolve_stocked(conn, &codes)?;
     Ok(skus.into_iter().zip(lines).map(|(sku, (_, q))| (sku.id, *q)).collect())
 }
 
@@ -126,7 +126,7 @@ pub async fn adjust(
     let principal = caller.0.clone();
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
         let location = writable_location(conn, &caller, &code)?;
-        let sku = crate::catalog::get_sku(conn, &sku)?;
+        let sku = inventory::stocked_sku(conn, &sku)?;
         let level = inventory::adjust(conn, &location.id, &sku.id, delta, &reason, &principal, now)?;
         Ok(Reply::ok(&LevelResponse::new(&level, sku.code.as_str(), location.code.as_str())))
     })
@@ -175,7 +175,7 @@ pub async fn count(
         let location = writable_location(conn, &caller, &code)?;
         let (mut levels, mut differences) = (Vec::new(), Vec::new());
         for (sku, counted) in &lines {
-            let sku = crate::catalog::get_sku(conn, sku)?;
+            let sku = inventory::stocked_sku(conn, sku)?;
             let (level, difference) =
                 inventory::count(conn, &location.id, &sku.id, *counted, reason.as_deref(), &principal, now)?;
             levels.push(level);
@@ -255,7 +255,7 @@ pub async fn set_settings(
     ctx.db
         .write(move |conn| {
             let location = writable_location(conn, &caller, &code)?;
-            let sku = crate::catalog::get_sku(conn, &sku)?;
+            let sku = inventory::stocked_sku(conn, &sku)?;
             let level = inventory::set_settings(conn, &location.id, &sku.id, safety, aisle.as_deref(), now)?;
             Ok(Reply::ok(&LevelResponse::new(&level, sku.code.as_str(), location.code.as_str())))
         })

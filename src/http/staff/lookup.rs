@@ -42,8 +42,8 @@ pub async fn stock(ctx: Data<Context>, signed: Signed, query: QueryString<Query>
             };
             let details = match &found {
                 Some(sku) => {
-                    let explained = inventory::explain(conn, &sku.id, &store.id)?;
-                    let mut nearby: Vec<_> = inventory::levels_of(conn, std::slice::from_ref(&sku.id))?
+                    let explained = inventory::explain(conn, &inventory::Item::of(sku), &store.id)?;
+                    let mut nearby: Vec<_> = inventory::levels_of(conn, &[inventory::Item::of(sku)])?
                         .into_iter()
                         .filter(|l| l.location_id != store.id)
                         .collect();
@@ -129,7 +129,7 @@ pub async fn change_stock(
             }
             let location = store_of(conn, &caller, Some(&store))?;
             caller.require_at(&location.id, location.code.as_str())?;
-            let sku = catalog::get_sku(conn, &code)?;
+            let sku = inventory::stocked_sku(conn, &code)?;
             match action.as_str() {
                 "count" => {
                     let counted = counted

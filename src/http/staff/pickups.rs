@@ -156,7 +156,9 @@ pub async fn detail(ctx: Data<Context>, signed: Signed, id: Path<String>, query:
             let store = store_of(conn, &caller, query.store.as_deref())?;
             let (found, f) = pickup_here(conn, &store, &id)?;
             let lines: Vec<_> = found.lines.iter().filter(|l| l.fulfilment_id == f.id).collect();
-            let skus: Vec<_> = lines.iter().map(|l| l.sku_id.clone()).collect();
+            // A kit's line is picked as its components, each from its own aisle.
+            let items: Vec<inventory::Item> = lines.iter().map(|l| l.item()).collect::<Result<_, _>>()?;
+            let skus: Vec<_> = items.iter().flat_map(|i| i.stocked()).cloned().collect();
             let source = f.location_id.clone().unwrap_or_else(|| store.id.clone());
             let aisles = inventory::aisles(conn, &source, &skus)?;
             let status = f.status()?;
@@ -170,11 +172,19 @@ pub async fn detail(ctx: Data<Context>, signed: Signed, id: Path<String>, query:
                 table {
                     thead { tr { th scope="col" { "SKU" } th scope="col" { "Item" } th scope="col" { "Aisle" } th scope="col" { "Open" } th scope="col" { "Picked" } } }
                     tbody {
-                        @for line in &lines {
+                        @for (line, item) in lines.iter().zip(&items) {
                             tr {
                                 td { (line.sku_code) }
                                 td { (line.name) }
-                                td { (aisles.get(&line.sku_id).cloned().flatten().unwrap_or_default()) }
+                                td {
+                                    @if item.is_kit() {
+                                        ul { @for c in &item.components {
+                                            li { (c.sku_code) " × " (c.quantity) " per kit: " (aisles.get(&c.sku_id).cloned().flatten().unwrap_or_else(|| "no aisle".into())) }
+                                        } }
+                                    } @else {
+                                        (aisles.get(&line.sku_id).cloned().flatten().unwrap_or_default())
+                                    }
+                                }
                                 td { (line.open_quantity()) }
                                 td { (line.picked_quantity.map(|p| p.to_string()).unwrap_or_default()) }
                             }

@@ -467,7 +467,7 @@ pub fn pickups_at(conn: &mut AnyConnection, store: &LocationId, statuses: &[&str
 }
 
 /// (order number, fulfilment, SKU id, code, name, quantity, short, cancelled, returned)
-pub type PickRow = (String, FulfilmentId, SkuId, String, String, i32, i32, i32, i32);
+pub type PickRow = (String, FulfilmentId, SkuId, String, String, i32, i32, i32, i32, Option<String>);
 
 /// The lines of fulfilments whose stock comes from `location` in these
 /// statuses, except counter sales (the goods are already handed over).
@@ -489,6 +489,7 @@ pub fn pick_rows(conn: &mut AnyConnection, location: &LocationId, statuses: &[&s
             order_lines::short_quantity,
             order_lines::cancelled_quantity,
             order_lines::returned_quantity,
+            order_lines::components,
         ))
         .load(conn)?)
 }
