@@ -11,6 +11,7 @@ mod crash;
 mod foundation;
 mod fulfilment;
 mod inventory;
+mod kits;
 mod marketplace;
 mod model;
 mod orders;
