@@ -139,6 +139,12 @@ pub fn put_listing(
     Ok(listing)
 }
 
+/// A SKU was replaced or deactivated: what its listings offer may have
+/// changed (a kit's components, or whether it sells at all).
+pub fn sku_changed(conn: &mut AnyConnection, sku: &SkuId, now: DateTime<Utc>) -> Result<(), MarketplaceError> {
+    stock::refresh(conn, None, std::slice::from_ref(sku), false, now).map(|_| ())
+}
+
 pub fn remove_listing(
     conn: &mut AnyConnection,
     marketplace: &MarketplaceId,

@@ -18,6 +18,7 @@ use crate::http::idempotency;
 use crate::http::policy::Op;
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
+use crate::marketplace;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(create_sku).service(list_skus).service(get_sku).service(replace_sku).service(deactivate_sku);
@@ -101,7 +102,14 @@ pub async fn replace_sku(
     caller.may(Op::ManageCatalog)?;
     let input = body.value?.into_input(Some(&code))?;
     let now = ctx.now();
-    let sku = ctx.db.write(move |conn| catalog::update_sku(conn, input, if_match.0, now)).await?;
+    let sku = ctx
+        .db
+        .write(move |conn| {
+            let sku = catalog::update_sku(conn, input, if_match.0, now)?;
+            marketplace::sku_changed(conn, &sku.id, now)?;
+            Ok::<_, ApiError>(sku)
+        })
+        .await?;
     Ok(reply(&sku))
 }
 
@@ -124,7 +132,9 @@ pub async fn deactivate_sku(
     let now = ctx.now();
     let code = code.into_inner();
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, bodiless_fingerprint(&req), move |conn| {
-        Ok(reply(&catalog::set_sku_active(conn, &code, false, if_match.0, now)?))
+        let sku = catalog::set_sku_active(conn, &code, false, if_match.0, now)?;
+        marketplace::sku_changed(conn, &sku.id, now)?;
+        Ok(reply(&sku))
     })
     .await
 }
