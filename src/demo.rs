@@ -194,6 +194,17 @@ fn location_inputs() -> Result<Vec<LocationInput>, String> {
         .collect()
 }
 
+/// The demo's kits: (code, name, cents, components with units per kit).
+/// They hold no stock: what they can sell comes from their components.
+struct DemoKit(&'static str, &'static str, i64, &'static [(&'static str, i32)]);
+
+const KITS: &[DemoKit] = &[DemoKit(
+    "BREAKFAST-SET",
+    "Breakfast Set: coffee, granola and two oat milks",
+    1499,
+    &[("COFFEE-GROUND-500", 1), ("GRANOLA-500", 1), ("OAT-MILK-1L", 2)],
+)];
+
 /// The demo's food: the reduced VAT rate in DE and AT. Plant drinks, juice and
 /// water are taxed at the standard rate there, so they are not in it.
 const FOOD: &[&str] = &[
@@ -248,6 +259,18 @@ fn sku_inputs() -> Result<Vec<SkuInput>, String> {
                 components: None,
             })
         })
+        .chain(KITS.iter().map(|&DemoKit(code, name, cents, components)| {
+            Ok(SkuInput {
+                tax_class: pricing::STANDARD.to_owned(),
+                code: Code::parse(code)?,
+                name: name.to_owned(),
+                gtin: None,
+                price: Money::new(cents, eur),
+                spoken_names: vec![code.to_lowercase().replace('-', " ")],
+                active: true,
+                components: Some(components.iter().map(|&(c, q)| (c.to_owned(), q)).collect()),
+            })
+        }))
         .collect()
 }
 
@@ -291,8 +314,9 @@ pub fn load(conn: &mut AnyConnection, now: DateTime<Utc>) -> Result<DemoSummary,
         }
     }
     let codes: Vec<&str> = SKUS.iter().map(|s| s.0).collect();
+    let all: Vec<&str> = codes.iter().copied().chain(KITS.iter().map(|k| k.0)).collect();
     let existing: HashSet<String> =
-        catalog::skus_by_codes(conn, &codes)?.into_iter().map(|s| s.code.into_string()).collect();
+        catalog::skus_by_codes(conn, &all)?.into_iter().map(|s| s.code.into_string()).collect();
     for input in sku_inputs().map_err(DemoError::Invalid)? {
         if !existing.contains(input.code.as_str()) {
             catalog::create_sku(conn, input, now)?;
