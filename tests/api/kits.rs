@@ -6,7 +6,10 @@ use omnistock::access::{Channel, Role};
 use serde_json::{Value, json};
 
 use crate::helpers::{Answer, TestApp};
-use crate::orders::{cart_ready, checkout, pickup};
+use crate::marketplace::{
+    eventually, fake_shopify, list, marketplace, shopify_order, shopify_quantity, shopify_webhook,
+};
+use crate::orders::{cart_ready, checkout, pickup, ship_to};
 
 crate::backend_tests!(
     a_kit_is_defined_from_ordinary_skus_and_bad_definitions_write_nothing,
@@ -15,6 +18,8 @@ crate::backend_tests!(
     a_kit_comes_back_whole_or_in_part,
     pos_holds_and_reservations_take_every_component_or_none,
     kits_and_their_components_race_for_the_last_units,
+    a_kit_ships_whole_from_one_location_or_not_at_all,
+    a_marketplace_lists_a_kit_sells_it_and_hears_when_a_component_moves,
 );
 
 fn kit_body(code: &str, price: &str, components: Value) -> Value {
@@ -261,4 +266,68 @@ async fn kits_and_their_components_race_for_the_last_units(app: TestApp) {
     assert_eq!((mug, tea), ((10, 10), (3, kits_sold)));
     eprintln!("kit race on {}: {kits_sold} kits and {mugs_held} single mugs", app.ctx.db.backend());
     app.assert_ledger_balanced().await;
+}
+
+/// Two kits to ship: one location can make one, another the other, so the
+/// order splits; but mugs at one place and tea at another make no kit.
+async fn a_kit_ships_whole_from_one_location_or_not_at_all(app: TestApp) {
+    gift_set(&app, 2, 1).await;
+    app.create_store("S2", 52.50, 13.38).await;
+    app.receive("S2", "MUG", 2).await;
+    app.receive("S2", "TEA", 1).await;
+    let web = app.key(Role::Storefront, None, Some(Channel::Web)).await;
+    let version = cart_ready(&app, &web, "split", &[("GIFT", 2)], ship_to(52.51, 13.39)).await;
+    let order = checkout(&app, &web, "split", version, "24.00", "split-1").await;
+    order.assert_status(201);
+    let from: Vec<(&str, i64)> = order.body["fulfilments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["location"].as_str().unwrap(), f["lines"][0]["quantity"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(from.len(), 2, "one kit from each: {from:?}");
+    assert!(from.iter().all(|(_, kits)| *kits == 1), "{from:?}");
+
+    app.create_store("S3", 52.49, 13.37).await;
+    app.create_store("S4", 52.48, 13.36).await;
+    app.receive("S3", "MUG", 20).await;
+    app.receive("S4", "TEA", 20).await;
+    assert_eq!(app.available("GIFT", "S3").await, 0, "mugs alone make no kit");
+    let version = cart_ready(&app, &web, "apart", &[("GIFT", 1)], ship_to(52.51, 13.39)).await;
+    checkout(&app, &web, "apart", version, "12.00", "apart-1").await.assert_problem(409, "insufficient_stock");
+    app.assert_ledger_balanced().await;
+}
+
+/// A listing of the kit: pushed with the kits the network can make, sold
+/// through a signed webhook (every component held), and pushed again when
+/// only a component's stock changes.
+async fn a_marketplace_lists_a_kit_sells_it_and_hears_when_a_component_moves(app: TestApp) {
+    gift_set(&app, 10, 4).await;
+    let shopify = fake_shopify().await;
+    let shop = marketplace(&app, "shop", "shopify", &shopify, 100, 0).await;
+    list(&app, &shop, "GIFT", "77").await;
+    app.run_jobs().await;
+    assert_eq!(shopify_quantity(&shopify, "77").await, Some(4));
+
+    let body = shopify_order(4001, &[("GIFT", 1, "12.00")]);
+    let sold = shopify_webhook(&app, &shop, "orders/create", "d-1", &body, crate::marketplace::SECRET).await;
+    sold.assert_status(200);
+    assert_eq!((level(&app, "MUG").await, level(&app, "TEA").await), ((10, 2), (4, 1)));
+    app.run_jobs().await;
+    eventually("the kit's listing at 3", || async { shopify_quantity(&shopify, "77").await == Some(3) }).await;
+
+    // Only tea is sold at the till: the kit's listing follows.
+    let pos = app.key(Role::Pos, Some("S1"), None).await;
+    let sale = json!({"items": [{"sku": "TEA", "quantity": 2}], "payment": {"reference": "t", "amount": {"amount": "6.00", "currency": "EUR"}}});
+    app.post("/v1/pos/sales", &pos, sale).await.assert_status(201);
+    app.run_jobs().await;
+    eventually("the kit's listing at 1", || async { shopify_quantity(&shopify, "77").await == Some(1) }).await;
+
+    // Nine mugs a kit: the eight left make none, and the listing hears it.
+    let nine = json!({"name": "Gift", "price": {"amount": "12.00", "currency": "EUR"}, "components": [{"sku": "MUG", "quantity": 9}, {"sku": "TEA", "quantity": 1}]});
+    app.put("/v1/skus/GIFT", &app.admin, nine).await.assert_status(200);
+    app.run_jobs().await;
+    eventually("the kit's listing at 0", || async { shopify_quantity(&shopify, "77").await == Some(0) }).await;
+    // The order placed before keeps what it holds: two mugs, one tea.
+    assert_eq!((level(&app, "MUG").await, level(&app, "TEA").await), ((10, 2), (2, 1)));
 }

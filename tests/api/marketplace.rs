@@ -85,7 +85,7 @@ fn body(request: &Received) -> Value {
 }
 
 /// The quantities a fake Shopify was last told, by inventory item.
-async fn shopify_quantity(server: &Peer, item: &str) -> Option<i64> {
+pub async fn shopify_quantity(server: &Peer, item: &str) -> Option<i64> {
     requests(server, SET_PATH)
         .await
         .iter()
@@ -104,7 +104,7 @@ async fn amazon_quantity(server: &Peer, sku: &str) -> Option<i64> {
 }
 
 /// Waits (up to five seconds) for a background push to land.
-async fn eventually<F, Fut>(what: &str, mut check: F)
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
