@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use super::location::{Address, Capabilities, Location, LocationInput, LocationKind, OpeningHours, TimeZone};
 use super::sku::{Component, Sku, SkuInput};
 use crate::db::schema::{locations, skus};
-use crate::db::{AnyConnection, DbError, one_of};
+use crate::db::{AnyConnection, DbError, one_of, reference};
 use crate::types::{Code, Currency, GeoPoint, Gtin, LocationId, Money, SkuId};
 
 diesel::define_sql_function! {
@@ -156,41 +156,56 @@ impl LocationRow {
     }
 }
 
+// Locations and SKUs are reference data: the lookups below are served from
+// the process's cache while no instance has changed them (`db::reference`),
+// and every write here tells the others.
+
 pub fn find_location(conn: &mut AnyConnection, code: &str) -> Result<Option<Location>, DbError> {
-    locations::table
-        .filter(lower(locations::code).eq(code.to_lowercase()))
-        .select(LocationRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(LocationRow::into_location)
-        .transpose()
+    let code = code.to_lowercase();
+    reference::cached(conn, &format!("location-code:{code}"), |conn| {
+        locations::table
+            .filter(lower(locations::code).eq(&code))
+            .select(LocationRow::as_select())
+            .first(conn)
+            .optional()?
+            .map(LocationRow::into_location)
+            .transpose()
+    })
 }
 
 pub fn locations_by_ids(conn: &mut AnyConnection, ids: &[LocationId]) -> Result<Vec<Location>, DbError> {
-    rows_to_locations(locations::table.filter(one_of(locations::id, ids)).select(LocationRow::as_select()).load(conn)?)
+    reference::cached_each(
+        conn,
+        ids,
+        |id| format!("location:{id}"),
+        |l: &Location| format!("location:{}", l.id),
+        |conn, ids| {
+            rows_to_locations(
+                locations::table.filter(one_of(locations::id, ids)).select(LocationRow::as_select()).load(conn)?,
+            )
+        },
+    )
 }
 
 pub fn insert_location(conn: &mut AnyConnection, row: &LocationRow) -> Result<(), DbError> {
     diesel::insert_into(locations::table).values(row).execute(conn)?;
-    Ok(())
+    reference::changed(conn)
 }
 
 pub fn location_id_by_code(conn: &mut AnyConnection, code: &str) -> Result<Option<LocationId>, DbError> {
-    Ok(locations::table
-        .filter(lower(locations::code).eq(code.to_lowercase()))
-        .select(locations::id)
-        .first(conn)
-        .optional()?)
+    Ok(find_location(conn, code)?.map(|l| l.id))
 }
 
 pub fn active_locations(conn: &mut AnyConnection) -> Result<Vec<Location>, DbError> {
-    rows_to_locations(
-        locations::table
-            .filter(locations::active.eq(true))
-            .order(locations::code)
-            .select(LocationRow::as_select())
-            .load(conn)?,
-    )
+    reference::cached(conn, "locations:active", |conn| {
+        rows_to_locations(
+            locations::table
+                .filter(locations::active.eq(true))
+                .order(locations::code)
+                .select(LocationRow::as_select())
+                .load(conn)?,
+        )
+    })
 }
 
 /// Up to `limit` locations after the id `after`, by id.
@@ -215,6 +230,9 @@ pub fn update_location(
         Some(seen) => diesel::update(target.filter(locations::version.eq(seen))).set((changes, bump)).execute(conn)?,
         None => diesel::update(target).set((changes, bump)).execute(conn)?,
     };
+    if changed == 1 {
+        reference::changed(conn)?;
+    }
     Ok(changed == 1)
 }
 
@@ -226,14 +244,18 @@ pub fn set_location_active(
     active: bool,
     now: NaiveDateTime,
 ) -> Result<bool, DbError> {
-    Ok(diesel::update(locations::table.find(id).filter(locations::version.eq(version)))
+    let changed = diesel::update(locations::table.find(id).filter(locations::version.eq(version)))
         .set((
             locations::active.eq(active),
             locations::version.eq(locations::version + 1),
             locations::updated_at.eq(now),
         ))
         .execute(conn)?
-        == 1)
+        == 1;
+    if changed {
+        reference::changed(conn)?;
+    }
+    Ok(changed)
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
@@ -331,44 +353,58 @@ impl SkuRow {
 }
 
 pub fn find_sku_by_code(conn: &mut AnyConnection, code: &str) -> Result<Option<Sku>, DbError> {
-    skus::table
-        .filter(skus::code.eq(code))
-        .select(SkuRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(SkuRow::into_sku)
-        .transpose()
+    Ok(skus_by_codes(conn, &[code])?.pop())
 }
 
 /// Finds a SKU by its code or, for what a barcode scanner sends, its GTIN.
 pub fn find_sku(conn: &mut AnyConnection, code_or_gtin: &str) -> Result<Option<Sku>, DbError> {
     match find_sku_by_code(conn, code_or_gtin)? {
-        None if Gtin::looks_like(code_or_gtin) => skus::table
-            .filter(skus::gtin.eq(code_or_gtin))
-            .select(SkuRow::as_select())
-            .first(conn)
-            .optional()?
-            .map(SkuRow::into_sku)
-            .transpose(),
+        None if Gtin::looks_like(code_or_gtin) => {
+            reference::cached(conn, &format!("sku-gtin:{code_or_gtin}"), |conn| {
+                skus::table
+                    .filter(skus::gtin.eq(code_or_gtin))
+                    .select(SkuRow::as_select())
+                    .first(conn)
+                    .optional()?
+                    .map(SkuRow::into_sku)
+                    .transpose()
+            })
+        }
         found => Ok(found),
     }
 }
 
 pub fn skus_by_ids(conn: &mut AnyConnection, ids: &[SkuId]) -> Result<Vec<Sku>, DbError> {
-    rows_to_skus(skus::table.filter(one_of(skus::id, ids)).select(SkuRow::as_select()).load(conn)?)
+    reference::cached_each(
+        conn,
+        ids,
+        |id| format!("sku:{id}"),
+        |s: &Sku| format!("sku:{}", s.id),
+        |conn, ids| rows_to_skus(skus::table.filter(one_of(skus::id, ids)).select(SkuRow::as_select()).load(conn)?),
+    )
 }
 
 pub fn insert_sku(conn: &mut AnyConnection, row: &SkuRow) -> Result<(), DbError> {
     diesel::insert_into(skus::table).values(row).execute(conn)?;
-    Ok(())
+    reference::changed(conn)
 }
 
 pub fn sku_codes(conn: &mut AnyConnection, ids: &[SkuId]) -> Result<Vec<(SkuId, String)>, DbError> {
-    Ok(skus::table.filter(one_of(skus::id, ids)).select((skus::id, skus::code)).load(conn)?)
+    Ok(skus_by_ids(conn, ids)?.into_iter().map(|s| (s.id, s.code.into_string())).collect())
 }
 
+/// SKUs by code; unknown codes are absent (and looked up again next time:
+/// only found SKUs are cached).
 pub fn skus_by_codes(conn: &mut AnyConnection, codes: &[&str]) -> Result<Vec<Sku>, DbError> {
-    rows_to_skus(skus::table.filter(one_of(skus::code, codes)).select(SkuRow::as_select()).load(conn)?)
+    reference::cached_each(
+        conn,
+        codes,
+        |code| format!("sku-code:{code}"),
+        |s: &Sku| format!("sku-code:{}", s.code),
+        |conn, codes| {
+            rows_to_skus(skus::table.filter(one_of(skus::code, codes)).select(SkuRow::as_select()).load(conn)?)
+        },
+    )
 }
 
 /// Every kit. Kits are a few of a catalogue, and their components are JSON.
@@ -413,5 +449,8 @@ pub fn update_sku(
         Some(seen) => diesel::update(target.filter(skus::version.eq(seen))).set((changes, bump)).execute(conn)?,
         None => diesel::update(target).set((changes, bump)).execute(conn)?,
     };
+    if changed == 1 {
+        reference::changed(conn)?;
+    }
     Ok(changed == 1)
 }

@@ -5,6 +5,7 @@ pub mod conn;
 pub mod idempotency;
 mod in_list;
 pub mod migrate;
+pub mod reference;
 pub mod report;
 pub mod schema;
 pub mod settings;
@@ -121,6 +122,8 @@ pub struct Db {
     /// SQLite only: the one connection that writes.
     writer: Option<Arc<writer::Writer>>,
     statements: StatementCounter,
+    /// Reference data of this database, shared by its requests.
+    reference: Arc<reference::Cache>,
 }
 
 impl Db {
@@ -144,11 +147,14 @@ impl Db {
             .map_err(|e| format!("cannot open database {url:?}: {e}"))?;
         // Fail at start, with the database's own message, when it is unreachable.
         pool.get().map_err(|e| format!("cannot open database {url:?}: {e}"))?;
+        let reference = Arc::new(reference::Cache::default());
         let writer = match url {
-            DatabaseUrl::Sqlite(_) => Some(Arc::new(writer::Writer::start(manager(), settings.write_queue)?)),
+            DatabaseUrl::Sqlite(_) => {
+                Some(Arc::new(writer::Writer::start(manager(), settings.write_queue, reference.clone())?))
+            }
             DatabaseUrl::Postgres(_) => None,
         };
-        Ok(Self { pool, backend: url.backend_name(), writer, statements })
+        Ok(Self { pool, backend: url.backend_name(), writer, statements, reference })
     }
 
     pub fn backend(&self) -> &'static str {
@@ -173,10 +179,10 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        let (pool, cache) = (self.pool.clone(), self.reference.clone());
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().map_err(DbError::from)?;
-            let result = f(&mut conn);
+            let result = reference::scope(&cache, || f(&mut conn));
             if result.is_err() && conn.batch_execute("SELECT 1").is_err() {
                 // The connection itself is gone (the database restarted, the
                 // network dropped): marking it broken makes the pool discard it,

@@ -504,6 +504,13 @@ diesel::table! {
 
 diesel::joinable!(staff_sessions -> api_keys (key_id));
 
+diesel::table! {
+    reference_version (id) {
+        id -> Integer,
+        token -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     locations,
     skus,
@@ -535,6 +542,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     marketplace_deliveries,
     marketplace_push_log,
     staff_sessions,
+    reference_version,
 );
 
 diesel::allow_columns_to_appear_in_same_group_by_clause!(reservation_lines::sku_id, reservations::location_id);

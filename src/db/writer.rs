@@ -20,8 +20,10 @@ use diesel::Connection;
 use diesel::connection::TransactionManager;
 use diesel::r2d2::ManageConnection;
 
-use super::DbError;
+use std::sync::Arc;
+
 use super::conn::{AnyConnection, ConnectionManager};
+use super::{DbError, reference};
 
 /// Most transactions one commit carries: enough to amortise the disk flush
 /// under load, few enough that the first caller of a batch does not wait long.
@@ -42,6 +44,7 @@ struct Pending<F, T, E> {
     f: F,
     answer: tokio::sync::oneshot::Sender<Result<T, E>>,
     span: tracing::Span,
+    cache: Arc<reference::Cache>,
 }
 
 fn deliver<T, E>(answer: tokio::sync::oneshot::Sender<Result<T, E>>, outcome: Result<T, E>) {
@@ -57,9 +60,9 @@ where
     E: From<DbError> + From<diesel::result::Error> + Send + 'static,
 {
     fn run(self: Box<Self>, conn: &mut AnyConnection) -> Finish {
-        let Pending { f, answer, span } = *self;
+        let Pending { f, answer, span, cache } = *self;
         // Inside the batch's transaction `write` is a savepoint.
-        let result = span.in_scope(|| conn.write(f));
+        let result = span.in_scope(|| reference::scope(&cache, || conn.write(f)));
         Box::new(move |committed| {
             let outcome = match (committed, result) {
                 (Ok(()), result) | (Err(_), result @ Err(_)) => result,
@@ -77,10 +80,11 @@ where
 /// The bounded queue of the writer thread; the thread ends when the last handle is dropped.
 pub struct Writer {
     queue: mpsc::SyncSender<Box<dyn Work>>,
+    cache: Arc<reference::Cache>,
 }
 
 impl Writer {
-    pub fn start(manager: ConnectionManager, capacity: usize) -> Result<Self, String> {
+    pub fn start(manager: ConnectionManager, capacity: usize, cache: Arc<reference::Cache>) -> Result<Self, String> {
         let mut conn = manager.connect().map_err(|e| format!("cannot open the SQLite writer: {e}"))?;
         let (queue, jobs) = mpsc::sync_channel::<Box<dyn Work>>(capacity);
         std::thread::Builder::new()
@@ -104,7 +108,7 @@ impl Writer {
                 }
             })
             .map_err(|e| format!("cannot start the SQLite writer: {e}"))?;
-        Ok(Self { queue })
+        Ok(Self { queue, cache })
     }
 
     /// Runs `f` in a savepoint of the writer's next transaction and answers
@@ -117,7 +121,7 @@ impl Writer {
         E: From<DbError> + From<diesel::result::Error> + Send + 'static,
     {
         let (answer, answered) = tokio::sync::oneshot::channel();
-        let work = Box::new(Pending { f, answer, span: tracing::Span::current() });
+        let work = Box::new(Pending { f, answer, span: tracing::Span::current(), cache: self.cache.clone() });
         self.queue.try_send(work).map_err(|error| match error {
             TrySendError::Full(_) => DbError::Busy,
             TrySendError::Disconnected(_) => DbError::TaskFailed,
@@ -187,7 +191,7 @@ mod tests {
         let path = std::env::temp_dir().join(format!("omnistock-writer-{}.db", uuid::Uuid::new_v4()));
         let url = DatabaseUrl::Sqlite(path.display().to_string());
         let manager = ConnectionManager::new(url, Durability::Full, Default::default());
-        (Writer::start(manager, capacity).unwrap(), path)
+        (Writer::start(manager, capacity, Arc::default()).unwrap(), path)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,7 @@ use super::calc::Discount;
 use super::promotion::{Promotion, PromotionInput};
 use crate::access::Channel;
 use crate::db::schema::{promotions as p, tax_rates};
-use crate::db::{AnyConnection, DbError, one_of, timestamp};
+use crate::db::{AnyConnection, DbError, one_of, reference, timestamp};
 use crate::per_backend;
 use crate::types::{Currency, Money, PromotionId, SkuId};
 
@@ -131,7 +131,7 @@ pub fn insert_promotion(
             (p::version.eq(1), p::created_at.eq(timestamp(now)), p::updated_at.eq(timestamp(now))),
         ))
         .execute(conn)?;
-    Ok(())
+    reference::changed(conn)
 }
 
 /// Replaces a promotion still at `version`; false otherwise.
@@ -143,7 +143,7 @@ pub fn replace_promotion(
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
     let c = columns(input);
-    Ok(diesel::update(p::table.find(id).filter(p::version.eq(version)))
+    let replaced = diesel::update(p::table.find(id).filter(p::version.eq(version)))
         .set((
             (p::code.eq(c.0), p::name.eq(c.1), p::kind.eq(c.2), p::percent.eq(c.3), p::amount_minor.eq(c.4)),
             (p::currency.eq(c.5), p::sku_id.eq(c.6), p::min_subtotal_minor.eq(c.7), p::starts_at.eq(c.8)),
@@ -151,7 +151,11 @@ pub fn replace_promotion(
             (p::version.eq(p::version + 1), p::updated_at.eq(timestamp(now))),
         ))
         .execute(conn)?
-        == 1)
+        == 1;
+    if replaced {
+        reference::changed(conn)?;
+    }
+    Ok(replaced)
 }
 
 pub fn find_promotion(conn: &mut AnyConnection, id: &PromotionId) -> Result<Option<Promotion>, DbError> {
@@ -180,24 +184,32 @@ pub fn promotion_by_code(conn: &mut AnyConnection, code: &str) -> Result<Option<
 
 /// The promotions live at `now`: every automatic one, and the one with
 /// `code` (when given). Whether each may be used in a channel is decided by
-/// the caller.
+/// the caller. The active ones are reference data (cached); the time and the
+/// code are applied here.
 pub fn live_promotions(
     conn: &mut AnyConnection,
     code: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Promotion>, DbError> {
-    let at = timestamp(now);
-    let mut query = p::table
-        .filter(p::active.eq(true))
-        .filter(p::starts_at.le(at))
-        .filter(p::ends_at.is_null().or(p::ends_at.gt(at)))
-        .select(Row::as_select())
-        .into_boxed();
-    query = match code {
-        Some(code) => query.filter(p::code.is_null().or(p::code.eq(code.to_owned()))),
-        None => query.filter(p::code.is_null()),
-    };
-    query.order(p::id).load(conn)?.into_iter().map(Row::into_promotion).collect()
+    let active: Vec<Promotion> = reference::cached(conn, "promotions:active", |conn| {
+        p::table
+            .filter(p::active.eq(true))
+            .order(p::id)
+            .select(Row::as_select())
+            .load(conn)?
+            .into_iter()
+            .map(Row::into_promotion)
+            .collect::<Result<Vec<_>, DbError>>()
+    })?;
+    Ok(active
+        .into_iter()
+        .filter(|promotion| {
+            let i = &promotion.input;
+            i.starts_at <= now
+                && i.ends_at.is_none_or(|end| end > now)
+                && i.code.as_deref().is_none_or(|own| Some(own) == code)
+        })
+        .collect())
 }
 
 /// A stored rate (region, class, percent).
@@ -213,14 +225,16 @@ fn parse_rows(rows: Vec<(String, String, String)>) -> Result<Vec<TaxRow>, DbErro
         .collect()
 }
 
-/// The rates of these regions, every class.
+/// The rates of these regions, every class (reference data: cached).
 pub fn tax_rates_in(conn: &mut AnyConnection, regions: &[&str]) -> Result<Vec<TaxRow>, DbError> {
-    parse_rows(
-        tax_rates::table
-            .filter(one_of(tax_rates::region, regions))
-            .select((tax_rates::region, tax_rates::tax_class, tax_rates::rate_percent))
-            .load(conn)?,
-    )
+    reference::cached(conn, &format!("tax:{}", regions.join("|")), |conn| {
+        parse_rows(
+            tax_rates::table
+                .filter(one_of(tax_rates::region, regions))
+                .select((tax_rates::region, tax_rates::tax_class, tax_rates::rate_percent))
+                .load(conn)?,
+        )
+    })
 }
 
 /// Sets the rate of a class in a region, in percent.
@@ -243,7 +257,7 @@ pub fn set_tax_rate(
         .do_update()
         .set((tax_rates::rate_percent.eq(&rate), tax_rates::updated_at.eq(timestamp(now))))
         .execute(c))?;
-    Ok(())
+    reference::changed(conn)
 }
 
 /// Every rate, by region and class.

@@ -1,0 +1,216 @@
+//! Reference data (SKUs, locations, promotions, tax rates) kept in process,
+//! and dropped by every instance as soon as any instance changes it.
+//!
+//! Every change to reference data writes a new random token into the one
+//! row of `reference_version`, in the changing transaction. A request's
+//! first cached lookup reads that token (one statement) and uses the cache
+//! only while the cache was filled under the same token; a different token
+//! empties it. So an instance never serves what another instance (or the
+//! CLI, or a transaction that failed to commit) has since changed, at the
+//! cost of one small read per request instead of one per lookup.
+//!
+//! The cache is reached through the thread running the request: `Db::read`
+//! and `Db::write` open a [`scope`] around the work, so domain functions
+//! keep taking only a connection. Without a scope (a bare pooled
+//! connection) every lookup reads the database.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use diesel::prelude::*;
+
+use super::schema::reference_version;
+use super::{AnyConnection, DbError};
+
+/// Entries kept before the cache starts afresh: a bound on memory for a
+/// catalogue far larger than what a day's requests touch.
+const MAX_ENTRIES: usize = 50_000;
+
+type Entry = Arc<dyn Any + Send + Sync>;
+
+/// One database's cache, shared by every request of this process.
+#[derive(Default)]
+pub struct Cache {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The token the entries were read under.
+    token: Option<String>,
+    entries: HashMap<String, Entry>,
+}
+
+/// What the running request knows of the cache.
+struct Scope {
+    cache: Arc<Cache>,
+    /// The token read by this request, once it has looked something up.
+    token: Option<String>,
+    /// This request changed reference data: it reads the database from now on.
+    changed: bool,
+}
+
+thread_local! {
+    static SCOPE: RefCell<Option<Scope>> = const { RefCell::new(None) };
+}
+
+/// Runs `work` with `cache` as the running request's cache.
+pub fn scope<T>(cache: &Arc<Cache>, work: impl FnOnce() -> T) -> T {
+    let outer = SCOPE.with(|s| s.replace(Some(Scope { cache: cache.clone(), token: None, changed: false })));
+    // Restored even if `work` unwinds, so a pooled thread never keeps another request's scope.
+    struct Restore(Option<Scope>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let outer = self.0.take();
+            SCOPE.with(|s| *s.borrow_mut() = outer);
+        }
+    }
+    let _restore = Restore(outer);
+    work()
+}
+
+/// The cache and the token this request may use it under, reading the
+/// token on first use; None when there is no cache to use.
+fn usable(conn: &mut AnyConnection) -> Result<Option<(Arc<Cache>, String)>, DbError> {
+    let current = SCOPE.with(|s| {
+        s.borrow().as_ref().filter(|scope| !scope.changed).map(|scope| (scope.cache.clone(), scope.token.clone()))
+    });
+    let Some((cache, token)) = current else { return Ok(None) };
+    let token = match token {
+        Some(token) => token,
+        None => {
+            let token: String = reference_version::table.select(reference_version::token).first(conn)?;
+            SCOPE.with(|s| {
+                if let Some(scope) = s.borrow_mut().as_mut() {
+                    scope.token = Some(token.clone());
+                }
+            });
+            let mut state = cache.lock();
+            if state.token.as_deref() != Some(token.as_str()) {
+                state.entries.clear();
+                state.token = Some(token.clone());
+            }
+            token
+        }
+    };
+    Ok(Some((cache, token)))
+}
+
+impl Cache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock leaves a map, never a torn value.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get<T: Clone + Send + Sync + 'static>(&self, token: &str, key: &str) -> Option<T> {
+        let state = self.lock();
+        if state.token.as_deref() != Some(token) {
+            return None;
+        }
+        state.entries.get(key).and_then(|entry| entry.downcast_ref::<T>()).cloned()
+    }
+
+    /// Keeps what was read under `token`, unless the cache moved on meanwhile.
+    fn put<T: Send + Sync + 'static>(&self, token: &str, entries: impl IntoIterator<Item = (String, T)>) {
+        let mut state = self.lock();
+        if state.token.as_deref() != Some(token) {
+            return;
+        }
+        for (key, value) in entries {
+            if state.entries.len() >= MAX_ENTRIES {
+                state.entries.clear();
+            }
+            state.entries.insert(key, Arc::new(value));
+        }
+    }
+}
+
+/// The value under `key`, read with `load` when it is not cached.
+pub fn cached<T, E>(
+    conn: &mut AnyConnection,
+    key: &str,
+    load: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    T: Clone + Send + Sync + 'static,
+    E: From<DbError>,
+{
+    let Some((cache, token)) = usable(conn)? else { return load(conn) };
+    if let Some(found) = cache.get::<T>(&token, key) {
+        return Ok(found);
+    }
+    let value = load(conn)?;
+    cache.put(&token, [(key.to_owned(), value.clone())]);
+    Ok(value)
+}
+
+/// The values for `ids` (in no particular order; unknown ids are absent):
+/// those cached, and the rest read with one `load`. `key` names an id's
+/// entry and `key_of` the entry of a loaded value.
+pub fn cached_each<I, T, E>(
+    conn: &mut AnyConnection,
+    ids: &[I],
+    key: impl Fn(&I) -> String,
+    key_of: impl Fn(&T) -> String,
+    load: impl FnOnce(&mut AnyConnection, &[I]) -> Result<Vec<T>, E>,
+) -> Result<Vec<T>, E>
+where
+    I: Clone,
+    T: Clone + Send + Sync + 'static,
+    E: From<DbError>,
+{
+    let Some((cache, token)) = usable(conn)? else { return load(conn, ids) };
+    let mut found = Vec::with_capacity(ids.len());
+    let mut missing = Vec::new();
+    // Each id once, as `IN (…)` would answer.
+    let mut seen = std::collections::HashSet::new();
+    for id in ids {
+        let entry = key(id);
+        if !seen.insert(entry.clone()) {
+            continue;
+        }
+        match cache.get::<T>(&token, &entry) {
+            Some(value) => found.push(value),
+            None => missing.push(id.clone()),
+        }
+    }
+    if !missing.is_empty() {
+        let loaded = load(conn, &missing)?;
+        cache.put(&token, loaded.iter().map(|value| (key_of(value), value.clone())));
+        found.extend(loaded);
+    }
+    Ok(found)
+}
+
+/// Records, in the caller's transaction, that reference data changed: every
+/// instance's cache is dropped once it commits. The rest of this request
+/// reads the database, so it sees its own change.
+pub fn changed(conn: &mut AnyConnection) -> Result<(), DbError> {
+    let token = uuid::Uuid::new_v4().to_string();
+    diesel::update(reference_version::table).set(reference_version::token.eq(token)).execute(conn)?;
+    SCOPE.with(|s| {
+        if let Some(scope) = s.borrow_mut().as_mut() {
+            scope.changed = true;
+        }
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_serve_only_the_token_they_were_read_under() {
+        let cache = Cache::default();
+        cache.lock().token = Some("a".into());
+        cache.put("a", [("sku:1".to_owned(), 1)]);
+        assert_eq!(cache.get::<i32>("a", "sku:1"), Some(1));
+        assert_eq!(cache.get::<i32>("b", "sku:1"), None, "another token never sees them");
+        cache.put("b", [("sku:2".to_owned(), 2)]);
+        assert_eq!(cache.get::<i32>("a", "sku:2"), None, "what was read under another token is not kept");
+        assert_eq!(cache.get::<String>("a", "sku:1"), None, "a value of another type is a miss");
+    }
+}
