@@ -194,7 +194,18 @@ fn edit(
     e: &Editor<'_>,
     change: impl FnOnce(&mut AnyConnection, &mut Cart) -> Result<Record, CartError>,
 ) -> Result<Cart, CartError> {
-    let Some(row) = repo::bump(conn, id, e.expected_version, e.now)? else {
+    edit_priced(conn, id, e, None, change)
+}
+
+/// [`edit`], where an empty cart takes `currency` (that of its first line).
+fn edit_priced(
+    conn: &mut AnyConnection,
+    id: &CartId,
+    e: &Editor<'_>,
+    currency: Option<Currency>,
+    change: impl FnOnce(&mut AnyConnection, &mut Cart) -> Result<Record, CartError>,
+) -> Result<Cart, CartError> {
+    let Some(row) = repo::bump(conn, id, e.expected_version, currency, e.now)? else {
         return Err(refusal(conn, id, e));
     };
     let lines = repo::lines(conn, id)?;
@@ -219,7 +230,7 @@ pub fn add_line(
     if !sku.active {
         return Err(CartError::SkuInactive(sku.code.to_string()));
     }
-    edit(conn, id, e, |conn, cart| {
+    edit_priced(conn, id, e, Some(sku.price.currency), |conn, cart| {
         let existing = line_of(cart, &sku.id).cloned();
         let existing = existing.as_ref();
         let total = existing.map(|l| l.quantity).unwrap_or(0) + quantity.get();
@@ -229,19 +240,14 @@ pub fn add_line(
         if existing.is_none() && cart.lines.len() >= MAX_LINES {
             return Err(CartError::TooManyLines);
         }
-        match cart.currency {
-            Some(currency) if currency != sku.price.currency => {
-                return Err(CartError::CurrencyMismatch {
-                    cart: currency,
-                    sku: sku.code.to_string(),
-                    sku_currency: sku.price.currency,
-                });
-            }
-            Some(_) => {}
-            None => {
-                repo::set_currency(conn, id, Some(sku.price.currency))?;
-                cart.currency = Some(sku.price.currency);
-            }
+        // The bump gave an empty cart this SKU's currency; one already
+        // priced in another refuses it (and the edit rolls back).
+        if let Some(currency) = cart.currency.filter(|c| *c != sku.price.currency) {
+            return Err(CartError::CurrencyMismatch {
+                cart: currency,
+                sku: sku.code.to_string(),
+                sku_currency: sku.price.currency,
+            });
         }
         let hold = rehold(conn, cart, &Item::of(sku), total, existing.and_then(|l| l.hold_id.as_ref()), e)?;
         let channel = e.actor.channel.as_str();
@@ -435,7 +441,7 @@ pub fn check_out<T, E: From<CartError>>(
     e: &Editor<'_>,
     place: impl FnOnce(&mut AnyConnection, &Cart) -> Result<(T, String), E>,
 ) -> Result<T, E> {
-    let Some(row) = repo::bump(conn, id, e.expected_version, e.now).map_err(CartError::from)? else {
+    let Some(row) = repo::bump(conn, id, e.expected_version, None, e.now).map_err(CartError::from)? else {
         return Err(refusal(conn, id, e).into());
     };
     let version = row.version;

@@ -111,17 +111,28 @@ pub fn insert(
     }
 }
 
+diesel::define_sql_function! {
+    /// The first that is not NULL.
+    fn coalesce(x: diesel::sql_types::Nullable<diesel::sql_types::Text>, y: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
 /// Takes the next version of an open cart (and, on PostgreSQL, its row lock
-/// until commit, which serialises concurrent edits). `None` when the cart is
-/// gone, closed, or not at `expected`.
+/// until commit, which serialises concurrent edits); a cart without a
+/// currency takes `currency` (a first line's) in the same statement. `None`
+/// when the cart is gone, closed, or not at `expected`.
 pub fn bump(
     conn: &mut AnyConnection,
     id: &CartId,
     expected: Option<i32>,
+    currency: Option<Currency>,
     now: DateTime<Utc>,
 ) -> Result<Option<CartRow>, DbError> {
     let target = carts::table.find(id).filter(carts::status.eq(CartStatus::Open.as_str()));
-    let set = (carts::version.eq(carts::version + 1), carts::updated_at.eq(timestamp(now)));
+    let set = (
+        carts::version.eq(carts::version + 1),
+        carts::updated_at.eq(timestamp(now)),
+        carts::currency.eq(coalesce(carts::currency, currency.map(|c| c.code()))),
+    );
     // The row as bumped: the edit needs no second read of it.
     let row = match expected {
         Some(seen) => diesel::update(target.filter(carts::version.eq(seen)))

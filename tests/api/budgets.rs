@@ -45,7 +45,7 @@ async fn each_hot_request_stays_within_its_statement_budget(app: TestApp) {
     answer.assert_status(200);
     spent.push(("availability of 1 SKU", n, 2));
     for (sku, label, budget) in
-        [("A", "cart add, first line", 16), ("B", "cart add, 2nd line", 12), ("C", "cart add, 3rd line", 11)]
+        [("A", "cart add, first line", 15), ("B", "cart add, 2nd line", 12), ("C", "cart add, 3rd line", 11)]
     {
         let add = app.post("/v1/customers/c1/cart/lines", &web, json!({"sku": sku, "quantity": 1}));
         let (answer, n) = counted(&app, add).await;
@@ -60,11 +60,11 @@ async fn each_hot_request_stays_within_its_statement_budget(app: TestApp) {
     let total = cart.body["totals"]["total"]["amount"].as_str().unwrap().to_owned();
     let (order, n) = counted(&app, checkout(&app, &web, "c1", version, &total, "budget-1")).await;
     order.assert_status(201);
-    spent.push(("checkout, 3 lines, pickup", n, 26 + savepoint));
+    spent.push(("checkout, 3 lines, pickup", n, 25 + savepoint));
     let hold = app.post("/v1/pos/holds", &pos, json!({"location": "S1", "items": [{"sku": "A", "quantity": 1}]}));
     let (answer, n) = counted(&app, hold).await;
     answer.assert_status(201);
-    spent.push(("POS hold, 1 item", n, 9 + savepoint));
+    spent.push(("POS hold, 1 item", n, 8 + savepoint));
     let reserve = json!({"location": "S1", "purpose": "order", "lines": [{"sku": "B", "quantity": 1}]});
     let (answer, n) = counted(&app, app.post("/v1/reservations", &app.admin, reserve)).await;
     answer.assert_status(201);
