@@ -51,6 +51,20 @@ pub fn configure(cfg: &mut ServiceConfig) {
 
 /// The order as the caller sees it. Reading changes nothing.
 pub fn order_view(conn: &mut AnyConnection, order: &Order, caller: &Principal) -> Result<OrderResponse, ApiError> {
+    let customer_ref = match &order.row.customer_id {
+        Some(id) => Some(customer::by_id(conn, id)?.external_ref),
+        None => None,
+    };
+    order_view_for(conn, order, caller, customer_ref)
+}
+
+/// [`order_view`] when the caller already knows the customer's reference.
+fn order_view_for(
+    conn: &mut AnyConnection,
+    order: &Order,
+    caller: &Principal,
+    customer_ref: Option<String>,
+) -> Result<OrderResponse, ApiError> {
     let ids: Vec<LocationId> = order
         .fulfilments
         .iter()
@@ -58,10 +72,6 @@ pub fn order_view(conn: &mut AnyConnection, order: &Order, caller: &Principal) -
         .flatten()
         .collect();
     let locations = catalog::locations_by_ids(conn, &ids)?;
-    let customer_ref = match &order.row.customer_id {
-        Some(id) => Some(customer::by_id(conn, id)?.external_ref),
-        None => None,
-    };
     let reveal_codes = policy::sees_pickup_codes(caller);
     Ok(OrderResponse::new(order, &OrderNames { customer_ref, locations: &locations, reveal_codes }))
 }
@@ -148,8 +158,8 @@ pub async fn checkout(
         let customer = customer::get(conn, &reference)?;
         let act = Act { actor: &caller, config: &config, now };
         let placed = order::place::checkout(conn, &customer, version, payment, None, &act)?;
-        Ok(Reply::created(&order_view(conn, &placed, &caller)?, "/v1/orders", placed.row.id.as_str())
-            .version(placed.row.version))
+        let view = order_view_for(conn, &placed, &caller, Some(customer.external_ref))?;
+        Ok(Reply::created(&view, "/v1/orders", placed.row.id.as_str()).version(placed.row.version))
     })
     .await
 }
