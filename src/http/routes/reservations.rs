@@ -6,8 +6,9 @@ use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, get, post};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::catalog;
+use crate::catalog::{self, Location};
 use crate::context::Context;
+use crate::db::AnyConnection;
 use crate::http::auth::Caller;
 use crate::http::dto::inventory::{
     ExtendRequest, PosHoldRequest, ReservationLineResponse, ReservationRequest, ReservationResponse, optional_text,
@@ -59,12 +60,42 @@ fn reply(reservation: &Reservation) -> Reply {
 
 /// Validated input of a new hold, before SKU codes are resolved.
 struct HoldInput {
-    location: String,
+    location: HoldAt,
     purpose: Purpose,
     lines: Vec<(String, crate::types::Quantity)>,
     lifetime: Option<Duration>,
     customer_ref: Option<String>,
     reference: Option<String>,
+}
+
+/// Where a hold is placed.
+enum HoldAt {
+    /// The location with this code.
+    Named(String),
+    /// The POS key's own store (a code asked for must be it).
+    OwnStore(Option<String>),
+}
+
+impl HoldAt {
+    /// The active location, resolved in the hold's own transaction.
+    fn resolve(&self, conn: &mut AnyConnection, caller: &Caller) -> Result<Location, ApiError> {
+        let code = match self {
+            HoldAt::Named(code) => code.clone(),
+            HoldAt::OwnStore(asked) => {
+                let own = catalog::locations_by_ids(conn, caller.location_id.as_slice())?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| ApiError::forbidden("this POS key is bound to no location"))?;
+                if let Some(asked) = asked.as_deref().filter(|asked| *asked != own.code.as_str()) {
+                    return Err(ApiError::forbidden(format!("this POS key belongs to {}, not {asked}", own.code)));
+                }
+                own.code.into_string()
+            }
+        };
+        let location = inventory::active_location(conn, &code)?;
+        caller.require_at(&location.id, &code)?;
+        Ok(location)
+    }
 }
 
 async fn place(
@@ -77,8 +108,7 @@ async fn place(
     let now = ctx.now();
     let expires_at = inventory::expiry(hold.purpose, hold.lifetime, &ctx.config.holds, now)?;
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, fingerprint, move |conn| {
-        let location = inventory::active_location(conn, &hold.location)?;
-        caller.require_at(&location.id, &hold.location)?;
+        let location = hold.location.resolve(conn, &caller)?;
         let codes: Vec<String> = hold.lines.iter().map(|(c, _)| c.clone()).collect();
         let skus = inventory::resolve_skus(conn, &codes)?;
         if let Some(inactive) = skus.iter().find(|s| !s.active) {
@@ -125,7 +155,14 @@ pub async fn create_reservation(
     let lifetime = lifetime(&mut v, request.expires_in_seconds);
     let Some(location) = location else { return Err(v.into_error()) };
     v.finish()?;
-    let hold = HoldInput { location, purpose: request.purpose, lines, lifetime, customer_ref, reference };
+    let hold = HoldInput {
+        location: HoldAt::Named(location),
+        purpose: request.purpose,
+        lines,
+        lifetime,
+        customer_ref,
+        reference,
+    };
     place(ctx, caller, key, body.fingerprint, hold).await
 }
 
@@ -145,26 +182,13 @@ pub async fn create_pos_hold(
 ) -> Result<Reply, ApiError> {
     caller.may(Op::Counter)?;
     let request = body.value?;
-    let own = ctx
-        .db
-        .read({
-            let own = caller.location_id.clone();
-            move |conn| Ok::<_, ApiError>(catalog::locations_by_ids(conn, own.as_slice())?)
-        })
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::forbidden("this POS key is bound to no location"))?;
-    if let Some(asked) = request.location.as_deref().filter(|asked| *asked != own.code.as_str()) {
-        return Err(ApiError::forbidden(format!("this POS key belongs to {}, not {asked}", own.code)));
-    }
     let mut v = Validator::default();
     let lines = validate_lines(&mut v, "/items", &request.items);
     let customer_ref = optional_text(&mut v, "/customer_ref", &request.customer_ref, 200);
     let lifetime = lifetime(&mut v, request.expires_in_seconds);
     v.finish()?;
     let hold = HoldInput {
-        location: own.code.to_string(),
+        location: HoldAt::OwnStore(request.location.clone()),
         purpose: Purpose::PosHold,
         lines,
         lifetime,
