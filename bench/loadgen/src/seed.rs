@@ -141,6 +141,7 @@ fn seed_blocking(
                 spoken_names: Vec::new(),
                 active: true,
                 tax_class: pricing::STANDARD.to_owned(),
+                components: None,
             };
             let sku = catalog::create_sku(conn, input, now)?;
             sku_ids.push(sku.id);
