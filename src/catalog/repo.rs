@@ -407,9 +407,13 @@ pub fn skus_by_codes(conn: &mut AnyConnection, codes: &[&str]) -> Result<Vec<Sku
     )
 }
 
-/// Every kit. Kits are a few of a catalogue, and their components are JSON.
+/// Every kit. Kits are a few of a catalogue and their components are JSON,
+/// so the list is read whole, once per change of the catalogue (cached): a
+/// marketplace refresh asks on every stock change.
 pub fn kits(conn: &mut AnyConnection) -> Result<Vec<Sku>, DbError> {
-    rows_to_skus(skus::table.filter(skus::components.is_not_null()).select(SkuRow::as_select()).load(conn)?)
+    reference::cached(conn, "skus:kits", |conn| {
+        rows_to_skus(skus::table.filter(skus::components.is_not_null()).select(SkuRow::as_select()).load(conn)?)
+    })
 }
 
 pub fn active_skus(conn: &mut AnyConnection) -> Result<Vec<Sku>, DbError> {
