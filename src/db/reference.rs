@@ -26,7 +26,7 @@ use super::{AnyConnection, DbError};
 
 /// Entries kept before the cache starts afresh: a bound on memory for a
 /// catalogue far larger than what a day's requests touch.
-const MAX_ENTRIES: usize = 20_000;
+const MAX_ENTRIES: usize = 8_000;
 
 type Entry = Arc<dyn Any + Send + Sync>;
 
