@@ -82,7 +82,8 @@ impl From<CatalogError> for ApiError {
             CatalogError::LocationStale { current, .. } => Self::stale(detail, LocationResponse::from(&*current)),
             CatalogError::SkuStale { current, .. } => Self::stale(detail, SkuResponse::from(&*current)),
             CatalogError::ComponentUnknown(sku) => {
-                Self::unprocessable("kit-component-unknown", "Unknown kit component", detail).with("sku", sku)
+                // Not found, as any SKU named in a body that does not exist.
+                Self::missing("kit-component-unknown", "Unknown kit component", detail).with("sku", sku)
             }
             CatalogError::KitInKit(sku) => {
                 Self::unprocessable("kit-in-kit", "Kit inside a kit", detail).with("sku", sku)
@@ -358,7 +359,7 @@ mod tests {
             (CatalogError::LocationCodeTaken(s("L")).into(), 409, "code-taken"),
             (CatalogError::SkuCodeTaken(s("S")).into(), 409, "code-taken"),
             (CatalogError::GtinTaken(s("G")).into(), 409, "gtin-taken"),
-            (CatalogError::ComponentUnknown(s("S")).into(), 422, "kit-component-unknown"),
+            (CatalogError::ComponentUnknown(s("S")).into(), 404, "kit-component-unknown"),
             (CatalogError::KitInKit(s("S")).into(), 422, "kit-in-kit"),
             (CatalogError::ComponentTwice(s("S")).into(), 422, "kit-component-twice"),
             (CatalogError::KitKindFixed { code: s("S"), kit: true }.into(), 409, "kit-kind-fixed"),

@@ -71,7 +71,7 @@ async fn a_kit_is_defined_from_ordinary_skus_and_bad_definitions_write_nothing(a
     app.post("/v1/skus", &app.admin, bad(json!(many))).await.assert_problem(422, "validation_failed");
     let unknown = json!([{"sku": "MUG", "quantity": 1}, {"sku": "NOPE", "quantity": 1}]);
     let answer = app.post("/v1/skus", &app.admin, bad(unknown)).await;
-    answer.assert_problem(422, "kit_component_unknown");
+    answer.assert_problem(404, "kit_component_unknown");
     assert_eq!(answer.body["sku"], "NOPE");
     let nested = json!([{"sku": "GIFT", "quantity": 1}, {"sku": "TEA", "quantity": 1}]);
     app.post("/v1/skus", &app.admin, bad(nested)).await.assert_problem(422, "kit_in_kit");

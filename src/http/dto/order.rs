@@ -152,7 +152,7 @@ pub struct ReturnLineRequest {
     /// components that did, each at most what the kits returned hold. Only
     /// these go back on the shelf; the refund is for `quantity` kits.
     #[serde(default)]
-    #[schema(max_items = 20)]
+    #[schema(min_items = 1, max_items = 20)]
     pub components: Option<Vec<ComponentInput>>,
 }
 

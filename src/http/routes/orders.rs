@@ -363,7 +363,9 @@ pub async fn create_return(
             let line = v.check(&format!("/lines/{i}/line"), text(&l.line, 100))?;
             let quantity = v.check(&format!("/lines/{i}/quantity"), Quantity::new(l.quantity))?;
             let pointer = format!("/lines/{i}/components");
-            let components = component_list(&mut v, &pointer, l.components.as_deref(), 1..=20, Quantity::MAX as i32)?;
+            // The same bounds as a kit's definition, as the contract says.
+            let most = crate::catalog::sku::MAX_COMPONENT_QUANTITY;
+            let components = component_list(&mut v, &pointer, l.components.as_deref(), 1..=20, most)?;
             Some(ReturnRequestLine { line_id: OrderLineId(line), quantity, disposition: l.disposition, components })
         })
         .collect();
