@@ -85,11 +85,10 @@ impl From<CatalogError> for ApiError {
                 // Not found, as any SKU named in a body that does not exist.
                 Self::missing("kit-component-unknown", "Unknown kit component", detail).with("sku", sku)
             }
-            CatalogError::KitInKit(sku) => {
-                Self::unprocessable("kit-in-kit", "Kit inside a kit", detail).with("sku", sku)
-            }
+            // Conflicts with what the catalogue holds: the SKU named is a kit.
+            CatalogError::KitInKit(sku) => Self::conflict("kit-in-kit", "Kit inside a kit", detail).with("sku", sku),
             CatalogError::ComponentTwice(sku) => {
-                Self::unprocessable("kit-component-twice", "Kit component listed twice", detail).with("sku", sku)
+                Self::conflict("kit-component-twice", "Kit component listed twice", detail).with("sku", sku)
             }
             CatalogError::KitKindFixed { .. } => Self::conflict("kit-kind-fixed", "A kit stays a kit", detail),
             CatalogError::Db(db) => db.into(),
@@ -145,7 +144,7 @@ impl From<InventoryError> for ApiError {
             InventoryError::SkuInactive(_) => Self::conflict("sku-inactive", "SKU inactive", detail),
             InventoryError::HoldTooLong { .. } => Self::field("/expires_in_seconds", detail),
             InventoryError::KitNotStocked(sku) => {
-                Self::unprocessable("kit-not-stocked", "A kit has no stock of its own", detail).with("sku", sku)
+                Self::conflict("kit-not-stocked", "A kit has no stock of its own", detail).with("sku", sku)
             }
             InventoryError::Catalog(catalog) => catalog.into(),
             InventoryError::Db(db) => db.into(),
@@ -360,8 +359,8 @@ mod tests {
             (CatalogError::SkuCodeTaken(s("S")).into(), 409, "code-taken"),
             (CatalogError::GtinTaken(s("G")).into(), 409, "gtin-taken"),
             (CatalogError::ComponentUnknown(s("S")).into(), 404, "kit-component-unknown"),
-            (CatalogError::KitInKit(s("S")).into(), 422, "kit-in-kit"),
-            (CatalogError::ComponentTwice(s("S")).into(), 422, "kit-component-twice"),
+            (CatalogError::KitInKit(s("S")).into(), 409, "kit-in-kit"),
+            (CatalogError::ComponentTwice(s("S")).into(), 409, "kit-component-twice"),
             (CatalogError::KitKindFixed { code: s("S"), kit: true }.into(), 409, "kit-kind-fixed"),
             (InventoryError::Insufficient(Vec::new()).into(), 409, "insufficient-stock"),
             (InventoryError::ReservationNotFound(s("R")).into(), 404, "reservation-not-found"),

@@ -43,7 +43,11 @@ pub fn returned_parts(
     }
     named
         .iter()
-        .map(|(code, quantity)| {
+        .enumerate()
+        .map(|(i, (code, quantity))| {
+            if named[..i].iter().any(|(earlier, _)| earlier == code) {
+                return Err(wrong(format!("'{code}' is named twice; name each component once")));
+            }
             let component = item
                 .components
                 .iter()

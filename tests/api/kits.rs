@@ -66,7 +66,7 @@ async fn a_kit_is_defined_from_ordinary_skus_and_bad_definitions_write_nothing(a
     let negative = json!([{"sku": "MUG", "quantity": -2}, {"sku": "TEA", "quantity": 1}]);
     app.post("/v1/skus", &app.admin, bad(negative)).await.assert_problem(422, "validation_failed");
     let twice = json!([{"sku": "MUG", "quantity": 1}, {"sku": "MUG", "quantity": 1}]);
-    app.post("/v1/skus", &app.admin, bad(twice)).await.assert_problem(422, "validation_failed");
+    app.post("/v1/skus", &app.admin, bad(twice)).await.assert_problem(409, "kit_component_twice");
     let many: Vec<Value> = (0..21).map(|i| json!({"sku": format!("X{i}"), "quantity": 1})).collect();
     app.post("/v1/skus", &app.admin, bad(json!(many))).await.assert_problem(422, "validation_failed");
     let unknown = json!([{"sku": "MUG", "quantity": 1}, {"sku": "NOPE", "quantity": 1}]);
@@ -74,14 +74,14 @@ async fn a_kit_is_defined_from_ordinary_skus_and_bad_definitions_write_nothing(a
     answer.assert_problem(404, "kit_component_unknown");
     assert_eq!(answer.body["sku"], "NOPE");
     let nested = json!([{"sku": "GIFT", "quantity": 1}, {"sku": "TEA", "quantity": 1}]);
-    app.post("/v1/skus", &app.admin, bad(nested)).await.assert_problem(422, "kit_in_kit");
+    app.post("/v1/skus", &app.admin, bad(nested)).await.assert_problem(409, "kit_in_kit");
     app.get("/v1/skus/BAD", &app.admin).await.assert_status(404);
 
     // A kit stays a kit, an ordinary SKU stays ordinary.
     let plain_body = json!({"name": "Mug", "price": {"amount": "5.00", "currency": "EUR"}});
     app.put("/v1/skus/GIFT", &app.admin, plain_body).await.assert_problem(409, "kit_kind_fixed");
     let mug_as_kit = json!({"name": "Mug", "price": {"amount": "5.00", "currency": "EUR"}, "components": [{"sku": "TEA", "quantity": 1}, {"sku": "GIFT", "quantity": 1}]});
-    app.put("/v1/skus/MUG", &app.admin, mug_as_kit).await.assert_problem(422, "kit_in_kit");
+    app.put("/v1/skus/MUG", &app.admin, mug_as_kit).await.assert_problem(409, "kit_in_kit");
     let mug_as_kit = json!({"name": "Mug", "price": {"amount": "5.00", "currency": "EUR"}, "components": [{"sku": "TEA", "quantity": 1}, {"sku": "TEA2", "quantity": 1}]});
     app.create_sku("TEA2", "1.00").await;
     app.put("/v1/skus/MUG", &app.admin, mug_as_kit).await.assert_problem(409, "kit_kind_fixed");
@@ -89,9 +89,9 @@ async fn a_kit_is_defined_from_ordinary_skus_and_bad_definitions_write_nothing(a
 
     // A kit has no stock of its own to receive, count or adjust.
     let receipt = json!({"lines": [{"sku": "GIFT", "quantity": 1}]});
-    app.post("/v1/locations/S1/stock/receipts", &app.admin, receipt).await.assert_problem(422, "kit_not_stocked");
+    app.post("/v1/locations/S1/stock/receipts", &app.admin, receipt).await.assert_problem(409, "kit_not_stocked");
     let count = json!({"lines": [{"sku": "GIFT", "counted": 3}]});
-    app.post("/v1/locations/S1/stock/counts", &app.admin, count).await.assert_problem(422, "kit_not_stocked");
+    app.post("/v1/locations/S1/stock/counts", &app.admin, count).await.assert_problem(409, "kit_not_stocked");
     assert_eq!(level(&app, "GIFT").await, (0, 0));
 }
 
@@ -202,6 +202,8 @@ async fn a_kit_comes_back_whole_or_in_part(app: TestApp) {
     // More than the kits hold, or what is not in the kit: refused, nothing moves.
     let too_many = json!({"lines": [{"line": line, "quantity": 1, "disposition": "restock", "components": [{"sku": "MUG", "quantity": 3}]}]});
     app.post(&returns, &pos, too_many).await.assert_problem(409, "not_returnable");
+    let twice = json!({"lines": [{"line": line, "quantity": 1, "disposition": "restock", "components": [{"sku": "MUG", "quantity": 1}, {"sku": "MUG", "quantity": 1}]}]});
+    app.post(&returns, &pos, twice).await.assert_problem(409, "not_returnable");
     let stranger = json!({"lines": [{"line": line, "quantity": 1, "disposition": "restock", "components": [{"sku": "TEA2", "quantity": 1}]}]});
     app.post(&returns, &pos, stranger).await.assert_problem(409, "not_returnable");
     assert_eq!((level(&app, "MUG").await, level(&app, "TEA").await), ((3, 0), (1, 0)));

@@ -164,9 +164,9 @@ impl From<&Component> for ComponentResponse {
 }
 
 /// A list of components (a kit's, or those of a kit that came back):
-/// `count` of them, each quantity from 1 to `most`, each SKU once (by what
-/// was typed; the catalog checks ids once resolved). None: it was wrong,
-/// and why is in `v`; Some(None): there was no list.
+/// `count` of them, each quantity from 1 to `most`. A SKU listed twice is
+/// the domain's to refuse (a 409: the contract cannot say "each once").
+/// None: it was wrong, and why is in `v`; Some(None): there was no list.
 pub fn component_list(
     v: &mut Validator,
     pointer: &str,
@@ -185,10 +185,6 @@ pub fn component_list(
         let quantity = i32::try_from(c.quantity).ok().filter(|q| (1..=most).contains(q));
         if quantity.is_none() {
             wrong.push((format!("{pointer}/{i}/quantity"), format!("a whole number of units from 1 to {most}")));
-        }
-        if raw[..i].iter().any(|earlier| earlier.sku == c.sku) {
-            let why = format!("'{}' is listed twice; give it once with its quantity", c.sku);
-            wrong.push((format!("{pointer}/{i}/sku"), why));
         }
         if let (Some(code), Some(quantity)) = (code, quantity) {
             out.push((code.into_string(), quantity));
