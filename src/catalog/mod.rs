@@ -59,15 +59,13 @@ fn resolve_components(
     wanted: Option<&[(String, i32)]>,
 ) -> Result<Option<Vec<Component>>, CatalogError> {
     let Some(wanted) = wanted else { return Ok(None) };
-    let codes: Vec<&str> = wanted.iter().map(|(code, _)| code.as_str()).collect();
-    let found: HashMap<String, Sku> =
-        repo::skus_by_codes(conn, &codes)?.into_iter().map(|s| (s.code.to_string(), s)).collect();
+    let codes: Vec<String> = wanted.iter().map(|(code, _)| code.clone()).collect();
+    let skus = resolve_skus(conn, &codes).map_err(|e| match e {
+        CatalogError::SkuNotFound(code) => CatalogError::ComponentUnknown(code),
+        other => other,
+    })?;
     let mut components: Vec<Component> = Vec::with_capacity(wanted.len());
-    for (code, quantity) in wanted {
-        let sku = match found.get(code) {
-            Some(sku) => sku.clone(),
-            None => repo::find_sku(conn, code)?.ok_or_else(|| CatalogError::ComponentUnknown(code.clone()))?,
-        };
+    for (sku, (code, quantity)) in skus.into_iter().zip(wanted) {
         if sku.is_kit() {
             return Err(CatalogError::KitInKit(code.clone()));
         }
@@ -165,6 +163,21 @@ pub fn create_sku(conn: &mut AnyConnection, input: SkuInput, now: DateTime<Utc>)
     let row = repo::SkuRow::new(SkuId::generate(), &input, components.as_deref(), timestamp(now));
     repo::insert_sku(conn, &row).map_err(|e| sku_write_error(&input, e))?;
     Ok(row.into_sku()?)
+}
+
+/// Looks SKUs up by code or GTIN, in the order given: the codes in one
+/// query, then each miss by GTIN.
+pub fn resolve_skus(conn: &mut AnyConnection, codes: &[String]) -> Result<Vec<Sku>, CatalogError> {
+    let refs: Vec<&str> = codes.iter().map(String::as_str).collect();
+    let found: HashMap<String, Sku> =
+        repo::skus_by_codes(conn, &refs)?.into_iter().map(|s| (s.code.to_string(), s)).collect();
+    codes
+        .iter()
+        .map(|code| match found.get(code) {
+            Some(sku) => Ok(sku.clone()),
+            None => get_sku(conn, code),
+        })
+        .collect()
 }
 
 /// Finds a SKU by code or GTIN.

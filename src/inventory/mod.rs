@@ -113,24 +113,10 @@ fn shortage_unreserved(
     shortage_measured(conn, sku, location, requested, |l| l.on_hand - l.reserved)
 }
 
-/// Looks SKUs up by code or GTIN, in the order given.
-pub fn resolve_skus(conn: &mut AnyConnection, codes: &[String]) -> Result<Vec<Sku>, InventoryError> {
-    let refs: Vec<&str> = codes.iter().map(String::as_str).collect();
-    let found: HashMap<String, Sku> =
-        catalog::skus_by_codes(conn, &refs)?.into_iter().map(|s| (s.code.to_string(), s)).collect();
-    codes
-        .iter()
-        .map(|code| match found.get(code) {
-            Some(sku) => Ok(sku.clone()),
-            None => Ok(catalog::get_sku(conn, code)?),
-        })
-        .collect()
-}
-
-/// Looks SKUs up as [`resolve_skus`] does, for a movement of their own
-/// stock: a kit has none, so it is refused.
+/// Looks SKUs up as [`catalog::resolve_skus`] does, for a movement of their
+/// own stock: a kit has none, so it is refused.
 pub fn resolve_stocked(conn: &mut AnyConnection, codes: &[String]) -> Result<Vec<Sku>, InventoryError> {
-    let skus = resolve_skus(conn, codes)?;
+    let skus = catalog::resolve_skus(conn, codes)?;
     match skus.iter().find(|s| s.is_kit()) {
         Some(kit) => Err(InventoryError::KitNotStocked(kit.code.to_string())),
         None => Ok(skus),
@@ -386,7 +372,7 @@ pub fn availability(
     codes: &[String],
     near: Option<GeoPoint>,
 ) -> Result<atp::Availability, InventoryError> {
-    let skus = resolve_skus(conn, codes)?;
+    let skus = catalog::resolve_skus(conn, codes)?;
     let items: Vec<Item> = skus.iter().map(Item::of).collect();
     let levels = levels_of(conn, &items)?;
     Ok(atp::summarise(&skus, &levels, near))
@@ -471,8 +457,8 @@ pub fn explain(
     item: &Item,
     location: &LocationId,
 ) -> Result<atp::Explanation, InventoryError> {
-    let own = level(conn, location, &item.sku_id)?;
     if !item.is_kit() {
+        let own = level(conn, location, &item.sku_id)?;
         let reservations = repo::active_on(conn, &item.sku_id, location)?;
         return Ok(atp::Explanation { level: own, reservations, components: Vec::new() });
     }
@@ -487,8 +473,8 @@ pub fn explain(
         })
         .collect();
     components.sort_by_key(|c| c.kits);
-    let reservations = Vec::new();
-    Ok(atp::Explanation { level: own, reservations, components })
+    // A kit holds nothing itself: its own figures are zero, with no query.
+    Ok(atp::Explanation { level: Level::empty(&item.sku_id, location), reservations: Vec::new(), components })
 }
 
 /// A level that disagrees with its ledger or with its active reservations.

@@ -311,7 +311,7 @@ pub async fn slots(ctx: Data<Context>, caller: Caller, req: HttpRequest) -> Resu
     let now = ctx.now();
     ctx.db
         .read(move |conn| {
-            let skus = inventory::resolve_skus(conn, &codes)?;
+            let skus = catalog::resolve_skus(conn, &codes)?;
             let mut lines: Vec<(inventory::Item, i32)> = Vec::new();
             for sku in skus {
                 match lines.iter_mut().find(|(item, _)| item.sku_id == sku.id) {

@@ -20,7 +20,6 @@ use crate::http::idempotency;
 use crate::http::policy::Op;
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
-use crate::inventory;
 use crate::order::{self, Act, Destination, NewOrder, Order, Prices};
 use crate::types::Quantity;
 
@@ -48,7 +47,7 @@ fn skus(
     items: &[(String, Quantity)],
 ) -> Result<Vec<(crate::catalog::Sku, Quantity)>, ApiError> {
     let codes: Vec<String> = items.iter().map(|(c, _)| c.clone()).collect();
-    Ok(inventory::resolve_skus(conn, &codes)?.into_iter().zip(items.iter().map(|(_, q)| *q)).collect())
+    Ok(catalog::resolve_skus(conn, &codes)?.into_iter().zip(items.iter().map(|(_, q)| *q)).collect())
 }
 
 /// Sell scanned items at the counter: stock is sold at once.

@@ -110,7 +110,7 @@ async fn place(
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, fingerprint, move |conn| {
         let location = hold.location.resolve(conn, &caller)?;
         let codes: Vec<String> = hold.lines.iter().map(|(c, _)| c.clone()).collect();
-        let skus = inventory::resolve_skus(conn, &codes)?;
+        let skus = catalog::resolve_skus(conn, &codes)?;
         if let Some(inactive) = skus.iter().find(|s| !s.active) {
             return Err(inventory::InventoryError::SkuInactive(inactive.code.to_string()).into());
         }
