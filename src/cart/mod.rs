@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 pub use model::{Cart, CartAction, CartChange, CartLine, CartStatus, DeliveryAddress, Intent};
 pub use quote::{Basis, CodeProblem, LineAvailability, Quote, TaxView, quote};
 pub use repo::Conversion;
-use repo::Record;
+use repo::{Record, RowChange};
 
 use crate::access::Principal;
 use crate::catalog::{self, CatalogError, Location, Sku};
@@ -66,6 +66,14 @@ pub enum CartError {
     Db(#[from] DbError),
 }
 crate::db_error_conversions!(CartError);
+
+/// Which cart an edit is for: one known by its id, or a customer's open
+/// cart, which the edit's version bump finds by itself (no lookup before it).
+#[derive(Debug, Clone)]
+pub enum CartRef {
+    Id(CartId),
+    OpenFor(CustomerId),
+}
 
 /// Who edits a cart, when, against which version they saw.
 pub struct Editor<'a> {
@@ -129,26 +137,34 @@ pub fn open_cart_id(conn: &mut AnyConnection, customer: &CustomerId) -> Result<O
     Ok(repo::open_for_customer(conn, customer)?)
 }
 
-/// The id of the customer's open cart, created on first use.
-pub fn ensure_open(conn: &mut AnyConnection, customer: &CustomerId, e: &Editor<'_>) -> Result<CartId, CartError> {
+/// The id of the customer's open cart, and whether this call created it
+/// (its first use).
+fn create_open(conn: &mut AnyConnection, customer: &CustomerId, e: &Editor<'_>) -> Result<(CartId, bool), CartError> {
     loop {
-        if let Some(id) = repo::open_for_customer(conn, customer)? {
-            return Ok(id);
-        }
         let id = CartId::generate();
-        // Two channels creating the first cart at once: the unique index keeps
-        // one, and the loser reads it on the next pass.
+        // The unique `open_for` keeps one open cart per customer: when the
+        // customer has one (another channel may have created it just now),
+        // the insert does nothing and the open cart is read instead.
         if repo::insert(conn, &id, Some(customer), None, e.now)? {
             let record = Record { action: CartAction::Create, sku: None, quantity: None, detail: None };
             repo::record(conn, &id, 1, record, e.actor.channel.as_str(), e.actor.key_id.as_str(), e.now)?;
-            return Ok(id);
+            return Ok((id, true));
+        }
+        if let Some(id) = repo::open_for_customer(conn, customer)? {
+            return Ok((id, false));
         }
     }
 }
 
-/// The customer's open cart, created on first use.
-pub fn open_cart(conn: &mut AnyConnection, customer: &CustomerId, e: &Editor<'_>) -> Result<Cart, CartError> {
-    let id = ensure_open(conn, customer, e)?;
+/// The cart `cart` names; a customer's open cart is created on first use.
+pub fn open_cart(conn: &mut AnyConnection, cart: &CartRef, e: &Editor<'_>) -> Result<Cart, CartError> {
+    let id = match cart {
+        CartRef::Id(id) => id.clone(),
+        CartRef::OpenFor(customer) => match repo::open_for_customer(conn, customer)? {
+            Some(id) => id,
+            None => create_open(conn, customer, e)?.0,
+        },
+    };
     load(conn, &id)
 }
 
@@ -171,7 +187,7 @@ pub fn by_token(conn: &mut AnyConnection, token: &str) -> Result<Cart, CartError
     load(conn, &id)
 }
 
-/// Why a version bump did not take: gone, closed, or stale.
+/// Why a version bump of a cart that exists did not take: closed, or stale.
 fn refusal(conn: &mut AnyConnection, id: &CartId, e: &Editor<'_>) -> CartError {
     match load(conn, id) {
         Err(error) => error,
@@ -185,33 +201,52 @@ fn refusal(conn: &mut AnyConnection, id: &CartId, e: &Editor<'_>) -> CartError {
     }
 }
 
+/// Takes the cart's next version, writing `row` (what the edit changes on
+/// the cart's own row) in the same statement, and reads its lines. With
+/// `first_use`, a customer without an open cart gets one; a cart that is
+/// closed or not at the expected version is refused.
+fn bump(
+    conn: &mut AnyConnection,
+    cart: &CartRef,
+    e: &Editor<'_>,
+    row: &RowChange,
+    first_use: bool,
+) -> Result<Cart, CartError> {
+    let bumped = match repo::bump(conn, cart, e.expected_version, row, e.now)? {
+        Some(bumped) => bumped,
+        None => {
+            let (id, created) = match cart {
+                CartRef::Id(id) => (id.clone(), false),
+                CartRef::OpenFor(customer) if first_use => create_open(conn, customer, e)?,
+                CartRef::OpenFor(customer) => {
+                    let open = repo::open_for_customer(conn, customer)?;
+                    (open.ok_or_else(|| CartError::NotFound(format!("open cart of customer {customer}")))?, false)
+                }
+            };
+            let retried = match created {
+                true => repo::bump(conn, &CartRef::Id(id.clone()), e.expected_version, row, e.now)?,
+                false => None,
+            };
+            retried.ok_or_else(|| refusal(conn, &id, e))?
+        }
+    };
+    let lines = repo::lines(conn, &bumped.id)?;
+    assemble(conn, bumped, lines)
+}
+
 /// Runs one edit: takes the next version, lets `change` write (and mirror
 /// what it wrote in the cart it is given), records it. The answer is that
 /// cart: what this transaction wrote, without reading it back.
 fn edit(
     conn: &mut AnyConnection,
-    id: &CartId,
+    cart: &CartRef,
     e: &Editor<'_>,
+    row: RowChange,
     change: impl FnOnce(&mut AnyConnection, &mut Cart) -> Result<Record, CartError>,
 ) -> Result<Cart, CartError> {
-    edit_priced(conn, id, e, None, change)
-}
-
-/// [`edit`], where an empty cart takes `currency` (that of its first line).
-fn edit_priced(
-    conn: &mut AnyConnection,
-    id: &CartId,
-    e: &Editor<'_>,
-    currency: Option<Currency>,
-    change: impl FnOnce(&mut AnyConnection, &mut Cart) -> Result<Record, CartError>,
-) -> Result<Cart, CartError> {
-    let Some(row) = repo::bump(conn, id, e.expected_version, currency, e.now)? else {
-        return Err(refusal(conn, id, e));
-    };
-    let lines = repo::lines(conn, id)?;
-    let mut cart = assemble(conn, row, lines)?;
+    let mut cart = bump(conn, cart, e, &row, true)?;
     let record = change(conn, &mut cart)?;
-    repo::record(conn, id, cart.version, record, e.actor.channel.as_str(), e.actor.key_id.as_str(), e.now)?;
+    repo::record(conn, &cart.id, cart.version, record, e.actor.channel.as_str(), e.actor.key_id.as_str(), e.now)?;
     Ok(cart)
 }
 
@@ -222,7 +257,7 @@ fn line_of<'c>(cart: &'c Cart, sku: &SkuId) -> Option<&'c CartLine> {
 /// Adds units of a SKU (summing with a line already there).
 pub fn add_line(
     conn: &mut AnyConnection,
-    id: &CartId,
+    cart: &CartRef,
     sku: &Sku,
     quantity: Quantity,
     e: &Editor<'_>,
@@ -230,7 +265,8 @@ pub fn add_line(
     if !sku.active {
         return Err(CartError::SkuInactive(sku.code.to_string()));
     }
-    edit_priced(conn, id, e, Some(sku.price.currency), |conn, cart| {
+    let row = RowChange { currency: Some(sku.price.currency), ..RowChange::default() };
+    edit(conn, cart, e, row, |conn, cart| {
         let existing = line_of(cart, &sku.id).cloned();
         let existing = existing.as_ref();
         let total = existing.map(|l| l.quantity).unwrap_or(0) + quantity.get();
@@ -252,8 +288,8 @@ pub fn add_line(
         let hold = rehold(conn, cart, &Item::of(sku), total, existing.and_then(|l| l.hold_id.as_ref()), e)?;
         let channel = e.actor.channel.as_str();
         match existing {
-            Some(_) => repo::update_line(conn, id, &sku.id, total, hold.as_ref(), channel, e.now)?,
-            None => repo::insert_line(conn, id, &sku.id, total, hold.as_ref(), (channel, channel), e.now)?,
+            Some(_) => repo::update_line(conn, &cart.id, &sku.id, total, hold.as_ref(), channel, e.now)?,
+            None => repo::insert_line(conn, &cart.id, &sku.id, total, hold.as_ref(), (channel, channel), e.now)?,
         }
         cart.put_line(sku, total, hold, (channel, channel), timestamp(e.now));
         Ok(Record {
@@ -268,7 +304,7 @@ pub fn add_line(
 /// Sets the quantity of a line already in the cart.
 pub fn set_quantity(
     conn: &mut AnyConnection,
-    id: &CartId,
+    cart: &CartRef,
     sku: &Sku,
     quantity: Quantity,
     e: &Editor<'_>,
@@ -276,11 +312,11 @@ pub fn set_quantity(
     if quantity.get() > MAX_LINE_QUANTITY {
         return Err(CartError::QuantityTooLarge);
     }
-    edit(conn, id, e, |conn, cart| {
+    edit(conn, cart, e, RowChange::default(), |conn, cart| {
         let line = line_of(cart, &sku.id).ok_or_else(|| CartError::LineNotFound(sku.code.to_string()))?;
         let hold = rehold(conn, cart, &Item::of(sku), quantity.get(), line.hold_id.as_ref(), e)?;
         let channel = e.actor.channel.as_str();
-        repo::update_line(conn, id, &sku.id, quantity.get(), hold.as_ref(), channel, e.now)?;
+        repo::update_line(conn, &cart.id, &sku.id, quantity.get(), hold.as_ref(), channel, e.now)?;
         cart.put_line(sku, quantity.get(), hold, (channel, channel), timestamp(e.now));
         Ok(Record {
             action: CartAction::SetQuantity,
@@ -291,14 +327,14 @@ pub fn set_quantity(
     })
 }
 
-pub fn remove_line(conn: &mut AnyConnection, id: &CartId, sku: &Sku, e: &Editor<'_>) -> Result<Cart, CartError> {
-    edit(conn, id, e, |conn, cart| {
+pub fn remove_line(conn: &mut AnyConnection, cart: &CartRef, sku: &Sku, e: &Editor<'_>) -> Result<Cart, CartError> {
+    edit(conn, cart, e, RowChange::default(), |conn, cart| {
         let line = line_of(cart, &sku.id).ok_or_else(|| CartError::LineNotFound(sku.code.to_string()))?;
         release_hold(conn, line.hold_id.as_ref(), e)?;
-        repo::delete_line(conn, id, &sku.id)?;
+        repo::delete_line(conn, &cart.id, &sku.id)?;
         cart.lines.retain(|l| l.sku.id != sku.id);
         if cart.lines.is_empty() {
-            repo::set_currency(conn, id, None)?;
+            repo::set_currency(conn, &cart.id, None)?;
             cart.currency = None;
         }
         Ok(Record { action: CartAction::RemoveLine, sku: Some(sku.id.clone()), quantity: None, detail: None })
@@ -329,16 +365,15 @@ fn check_intent(intent: &Intent) -> Result<(), CartError> {
 
 pub fn set_intent(
     conn: &mut AnyConnection,
-    id: &CartId,
+    cart: &CartRef,
     intent: Option<Intent>,
     e: &Editor<'_>,
 ) -> Result<Cart, CartError> {
     if let Some(intent) = &intent {
         check_intent(intent)?;
     }
-    edit(conn, id, e, |conn, cart| {
-        repo::set_intent(conn, id, intent.as_ref())?;
-        cart.intent = intent.clone();
+    let row = RowChange { intent: Some(intent.as_ref()), ..RowChange::default() };
+    edit(conn, cart, e, row, |_, _| {
         let detail =
             intent.as_ref().map(|i| serde_json::to_value(i).ok().and_then(|v| v["method"].as_str().map(str::to_owned)));
         Ok(Record { action: CartAction::SetFulfilment, sku: None, quantity: None, detail: detail.flatten() })
@@ -347,19 +382,20 @@ pub fn set_intent(
 
 /// Applies a promotion code: refused, with the reason, when it cannot be used
 /// now through the caller's channel.
-pub fn apply_code(conn: &mut AnyConnection, id: &CartId, code: &str, e: &Editor<'_>) -> Result<Cart, CartError> {
+pub fn apply_code(conn: &mut AnyConnection, cart: &CartRef, code: &str, e: &Editor<'_>) -> Result<Cart, CartError> {
     let promotion = pricing::usable_code(conn, code, e.actor.channel, e.now)?;
     let code = promotion.input.code.unwrap_or_default();
-    edit(conn, id, e, |conn, cart| {
-        repo::set_code(conn, id, Some(&code))?;
-        cart.promotion_code = Some(code.clone());
-        Ok(Record { action: CartAction::ApplyPromotion, sku: None, quantity: None, detail: Some(code) })
+    let row = RowChange { code: Some(Some(&code)), ..RowChange::default() };
+    edit(conn, cart, e, row, |_, _| {
+        Ok(Record { action: CartAction::ApplyPromotion, sku: None, quantity: None, detail: Some(code.clone()) })
     })
 }
 
-pub fn remove_code(conn: &mut AnyConnection, id: &CartId, e: &Editor<'_>) -> Result<Cart, CartError> {
-    edit(conn, id, e, |conn, cart| {
-        repo::set_code(conn, id, None)?;
+pub fn remove_code(conn: &mut AnyConnection, cart: &CartRef, e: &Editor<'_>) -> Result<Cart, CartError> {
+    // Not written by the bump: the trail names the code removed, which the
+    // bump's row still holds.
+    edit(conn, cart, e, RowChange::default(), |conn, cart| {
+        repo::set_code(conn, &cart.id, None)?;
         Ok(Record {
             action: CartAction::RemovePromotion,
             sku: None,
@@ -372,12 +408,13 @@ pub fn remove_code(conn: &mut AnyConnection, id: &CartId, e: &Editor<'_>) -> Res
 /// Merges an anonymous cart into a customer's cart on sign-in: quantities add
 /// up; the anonymous cart is closed as merged. Its intent and code carry over
 /// where the customer's cart has none.
-pub fn merge(conn: &mut AnyConnection, into: &CartId, token: &str, e: &Editor<'_>) -> Result<Cart, CartError> {
+pub fn merge(conn: &mut AnyConnection, into: &CartRef, token: &str, e: &Editor<'_>) -> Result<Cart, CartError> {
     let from = by_token(conn, token)?;
     if from.status != CartStatus::Open {
         return Err(CartError::Closed(from.status));
     }
-    let merged = edit(conn, into, e, |conn, cart| {
+    let merged = edit(conn, into, e, RowChange::default(), |conn, cart| {
+        let into = &cart.id.clone();
         if let (Some(mine), Some(theirs)) = (cart.currency, from.currency)
             && mine != theirs
         {
@@ -423,37 +460,34 @@ pub fn merge(conn: &mut AnyConnection, into: &CartId, token: &str, e: &Editor<'_
         })
     })?;
     let closer = Editor { expected_version: None, ..*e };
-    edit(conn, &from.id, &closer, |conn, closed| {
-        repo::mark_merged(conn, &from.id, into)?;
+    edit(conn, &CartRef::Id(from.id.clone()), &closer, RowChange::default(), |conn, closed| {
+        repo::mark_merged(conn, &from.id, &merged.id)?;
         closed.status = CartStatus::Merged;
-        Ok(Record { action: CartAction::MergedInto, sku: None, quantity: None, detail: Some(into.to_string()) })
+        Ok(Record { action: CartAction::MergedInto, sku: None, quantity: None, detail: Some(merged.id.to_string()) })
     })?;
     Ok(merged)
 }
 
 /// Checks the cart out: takes its next version (refused if it moved on since
-/// `e.expected_version`), releases its holds, lets `place` create the order
+/// `e.expected_version`; `NotFound` for a customer without an open cart), releases its holds, lets `place` create the order
 /// (returning it and its number) and closes the cart, all in the caller's
 /// transaction. The customer's next cart starts empty.
 pub fn check_out<T, E: From<CartError>>(
     conn: &mut AnyConnection,
-    id: &CartId,
+    cart: &CartRef,
     e: &Editor<'_>,
     place: impl FnOnce(&mut AnyConnection, &Cart) -> Result<(T, String), E>,
 ) -> Result<T, E> {
-    let Some(row) = repo::bump(conn, id, e.expected_version, None, e.now).map_err(CartError::from)? else {
-        return Err(refusal(conn, id, e).into());
-    };
-    let version = row.version;
-    let lines = repo::lines(conn, id).map_err(CartError::from)?;
-    let cart = assemble(conn, row, lines)?;
+    // The bump closes the cart as it takes the version: if placing the
+    // order fails, the transaction (and the closing with it) rolls back.
+    let row = RowChange { close: Some(CartStatus::CheckedOut), ..RowChange::default() };
+    let cart = bump(conn, cart, e, &row, false)?;
     for line in &cart.lines {
         release_hold(conn, line.hold_id.as_ref(), e)?;
     }
     let (placed, number) = place(conn, &cart)?;
-    repo::set_status(conn, id, CartStatus::CheckedOut).map_err(CartError::from)?;
     let record = Record { action: CartAction::CheckOut, sku: None, quantity: None, detail: Some(number) };
-    repo::record(conn, id, version, record, e.actor.channel.as_str(), e.actor.key_id.as_str(), e.now)
+    repo::record(conn, &cart.id, cart.version, record, e.actor.channel.as_str(), e.actor.key_id.as_str(), e.now)
         .map_err(CartError::from)?;
     Ok(placed)
 }

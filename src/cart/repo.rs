@@ -3,6 +3,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
+use super::CartRef;
 use super::model::{CartAction, CartChange, CartStatus, Intent};
 use crate::db::schema::{cart_changes, cart_lines, carts};
 use crate::db::{AnyConnection, DbError, timestamp};
@@ -80,8 +81,8 @@ pub fn by_token(conn: &mut AnyConnection, token: &str) -> Result<Option<CartId>,
     Ok(carts::table.filter(carts::token.eq(token)).select(carts::id).first(conn).optional()?)
 }
 
-/// Inserts an open cart; `false` when the customer got one concurrently (the
-/// unique `open_for` refused this one).
+/// Inserts an open cart; `false` when the customer has one already (the
+/// unique `open_for` kept it).
 pub fn insert(
     conn: &mut AnyConnection,
     id: &CartId,
@@ -90,25 +91,23 @@ pub fn insert(
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
     let at = timestamp(now);
-    let inserted = conn.transaction(|c| {
-        diesel::insert_into(carts::table)
-            .values((
-                carts::id.eq(id),
-                carts::customer_id.eq(customer),
-                carts::token.eq(token),
-                carts::status.eq(CartStatus::Open.as_str()),
-                carts::open_for.eq(customer),
-                carts::version.eq(1),
-                carts::created_at.eq(at),
-                carts::updated_at.eq(at),
-            ))
-            .execute(c)
-    });
-    match inserted.map_err(DbError::from) {
-        Ok(_) => Ok(true),
-        Err(DbError::Unique(_)) => Ok(false),
-        Err(other) => Err(other),
-    }
+    let row = (
+        carts::id.eq(id),
+        carts::customer_id.eq(customer),
+        carts::token.eq(token),
+        carts::status.eq(CartStatus::Open.as_str()),
+        carts::open_for.eq(customer),
+        carts::version.eq(1),
+        carts::created_at.eq(at),
+        carts::updated_at.eq(at),
+    );
+    // DO NOTHING instead of a unique violation: no savepoint is needed to
+    // carry on (on PostgreSQL it waits for a concurrent insert to settle).
+    let inserted = crate::per_backend!(conn, |c| diesel::insert_into(carts::table)
+        .values(row)
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(inserted == 1)
 }
 
 diesel::define_sql_function! {
@@ -116,33 +115,48 @@ diesel::define_sql_function! {
     fn coalesce(x: diesel::sql_types::Nullable<diesel::sql_types::Text>, y: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
 }
 
+/// What an edit changes on the cart's own row, written by its version bump.
+#[derive(Default)]
+pub struct RowChange<'a> {
+    /// Taken by a cart that has none (a first line's).
+    pub currency: Option<Currency>,
+    pub intent: Option<Option<&'a Intent>>,
+    pub code: Option<Option<&'a str>>,
+    /// Closes the cart: it is nobody's open cart from then on.
+    pub close: Option<CartStatus>,
+}
+
 /// Takes the next version of an open cart (and, on PostgreSQL, its row lock
-/// until commit, which serialises concurrent edits); a cart without a
-/// currency takes `currency` (a first line's) in the same statement. `None`
-/// when the cart is gone, closed, or not at `expected`.
+/// until commit, which serialises concurrent edits), writing `change` in the
+/// same statement. `None` when there is no such open cart, or it is not at
+/// `expected`.
 pub fn bump(
     conn: &mut AnyConnection,
-    id: &CartId,
+    cart: &CartRef,
     expected: Option<i32>,
-    currency: Option<Currency>,
+    change: &RowChange<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<CartRow>, DbError> {
-    let target = carts::table.find(id).filter(carts::status.eq(CartStatus::Open.as_str()));
+    let intent = change.intent.map(|intent| intent.map(|i| serde_json::to_string(i).unwrap_or_default()));
     let set = (
         carts::version.eq(carts::version + 1),
         carts::updated_at.eq(timestamp(now)),
-        carts::currency.eq(coalesce(carts::currency, currency.map(|c| c.code()))),
+        carts::currency.eq(coalesce(carts::currency, change.currency.map(|c| c.code()))),
+        intent.map(|json| carts::fulfilment.eq(json)),
+        change.code.map(|code| carts::promotion_code.eq(code)),
+        change.close.map(|status| (carts::status.eq(status.as_str()), carts::open_for.eq(None::<CustomerId>))),
     );
-    // The row as bumped: the edit needs no second read of it.
-    let row = match expected {
-        Some(seen) => diesel::update(target.filter(carts::version.eq(seen)))
-            .set(set)
-            .returning(CART_ROW)
-            .get_result(conn)
-            .optional()?,
-        None => diesel::update(target).set(set).returning(CART_ROW).get_result(conn).optional()?,
+    let mut bump = diesel::update(carts::table).set(set).into_boxed();
+    bump = match cart {
+        CartRef::Id(id) => bump.filter(carts::id.eq(id)).filter(carts::status.eq(CartStatus::Open.as_str())),
+        // `open_for` is set only while the cart is open, and unique.
+        CartRef::OpenFor(customer) => bump.filter(carts::open_for.eq(customer)),
     };
-    Ok(row)
+    if let Some(seen) = expected {
+        bump = bump.filter(carts::version.eq(seen));
+    }
+    // The row as bumped: the edit needs no second read of it.
+    Ok(bump.returning(CART_ROW).get_result(conn).optional()?)
 }
 
 pub fn set_currency(conn: &mut AnyConnection, id: &CartId, currency: Option<Currency>) -> Result<(), DbError> {
@@ -150,6 +164,7 @@ pub fn set_currency(conn: &mut AnyConnection, id: &CartId, currency: Option<Curr
     Ok(())
 }
 
+/// Sets the intent outside a bump (a merge carrying the anonymous cart's over).
 pub fn set_intent(conn: &mut AnyConnection, id: &CartId, intent: Option<&Intent>) -> Result<(), DbError> {
     let json = intent.map(|i| serde_json::to_string(i).unwrap_or_default());
     diesel::update(carts::table.find(id)).set(carts::fulfilment.eq(json)).execute(conn)?;
@@ -158,14 +173,6 @@ pub fn set_intent(conn: &mut AnyConnection, id: &CartId, intent: Option<&Intent>
 
 pub fn set_code(conn: &mut AnyConnection, id: &CartId, code: Option<&str>) -> Result<(), DbError> {
     diesel::update(carts::table.find(id)).set(carts::promotion_code.eq(code)).execute(conn)?;
-    Ok(())
-}
-
-pub fn set_status(conn: &mut AnyConnection, id: &CartId, status: CartStatus) -> Result<(), DbError> {
-    // Carts only ever close, and a closed cart is nobody's open cart.
-    diesel::update(carts::table.find(id))
-        .set((carts::status.eq(status.as_str()), carts::open_for.eq(None::<CustomerId>)))
-        .execute(conn)?;
     Ok(())
 }
 

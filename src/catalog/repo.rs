@@ -178,7 +178,7 @@ pub fn locations_by_ids(conn: &mut AnyConnection, ids: &[LocationId]) -> Result<
         conn,
         ids,
         |id| format!("location:{id}"),
-        |l: &Location| format!("location:{}", l.id),
+        |l: &Location| [format!("location:{}", l.id)],
         |conn, ids| {
             rows_to_locations(
                 locations::table.filter(one_of(locations::id, ids)).select(LocationRow::as_select()).load(conn)?,
@@ -374,12 +374,18 @@ pub fn find_sku(conn: &mut AnyConnection, code_or_gtin: &str) -> Result<Option<S
     }
 }
 
+/// A SKU is kept under its id and its code: a request that resolved a code
+/// finds the SKU again by id (its cart lines, its order lines) for free.
+fn sku_keys(sku: &Sku) -> [String; 2] {
+    [format!("sku:{}", sku.id), format!("sku-code:{}", sku.code)]
+}
+
 pub fn skus_by_ids(conn: &mut AnyConnection, ids: &[SkuId]) -> Result<Vec<Sku>, DbError> {
     reference::cached_each(
         conn,
         ids,
         |id| format!("sku:{id}"),
-        |s: &Sku| format!("sku:{}", s.id),
+        sku_keys,
         |conn, ids| rows_to_skus(skus::table.filter(one_of(skus::id, ids)).select(SkuRow::as_select()).load(conn)?),
     )
 }
@@ -400,7 +406,7 @@ pub fn skus_by_codes(conn: &mut AnyConnection, codes: &[&str]) -> Result<Vec<Sku
         conn,
         codes,
         |code| format!("sku-code:{code}"),
-        |s: &Sku| format!("sku-code:{}", s.code),
+        sku_keys,
         |conn, codes| {
             rows_to_skus(skus::table.filter(one_of(skus::code, codes)).select(SkuRow::as_select()).load(conn)?)
         },

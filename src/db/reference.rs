@@ -112,17 +112,25 @@ impl Cache {
         state.entries.get(key).and_then(|entry| entry.downcast_ref::<T>()).cloned()
     }
 
-    /// Keeps what was read under `token`, unless the cache moved on meanwhile.
-    fn put<T: Send + Sync + 'static>(&self, token: &str, entries: impl IntoIterator<Item = (String, T)>) {
+    /// Keeps what was read under `token`, unless the cache moved on
+    /// meanwhile: each value under each of its keys (one copy for them all).
+    fn put<T: Send + Sync + 'static, K: IntoIterator<Item = String>>(
+        &self,
+        token: &str,
+        entries: impl IntoIterator<Item = (K, T)>,
+    ) {
         let mut state = self.lock();
         if state.token.as_deref() != Some(token) {
             return;
         }
-        for (key, value) in entries {
-            if state.entries.len() >= MAX_ENTRIES {
-                state.entries.clear();
+        for (keys, value) in entries {
+            let value: Entry = Arc::new(value);
+            for key in keys {
+                if state.entries.len() >= MAX_ENTRIES {
+                    state.entries.clear();
+                }
+                state.entries.insert(key, value.clone());
             }
-            state.entries.insert(key, Arc::new(value));
         }
     }
 }
@@ -142,24 +150,26 @@ where
         return Ok(found);
     }
     let value = load(conn)?;
-    cache.put(&token, [(key.to_owned(), value.clone())]);
+    cache.put(&token, [([key.to_owned()], value.clone())]);
     Ok(value)
 }
 
 /// The values for `ids` (in no particular order; unknown ids are absent):
 /// those cached, and the rest read with one `load`. `key` names an id's
-/// entry and `key_of` the entry of a loaded value.
-pub fn cached_each<I, T, E>(
+/// entry and `keys_of` every entry a loaded value is kept under (a SKU read
+/// by its code is then found by its id too).
+pub fn cached_each<I, T, E, K>(
     conn: &mut AnyConnection,
     ids: &[I],
     key: impl Fn(&I) -> String,
-    key_of: impl Fn(&T) -> String,
+    keys_of: impl Fn(&T) -> K,
     load: impl FnOnce(&mut AnyConnection, &[I]) -> Result<Vec<T>, E>,
 ) -> Result<Vec<T>, E>
 where
     I: Clone,
     T: Clone + Send + Sync + 'static,
     E: From<DbError>,
+    K: IntoIterator<Item = String>,
 {
     let Some((cache, token)) = usable(conn)? else { return load(conn, ids) };
     let mut found = Vec::with_capacity(ids.len());
@@ -178,7 +188,7 @@ where
     }
     if !missing.is_empty() {
         let loaded = load(conn, &missing)?;
-        cache.put(&token, loaded.iter().map(|value| (key_of(value), value.clone())));
+        cache.put(&token, loaded.iter().map(|value| (keys_of(value), value.clone())));
         found.extend(loaded);
     }
     Ok(found)
@@ -206,10 +216,11 @@ mod tests {
     fn entries_serve_only_the_token_they_were_read_under() {
         let cache = Cache::default();
         cache.lock().token = Some("a".into());
-        cache.put("a", [("sku:1".to_owned(), 1)]);
+        cache.put("a", [(["sku:1".to_owned(), "sku-code:A".to_owned()], 1)]);
         assert_eq!(cache.get::<i32>("a", "sku:1"), Some(1));
+        assert_eq!(cache.get::<i32>("a", "sku-code:A"), Some(1), "under each of its keys");
         assert_eq!(cache.get::<i32>("b", "sku:1"), None, "another token never sees them");
-        cache.put("b", [("sku:2".to_owned(), 2)]);
+        cache.put("b", [(["sku:2".to_owned()], 2)]);
         assert_eq!(cache.get::<i32>("a", "sku:2"), None, "what was read under another token is not kept");
         assert_eq!(cache.get::<String>("a", "sku:1"), None, "a value of another type is a miss");
     }

@@ -15,7 +15,7 @@ use super::same_day::{self, SameDayError, Unavailable};
 use super::state::{self, FulfilmentStatus};
 use super::{Act, Destination, NewOrder, OrderError, Payment, Prices, audit, money_string};
 use crate::access::Role;
-use crate::cart::{self, CartError, Editor, Intent};
+use crate::cart::{self, CartError, CartRef, Editor, Intent};
 use crate::catalog::{self, CatalogError, Location, Sku};
 use crate::customer::Customer;
 use crate::db::{AnyConnection, DbError, timestamp};
@@ -528,9 +528,9 @@ pub fn checkout(
     counter: Option<Location>,
     act: &Act<'_>,
 ) -> Result<Order, OrderError> {
-    let cart_id = cart::open_cart_id(conn, &customer.id)?.ok_or(OrderError::CartEmpty)?;
     let e = Editor { actor: act.actor, now: act.now, expected_version: Some(expected_version), config: act.config };
-    cart::check_out(conn, &cart_id, &e, |conn, cart| {
+    let open = CartRef::OpenFor(customer.id.clone());
+    let placed = cart::check_out(conn, &open, &e, |conn, cart| {
         if cart.lines.is_empty() {
             return Err(OrderError::CartEmpty);
         }
@@ -572,5 +572,10 @@ pub fn checkout(
         )?;
         let number = order.row.number.clone();
         Ok((order, number))
+    });
+    // No open cart: nothing was ever added (or the last cart was checked out).
+    placed.map_err(|error| match error {
+        OrderError::Cart(CartError::NotFound(_)) => OrderError::CartEmpty,
+        other => other,
     })
 }

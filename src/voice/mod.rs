@@ -4,7 +4,7 @@
 
 pub mod phrase;
 
-use crate::cart::{self, Cart, CartError, Editor};
+use crate::cart::{self, Cart, CartError, CartRef, Editor};
 use crate::catalog::{self, CatalogError, Sku};
 use crate::customer::Customer;
 use crate::db::{AnyConnection, DbError};
@@ -109,6 +109,7 @@ fn spoken_money(money: Money) -> String {
 pub fn run(conn: &mut AnyConnection, command: Command, act: &Act<'_>) -> Result<Outcome, VoiceError> {
     let e = Editor { actor: act.actor, now: act.now, expected_version: None, config: act.config };
     let said = command.phrase.clone().unwrap_or_default();
+    let mine = CartRef::OpenFor(command.customer.id.clone());
     match command.intent {
         VoiceIntent::Add => {
             let request = words_of(&command)?;
@@ -117,14 +118,13 @@ pub fn run(conn: &mut AnyConnection, command: Command, act: &Act<'_>) -> Result<
                 Ok(sku) => sku,
                 Err(ask) => return Ok(ask),
             };
-            let open = cart::open_cart(conn, &command.customer.id, &e)?;
-            let cart = cart::add_line(conn, &open.id, &sku, q, &e)?;
+            let cart = cart::add_line(conn, &mine, &sku, q, &e)?;
             let speech = format!("Added {} {} to your cart. It now holds {} items.", q.get(), sku.name, units(&cart));
             Ok(Outcome::Cart { cart, speech })
         }
         VoiceIntent::Remove => {
             let request = words_of(&command)?;
-            let open = cart::open_cart(conn, &command.customer.id, &e)?;
+            let open = cart::open_cart(conn, &mine, &e)?;
             let in_cart: Vec<Sku> = open.lines.iter().map(|l| l.sku.clone()).collect();
             if in_cart.is_empty() {
                 return Ok(Outcome::Cart { cart: open, speech: "Your cart is already empty.".into() });
@@ -138,9 +138,9 @@ pub fn run(conn: &mut AnyConnection, command: Command, act: &Act<'_>) -> Result<
             let cart = match fewer {
                 Some(q) => {
                     let left = Quantity::new(i64::from(held) - q).map_err(DbError::Corrupt)?;
-                    cart::set_quantity(conn, &open.id, &sku, left, &e)?
+                    cart::set_quantity(conn, &mine, &sku, left, &e)?
                 }
-                None => cart::remove_line(conn, &open.id, &sku, &e)?,
+                None => cart::remove_line(conn, &mine, &sku, &e)?,
             };
             let speech = match fewer {
                 Some(q) => format!("Removed {q} {}. {} left in your cart.", sku.name, held - q as i32),
@@ -149,7 +149,7 @@ pub fn run(conn: &mut AnyConnection, command: Command, act: &Act<'_>) -> Result<
             Ok(Outcome::Cart { cart, speech })
         }
         VoiceIntent::WhatIsInMyCart => {
-            let open = cart::open_cart(conn, &command.customer.id, &e)?;
+            let open = cart::open_cart(conn, &mine, &e)?;
             if open.lines.is_empty() {
                 return Ok(Outcome::Cart { cart: open, speech: "Your cart is empty.".into() });
             }
@@ -168,7 +168,7 @@ pub fn run(conn: &mut AnyConnection, command: Command, act: &Act<'_>) -> Result<
         }
         VoiceIntent::Checkout => {
             let payment = command.payment.ok_or(VoiceError::NeedsPayment)?;
-            let open = cart::open_cart(conn, &command.customer.id, &e)?;
+            let open = cart::open_cart(conn, &mine, &e)?;
             let order = order::place::checkout(conn, &command.customer, open.version, payment, None, act)?;
             let total = order.money(order.row.total_minor)?;
             let speech = format!("Done. Your order {} is placed, {} in total.", order.row.number, spoken_money(total));

@@ -45,7 +45,7 @@ async fn each_hot_request_stays_within_its_statement_budget(app: TestApp) {
     answer.assert_status(200);
     spent.push(("availability of 1 SKU", n, 2));
     for (sku, label, budget) in
-        [("A", "cart add, first line", 15), ("B", "cart add, 2nd line", 12), ("C", "cart add, 3rd line", 11)]
+        [("A", "cart add, first line", 13), ("B", "cart add, 2nd line", 10), ("C", "cart add, 3rd line", 9)]
     {
         let add = app.post("/v1/customers/c1/cart/lines", &web, json!({"sku": sku, "quantity": 1}));
         let (answer, n) = counted(&app, add).await;
@@ -55,12 +55,12 @@ async fn each_hot_request_stays_within_its_statement_budget(app: TestApp) {
     let pickup = app.put("/v1/customers/c1/cart/fulfilment", &web, json!({"method": "pickup", "location": "S1"}));
     let (cart, n) = counted(&app, pickup).await;
     cart.assert_status(200);
-    spent.push(("choose pickup", n, 12 + savepoint));
+    spent.push(("choose pickup", n, 10 + savepoint));
     let version = cart.body["version"].as_i64().unwrap();
     let total = cart.body["totals"]["total"]["amount"].as_str().unwrap().to_owned();
     let (order, n) = counted(&app, checkout(&app, &web, "c1", version, &total, "budget-1")).await;
     order.assert_status(201);
-    spent.push(("checkout, 3 lines, pickup", n, 25 + savepoint));
+    spent.push(("checkout, 3 lines, pickup", n, 23 + savepoint));
     let hold = app.post("/v1/pos/holds", &pos, json!({"location": "S1", "items": [{"sku": "A", "quantity": 1}]}));
     let (answer, n) = counted(&app, hold).await;
     answer.assert_status(201);

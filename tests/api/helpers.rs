@@ -496,11 +496,11 @@ pub async fn carts_with(app: &TestApp, round: usize, count: usize, sku: &str, st
                         marketing_consent: false,
                     };
                     let customer = customer::create(conn, input, now)?;
-                    let open = cart::open_cart(conn, &customer.id, &e)?;
-                    cart::add_line(conn, &open.id, &sku, omnistock::types::Quantity::new(1).expect("one"), &e)?;
+                    let open = cart::CartRef::OpenFor(customer.id);
+                    cart::add_line(conn, &open, &sku, omnistock::types::Quantity::new(1).expect("one"), &e)?;
                     let done = cart::set_intent(
                         conn,
-                        &open.id,
+                        &open,
                         Some(Intent::Pickup { location_id: location.id.clone(), curbside: false }),
                         &e,
                     )?;

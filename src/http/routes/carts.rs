@@ -6,7 +6,7 @@ use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, delete, get, post, put};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::cart::{self, Cart, Editor, Intent};
+use crate::cart::{self, Cart, CartRef, Editor, Intent};
 use crate::catalog;
 use crate::context::Context;
 use crate::customer;
@@ -61,14 +61,15 @@ enum Command {
     Merge(String),
 }
 
-/// The cart of `owner` (a customer's is created on first use) and the customer's reference.
-pub fn resolve(conn: &mut AnyConnection, owner: &Owner, e: &Editor<'_>) -> Result<(CartId, Option<String>), ApiError> {
+/// The cart of `owner` (a customer's open cart, which the edit finds and
+/// creates on first use) and the customer's reference.
+pub fn resolve(conn: &mut AnyConnection, owner: &Owner) -> Result<(CartRef, Option<String>), ApiError> {
     match owner {
         Owner::Customer(reference) => {
             let customer = customer::get(conn, reference)?;
-            Ok((cart::ensure_open(conn, &customer.id, e)?, Some(customer.external_ref)))
+            Ok((CartRef::OpenFor(customer.id), Some(customer.external_ref)))
         }
-        Owner::Token(token) => Ok((cart::id_by_token(conn, token)?, None)),
+        Owner::Token(token) => Ok((CartRef::Id(cart::id_by_token(conn, token)?), None)),
     }
 }
 
@@ -105,9 +106,9 @@ fn intent(conn: &mut AnyConnection, request: FulfilmentRequest) -> Result<Intent
     })
 }
 
-fn apply(conn: &mut AnyConnection, id: &CartId, command: Command, e: &Editor<'_>) -> Result<Cart, ApiError> {
+fn apply(conn: &mut AnyConnection, id: &CartRef, command: Command, e: &Editor<'_>) -> Result<Cart, ApiError> {
     Ok(match command {
-        Command::Read => cart::load(conn, id)?,
+        Command::Read => cart::open_cart(conn, id, e)?,
         Command::Add(sku, quantity) => {
             let sku = catalog::get_sku(conn, &sku)?;
             cart::add_line(conn, id, &sku, quantity, e)?
@@ -162,7 +163,7 @@ async fn run(
     idempotency::run(&ctx, &caller.key_id.clone(), key, fingerprint, move |conn| {
         let e = Editor { actor: &caller, now, expected_version: if_match.0, config: &config };
         let read = Editor { expected_version: None, ..e };
-        let (id, customer_ref) = resolve(conn, &owner, &read)?;
+        let (id, customer_ref) = resolve(conn, &owner)?;
         let cart = apply(conn, &id, command, &e)?;
         cart_reply(conn, cart, customer_ref, &read)
     })
