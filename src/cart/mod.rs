@@ -129,12 +129,21 @@ fn assemble(conn: &mut AnyConnection, row: repo::CartRow, stored: Vec<repo::Line
         created_at: row.created_at,
         updated_at: row.updated_at,
         lines,
+        channels: channel_list(&row.channels),
     })
 }
 
 /// The id of the customer's open cart, if there is one.
 pub fn open_cart_id(conn: &mut AnyConnection, customer: &CustomerId) -> Result<Option<CartId>, CartError> {
     Ok(repo::open_for_customer(conn, customer)?)
+}
+
+/// ",web,app," as ["app", "web"].
+fn channel_list(stored: &str) -> Vec<String> {
+    let mut channels: Vec<String> = stored.split(',').filter(|c| !c.is_empty()).map(str::to_owned).collect();
+    channels.sort();
+    channels.dedup();
+    channels
 }
 
 /// The id of the customer's open cart, and whether this call created it
@@ -145,7 +154,7 @@ fn create_open(conn: &mut AnyConnection, customer: &CustomerId, e: &Editor<'_>) 
         // The unique `open_for` keeps one open cart per customer: when the
         // customer has one (another channel may have created it just now),
         // the insert does nothing and the open cart is read instead.
-        if repo::insert(conn, &id, Some(customer), None, e.now)? {
+        if repo::insert(conn, &id, Some(customer), None, e.actor.channel.as_str(), e.now)? {
             let record = Record { action: CartAction::Create, sku: None, quantity: None, detail: None };
             repo::record(conn, &id, 1, record, e.actor.channel.as_str(), e.actor.key_id.as_str(), e.now)?;
             return Ok((id, true));
@@ -172,7 +181,7 @@ pub fn open_cart(conn: &mut AnyConnection, cart: &CartRef, e: &Editor<'_>) -> Re
 pub fn create_anonymous(conn: &mut AnyConnection, e: &Editor<'_>) -> Result<Cart, CartError> {
     let id = CartId::generate();
     let token = format!("ct_{}", secret::random_token(24));
-    repo::insert(conn, &id, None, Some(&token), e.now)?;
+    repo::insert(conn, &id, None, Some(&token), e.actor.channel.as_str(), e.now)?;
     let record = Record { action: CartAction::Create, sku: None, quantity: None, detail: None };
     repo::record(conn, &id, 1, record, e.actor.channel.as_str(), e.actor.key_id.as_str(), e.now)?;
     load(conn, &id)
@@ -212,7 +221,8 @@ fn bump(
     row: &RowChange,
     first_use: bool,
 ) -> Result<Cart, CartError> {
-    let bumped = match repo::bump(conn, cart, e.expected_version, row, e.now)? {
+    let channel = e.actor.channel.as_str();
+    let bumped = match repo::bump(conn, cart, e.expected_version, row, channel, e.now)? {
         Some(bumped) => bumped,
         None => {
             let (id, created) = match cart {
@@ -224,7 +234,7 @@ fn bump(
                 }
             };
             let retried = match created {
-                true => repo::bump(conn, &CartRef::Id(id.clone()), e.expected_version, row, e.now)?,
+                true => repo::bump(conn, &CartRef::Id(id.clone()), e.expected_version, row, channel, e.now)?,
                 false => None,
             };
             retried.ok_or_else(|| refusal(conn, &id, e))?
@@ -443,6 +453,14 @@ pub fn merge(conn: &mut AnyConnection, into: &CartRef, token: &str, e: &Editor<'
             }
             cart.put_line(&line.sku, total, hold, via, timestamp(e.now));
         }
+        let mut channels = cart.channels.clone();
+        channels.extend(from.channels.iter().cloned());
+        channels.sort();
+        channels.dedup();
+        if channels != cart.channels {
+            repo::set_channels(conn, into, &channels)?;
+            cart.channels = channels;
+        }
         if cart.intent.is_none() && from.intent.is_some() {
             repo::set_intent(conn, into, from.intent.as_ref())?;
             cart.intent = from.intent.clone();
@@ -495,11 +513,6 @@ pub fn check_out<T, E: From<CartError>>(
 /// Carts started in a window by channel, and how many became orders.
 pub fn conversion(conn: &mut AnyConnection, window: &crate::db::report::Window) -> Result<Vec<Conversion>, CartError> {
     Ok(repo::conversion(conn, window)?)
-}
-
-/// Every channel in the cart's trail (its merged carts' included).
-pub fn channels(conn: &mut AnyConnection, id: &CartId) -> Result<Vec<String>, CartError> {
-    Ok(repo::channels(conn, id)?)
 }
 
 /// The cart's trail, its merged carts' changes included.

@@ -124,6 +124,9 @@ pub struct Cart {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub lines: Vec<CartLine>,
+    /// Every channel that has changed the cart (or a cart merged into it),
+    /// alphabetically.
+    pub channels: Vec<String>,
 }
 
 impl Cart {

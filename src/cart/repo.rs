@@ -24,6 +24,7 @@ macro_rules! cart_columns {
             carts::version,
             carts::created_at,
             carts::updated_at,
+            carts::channels,
         )
     };
 }
@@ -42,6 +43,8 @@ pub struct CartRow {
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// ",app,web,": each channel once, between commas.
+    pub channels: String,
 }
 
 #[derive(Queryable, Selectable)]
@@ -81,13 +84,14 @@ pub fn by_token(conn: &mut AnyConnection, token: &str) -> Result<Option<CartId>,
     Ok(carts::table.filter(carts::token.eq(token)).select(carts::id).first(conn).optional()?)
 }
 
-/// Inserts an open cart; `false` when the customer has one already (the
-/// unique `open_for` kept it).
+/// Inserts an open cart, created through `channel`; `false` when the
+/// customer has one already (the unique `open_for` kept it).
 pub fn insert(
     conn: &mut AnyConnection,
     id: &CartId,
     customer: Option<&CustomerId>,
     token: Option<&str>,
+    channel: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
     let at = timestamp(now);
@@ -100,6 +104,7 @@ pub fn insert(
         carts::version.eq(1),
         carts::created_at.eq(at),
         carts::updated_at.eq(at),
+        carts::channels.eq(format!(",{channel},")),
     );
     // DO NOTHING instead of a unique violation: no savepoint is needed to
     // carry on (on PostgreSQL it waits for a concurrent insert to settle).
@@ -115,6 +120,11 @@ diesel::define_sql_function! {
     fn coalesce(x: diesel::sql_types::Nullable<diesel::sql_types::Text>, y: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
 }
 
+diesel::define_sql_function! {
+    /// `text` with every `from` replaced by `to` (the same on both backends).
+    fn replace(text: diesel::sql_types::Text, from: diesel::sql_types::Text, to: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
 /// What an edit changes on the cart's own row, written by its version bump.
 #[derive(Default)]
 pub struct RowChange<'a> {
@@ -127,14 +137,15 @@ pub struct RowChange<'a> {
 }
 
 /// Takes the next version of an open cart (and, on PostgreSQL, its row lock
-/// until commit, which serialises concurrent edits), writing `change` in the
-/// same statement. `None` when there is no such open cart, or it is not at
-/// `expected`.
+/// until commit, which serialises concurrent edits) for a change through
+/// `channel`, writing `change` in the same statement. `None` when there is
+/// no such open cart, or it is not at `expected`.
 pub fn bump(
     conn: &mut AnyConnection,
     cart: &CartRef,
     expected: Option<i32>,
     change: &RowChange<'_>,
+    channel: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<CartRow>, DbError> {
     let intent = change.intent.map(|intent| intent.map(|i| serde_json::to_string(i).unwrap_or_default()));
@@ -142,6 +153,8 @@ pub fn bump(
         carts::version.eq(carts::version + 1),
         carts::updated_at.eq(timestamp(now)),
         carts::currency.eq(coalesce(carts::currency, change.currency.map(|c| c.code()))),
+        // The channel once, at the end: removed if there, then appended.
+        carts::channels.eq(replace(carts::channels, format!(",{channel},"), ",").concat(format!("{channel},"))),
         intent.map(|json| carts::fulfilment.eq(json)),
         change.code.map(|code| carts::promotion_code.eq(code)),
         change.close.map(|status| (carts::status.eq(status.as_str()), carts::open_for.eq(None::<CustomerId>))),
@@ -173,6 +186,13 @@ pub fn set_intent(conn: &mut AnyConnection, id: &CartId, intent: Option<&Intent>
 
 pub fn set_code(conn: &mut AnyConnection, id: &CartId, code: Option<&str>) -> Result<(), DbError> {
     diesel::update(carts::table.find(id)).set(carts::promotion_code.eq(code)).execute(conn)?;
+    Ok(())
+}
+
+/// Sets every channel the cart has been changed through (a merge adds the
+/// merged cart's).
+pub fn set_channels(conn: &mut AnyConnection, id: &CartId, channels: &[String]) -> Result<(), DbError> {
+    diesel::update(carts::table.find(id)).set(carts::channels.eq(format!(",{},", channels.join(",")))).execute(conn)?;
     Ok(())
 }
 
@@ -284,17 +304,6 @@ pub fn changes(conn: &mut AnyConnection, cart: &CartId, after: i64, limit: i64) 
         .order(cart_changes::id)
         .limit(limit)
         .select(CartChange::as_select())
-        .load(conn)?)
-}
-
-/// Every channel in a cart's trail, alphabetically.
-pub fn channels(conn: &mut AnyConnection, cart: &CartId) -> Result<Vec<String>, DbError> {
-    let merged = carts::table.filter(carts::merged_into.eq(cart)).select(carts::id);
-    Ok(cart_changes::table
-        .filter(cart_changes::cart_id.eq(cart).or(cart_changes::cart_id.eq_any(merged)))
-        .select(cart_changes::channel)
-        .distinct()
-        .order(cart_changes::channel)
         .load(conn)?)
 }
 

@@ -220,6 +220,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         merged_into -> Nullable<Text>,
+        channels -> Text,
     }
 }
 

@@ -190,6 +190,7 @@ fn place(
     let new = NewOrder {
         customer_id: None,
         cart_id: None,
+        channels: Vec::new(),
         lines,
         destination: Destination::Ship { address },
         prices: Prices::Given(prices),

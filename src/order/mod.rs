@@ -135,6 +135,9 @@ pub enum Prices {
 pub struct NewOrder {
     pub customer_id: Option<CustomerId>,
     pub cart_id: Option<CartId>,
+    /// The channels that changed the cart the order comes from (none
+    /// without a cart); the placing channel is added.
+    pub channels: Vec<String>,
     pub lines: Vec<(Sku, Quantity)>,
     pub destination: Destination,
     pub prices: Prices,

@@ -298,10 +298,7 @@ pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<O
     // The order's status follows from its fulfilments, as refresh_status would make it.
     let pairs = fulfilments.iter().map(|(f, _)| Ok((f.method()?, f.status()?))).collect::<Result<Vec<_>, DbError>>()?;
     let at = timestamp(act.now);
-    let mut channels = match &new.cart_id {
-        Some(cart_id) => cart::channels(conn, cart_id)?,
-        None => Vec::new(),
-    };
+    let mut channels = new.channels.clone();
     let placing = act.actor.channel.as_str().to_owned();
     if !channels.contains(&placing) {
         channels.push(placing);
@@ -559,6 +556,7 @@ pub fn checkout(
             NewOrder {
                 customer_id: Some(customer.id.clone()),
                 cart_id: Some(cart.id.clone()),
+                channels: cart.channels.clone(),
                 lines,
                 destination,
                 prices: Prices::Catalog { promotion_code: cart.promotion_code.clone() },

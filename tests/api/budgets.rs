@@ -60,7 +60,7 @@ async fn each_hot_request_stays_within_its_statement_budget(app: TestApp) {
     let total = cart.body["totals"]["total"]["amount"].as_str().unwrap().to_owned();
     let (order, n) = counted(&app, checkout(&app, &web, "c1", version, &total, "budget-1")).await;
     order.assert_status(201);
-    spent.push(("checkout, 3 lines, pickup", n, 23 + savepoint));
+    spent.push(("checkout, 3 lines, pickup", n, 22 + savepoint));
     let hold = app.post("/v1/pos/holds", &pos, json!({"location": "S1", "items": [{"sku": "A", "quantity": 1}]}));
     let (answer, n) = counted(&app, hold).await;
     answer.assert_status(201);

@@ -12,6 +12,7 @@ crate::backend_tests!(
     the_same_cart_through_every_channel,
     sixteen_concurrent_adds_from_four_channels_all_land,
     an_anonymous_cart_merges_on_sign_in,
+    an_order_names_every_channel_its_cart_was_changed_through,
     promotions_apply_identically_in_every_channel,
     tax_and_rounding_per_line,
     bad_cart_input_leaves_the_cart_unchanged,
@@ -232,6 +233,29 @@ async fn an_anonymous_cart_merges_on_sign_in(app: TestApp) {
             ("merged_into", "app", false),
         ]
     );
+}
+
+/// The order records the channels of its cart's whole trail: the kiosk that
+/// started the anonymous cart, the web that added to the customer's, the
+/// app that merged them; and the channel placing it.
+async fn an_order_names_every_channel_its_cart_was_changed_through(app: TestApp) {
+    app.create_store("S1", 52.52, 13.40).await;
+    app.create_sku("A", "1.00").await;
+    app.receive("S1", "A", 5).await;
+    let kiosk = app.key(Role::Storefront, None, Some(Channel::Kiosk)).await;
+    let web = app.key(Role::Storefront, None, Some(Channel::Web)).await;
+    let appkey = app.key(Role::Storefront, None, Some(Channel::App)).await;
+    let voice = app.key(Role::Storefront, None, Some(Channel::Voice)).await;
+    let token = app.post("/v1/carts", &kiosk, json!(null)).await.body["token"].as_str().unwrap().to_owned();
+    app.post(&format!("/v1/carts/{token}/lines"), &kiosk, json!({"sku": "A", "quantity": 1})).await.assert_status(200);
+    customer(&app, "many").await;
+    app.post("/v1/customers/many/cart/lines", &web, json!({"sku": "A", "quantity": 1})).await.assert_status(200);
+    app.post("/v1/customers/many/cart/merge", &appkey, json!({"token": token})).await.assert_status(200);
+    let cart = app.put("/v1/customers/many/cart/fulfilment", &appkey, crate::orders::pickup("S1")).await;
+    let version = cart.body["version"].as_i64().unwrap();
+    let order = crate::orders::checkout(&app, &voice, "many", version, "2.00", "many-1").await;
+    order.assert_status(201);
+    assert_eq!(order.body["channels"], json!(["app", "kiosk", "voice", "web"]));
 }
 
 async fn promotions_apply_identically_in_every_channel(app: TestApp) {

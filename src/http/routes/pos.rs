@@ -79,6 +79,7 @@ pub async fn counter_sale(
         let new = NewOrder {
             customer_id,
             cart_id: None,
+            channels: Vec::new(),
             lines: skus(conn, &items)?,
             destination: Destination::Counter { store },
             prices: Prices::Catalog { promotion_code: None },
@@ -166,6 +167,7 @@ pub async fn endless_aisle(
         let new = NewOrder {
             customer_id,
             cart_id: None,
+            channels: Vec::new(),
             lines: skus(conn, &items)?,
             destination,
             prices: Prices::Catalog { promotion_code: None },
