@@ -97,14 +97,22 @@ impl Durability {
     }
 }
 
-/// Statements run on the connections of one pool, counted by the
-/// instrumentation hook: what a request costs in round trips.
+/// Statements run on the connections of one pool, and the commits among
+/// them, counted by the instrumentation hook: what a request costs in round
+/// trips, and how many transactions a group commit saved.
 #[derive(Debug, Clone, Default)]
-pub struct StatementCounter(Arc<AtomicU64>);
+pub struct StatementCounter {
+    statements: Arc<AtomicU64>,
+    commits: Arc<AtomicU64>,
+}
 
 impl StatementCounter {
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 }
 
@@ -114,8 +122,12 @@ impl StatementCounter {
 fn instrument(counter: StatementCounter) -> impl FnMut(InstrumentationEvent<'_>) + Send + 'static {
     move |event| match event {
         InstrumentationEvent::StartQuery { query, .. } => {
-            counter.0.fetch_add(1, Ordering::Relaxed);
-            tracing::trace!(target: "omnistock::sql", "{}", without_binds(&query.to_string()));
+            counter.statements.fetch_add(1, Ordering::Relaxed);
+            let sql = query.to_string();
+            if sql == "COMMIT" {
+                counter.commits.fetch_add(1, Ordering::Relaxed);
+            }
+            tracing::trace!(target: "omnistock::sql", "{}", without_binds(&sql));
         }
         InstrumentationEvent::CacheQuery { sql, .. } => {
             tracing::trace!(target: "omnistock::sql", "prepared and cached: {sql}")

@@ -120,7 +120,12 @@ impl Metrics {
     }
 
     /// Every series, in the OpenMetrics text format.
-    pub fn render(&self, business: &Business, statements: u64, jobs: &[(&'static str, DateTime<Utc>)]) -> String {
+    pub fn render(
+        &self,
+        business: &Business,
+        (statements, commits): (u64, u64),
+        jobs: &[(&'static str, DateTime<Utc>)],
+    ) -> String {
         let mut registry = Registry::default();
         registry.register("http_requests", "HTTP requests answered", self.requests.clone());
         registry.register("http_request_duration_seconds", "Time from request to response", self.latency.clone());
@@ -130,6 +135,13 @@ impl Metrics {
             "omnistock_db_statements",
             "SQL statements run on this instance's connections, BEGIN and COMMIT included",
             executed,
+        );
+        let committed = Counter::<u64>::default();
+        committed.inc_by(commits);
+        registry.register(
+            "omnistock_db_commits",
+            "Transactions committed on this instance's connections; a group commit counts once",
+            committed,
         );
 
         let orders = Family::<OrderLabels, Gauge>::default();
@@ -209,11 +221,12 @@ mod tests {
             backlog: vec![("Shop".into(), "pending".into(), 4), ("Shop".into(), "dead".into(), 1)],
         };
         let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        let text = metrics.render(&business, 42, &[("outbox", at)]);
+        let text = metrics.render(&business, (42, 7), &[("outbox", at)]);
         for line in [
             r#"http_requests_total{route="/v1/skus",method="GET",status="200"} 2"#,
             r#"http_request_duration_seconds_bucket{le="0.005",route="/v1/skus",method="GET",status="200"} 1"#,
             "omnistock_db_statements_total 42",
+            "omnistock_db_commits_total 7",
             r#"omnistock_orders{channel="web",method="pickup"} 3"#,
             r#"omnistock_reservations_active{purpose="pos"} 2"#,
             r#"omnistock_marketplace_push_queue{marketplace="Shop"} 4"#,

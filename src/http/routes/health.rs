@@ -59,7 +59,7 @@ pub async fn metrics(metrics: Data<Metrics>, ctx: Data<Context>, req: HttpReques
             }
         },
     };
-    let text = metrics.render(&business, ctx.db.statements(), &ctx.job_runs.all());
+    let text = metrics.render(&business, (ctx.db.statements(), ctx.db.commits()), &ctx.job_runs.all());
     // One text for both formats: a scraper of the older text format reads
     // OpenMetrics' `# UNIT` and `# EOF` lines as comments.
     let asks_openmetrics = req

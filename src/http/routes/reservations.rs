@@ -1,14 +1,15 @@
 //! `/v1/reservations` and `/v1/pos/holds`: holds of stock for a purpose.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, get, post};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::catalog::{self, Location};
+use crate::catalog::{self, Location, Sku};
 use crate::context::Context;
-use crate::db::AnyConnection;
+use crate::db::{self, AnyConnection};
 use crate::http::auth::Caller;
 use crate::http::dto::inventory::{
     ExtendRequest, PosHoldRequest, ReservationLineResponse, ReservationRequest, ReservationResponse, optional_text,
@@ -59,6 +60,7 @@ fn reply(reservation: &Reservation) -> Reply {
 }
 
 /// Validated input of a new hold, before SKU codes are resolved.
+#[derive(Clone)]
 struct HoldInput {
     location: HoldAt,
     purpose: Purpose,
@@ -69,6 +71,7 @@ struct HoldInput {
 }
 
 /// Where a hold is placed.
+#[derive(Clone)]
 enum HoldAt {
     /// The location with this code.
     Named(String),
@@ -107,13 +110,25 @@ async fn place(
 ) -> Result<Reply, ApiError> {
     let now = ctx.now();
     let expires_at = inventory::expiry(hold.purpose, hold.lifetime, &ctx.config.holds, now)?;
-    idempotency::run(&ctx, &caller.key_id.clone(), key.0, fingerprint, move |conn| {
-        let location = hold.location.resolve(conn, &caller)?;
-        let codes: Vec<String> = hold.lines.iter().map(|(c, _)| c.clone()).collect();
-        let skus = catalog::resolve_skus(conn, &codes)?;
-        if let Some(inactive) = skus.iter().find(|s| !s.active) {
-            return Err(inventory::InventoryError::SkuInactive(inactive.code.to_string()).into());
-        }
+    let hold = Arc::new(hold);
+    // Where and what, from this instance's reference data before the
+    // transaction: the transaction then only holds stock, and a hold of one
+    // line runs in its level's hot lane. A failure here is found again (and
+    // answered, or a stored answer replayed) inside the transaction.
+    let resolved = {
+        let (hold, caller) = (hold.clone(), caller.clone());
+        ctx.db.read(move |conn| resolve(conn, &hold, &caller)).await.ok()
+    };
+    let level = match &resolved {
+        Some((location, skus)) if skus.len() == 1 => Some(db::level(location.id.as_str(), skus[0].id.as_str())),
+        _ => None,
+    };
+    idempotency::run_at(&ctx, level, &caller.key_id.clone(), key.0, fingerprint, move |conn| {
+        let (location, skus) = match resolved {
+            Some(resolved) => resolved,
+            None => resolve(conn, &hold, &caller)?,
+        };
+        let hold = Arc::unwrap_or_clone(hold);
         let new = NewReservation {
             location_id: location.id.clone(),
             purpose: hold.purpose,
@@ -256,6 +271,17 @@ pub async fn extend_reservation(
         .await
 }
 
+/// The active location and SKUs a hold names.
+fn resolve(conn: &mut AnyConnection, hold: &HoldInput, caller: &Caller) -> Result<(Location, Vec<Sku>), ApiError> {
+    let location = hold.location.resolve(conn, caller)?;
+    let codes: Vec<String> = hold.lines.iter().map(|(c, _)| c.clone()).collect();
+    let skus = catalog::resolve_skus(conn, &codes)?;
+    if let Some(inactive) = skus.iter().find(|s| !s.active) {
+        return Err(inventory::InventoryError::SkuInactive(inactive.code.to_string()).into());
+    }
+    Ok((location, skus))
+}
+
 /// Release a reservation: its units go back on the shelf.
 #[utoipa::path(tag = "reservations", params(("id" = String, Path)), responses((status = 200, body = ReservationResponse)))]
 #[post("/reservations/{id}/release")]
@@ -293,7 +319,17 @@ async fn end(
     commit: bool,
 ) -> Result<Reply, ApiError> {
     let now = ctx.now();
-    idempotency::run(&ctx, &caller.key_id.clone(), key.0, fingerprint, move |conn| {
+    // With hot lanes, a reservation of one level ends in that level's lane,
+    // beside the holds of the level (one lookup finds it).
+    let level = match ctx.db.has_hot_lanes() {
+        true => {
+            let id = id.clone();
+            ctx.db.read(move |conn| reservation::level_of(conn, &id)).await.ok().flatten()
+        }
+        false => None,
+    };
+    let level = level.map(|(location, sku)| db::level(location.as_str(), sku.as_str()));
+    idempotency::run_at(&ctx, level, &caller.key_id.clone(), key.0, fingerprint, move |conn| {
         let held = reservation::get(conn, &id)?;
         policy::reservation(&caller, &held, HoldUse::Change)?;
         let ended = if commit {
