@@ -119,7 +119,6 @@ impl Config {
                     vars.positive("OMNISTOCK_DB__ACQUIRE_TIMEOUT_MS", 1000)?,
                 )),
                 write_queue: vars.positive("OMNISTOCK_DB__WRITE_QUEUE", 4096)? as usize,
-                hot_lanes: vars.parse("OMNISTOCK_DB__HOT_LANES", &cpus.to_string())?,
                 durability: vars.parse_with("OMNISTOCK_DB__SQLITE_SYNCHRONOUS", "full", Durability::parse)?,
             },
             workers: vars.positive("OMNISTOCK_HTTP__WORKERS", cpus as u32)? as usize,

@@ -107,12 +107,8 @@ pub struct PoolSettings {
     /// Longest wait for a connection: while the database is unreachable a
     /// request fails this fast with 503, instead of hanging.
     pub acquire_timeout: Duration,
-    /// SQLite: most write transactions waiting for the writer (PostgreSQL:
-    /// for each hot lane); beyond it, 503.
+    /// SQLite: most write transactions waiting for the writer; beyond it, 503.
     pub write_queue: usize,
-    /// PostgreSQL: connections that batch the holds and releases of one
-    /// stock level (0: every write on the pool).
-    pub hot_lanes: usize,
     pub durability: Durability,
 }
 
@@ -125,9 +121,6 @@ pub struct Db {
     backend: &'static str,
     /// SQLite only: the one connection that writes.
     writer: Option<Arc<writer::Writer>>,
-    /// PostgreSQL only: the hot lanes, each writing the holds and releases
-    /// of the stock levels that hash to it, batched level by level.
-    lanes: Arc<Vec<writer::Writer>>,
     statements: StatementCounter,
     /// Reference data of this database, shared by its requests.
     reference: Arc<reference::Cache>,
@@ -155,26 +148,13 @@ impl Db {
         // Fail at start, with the database's own message, when it is unreachable.
         pool.get().map_err(|e| format!("cannot open database {url:?}: {e}"))?;
         let reference = Arc::new(reference::Cache::default());
-        let (writer, lanes) = match url {
+        let writer = match url {
             DatabaseUrl::Sqlite(_) => {
-                let writer = writer::Writer::start(
-                    "SQLite writer",
-                    manager(),
-                    writer::Batching::All,
-                    settings.write_queue,
-                    reference.clone(),
-                )?;
-                (Some(Arc::new(writer)), Vec::new())
+                Some(Arc::new(writer::Writer::start(manager(), settings.write_queue, reference.clone())?))
             }
-            DatabaseUrl::Postgres(_) => {
-                let lane = |_| {
-                    let (queue, cache) = (settings.write_queue, reference.clone());
-                    writer::Writer::start("hot lane", manager(), writer::Batching::OneLevel, queue, cache)
-                };
-                (None, (0..settings.hot_lanes).map(lane).collect::<Result<_, _>>()?)
-            }
+            DatabaseUrl::Postgres(_) => None,
         };
-        Ok(Self { pool, backend: url.backend_name(), writer, lanes: Arc::new(lanes), statements, reference })
+        Ok(Self { pool, backend: url.backend_name(), writer, statements, reference })
     }
 
     pub fn backend(&self) -> &'static str {
@@ -232,42 +212,11 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + From<DieselError> + Send + 'static,
     {
-        self.write_at(None, f).await
-    }
-
-    /// Whether [`Db::write_at`] batches by level (PostgreSQL with hot lanes).
-    pub fn has_hot_lanes(&self) -> bool {
-        self.writer.is_none() && !self.lanes.is_empty()
-    }
-
-    /// [`Db::write`] for work that holds or releases stock at one `level`
-    /// only (see [`level`]). On PostgreSQL it runs in that level's hot lane,
-    /// where concurrent work for the level shares one transaction (each in a
-    /// savepoint): the row lock is taken once and the commit made once for
-    /// all of them, instead of each waiting for the one before to commit.
-    pub async fn write_at<T, E, F>(&self, level: Option<u64>, f: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
-        T: Send + 'static,
-        E: From<DbError> + From<DieselError> + Send + 'static,
-    {
-        match (&self.writer, level) {
-            (Some(writer), _) => writer.run(0, f).await,
-            (None, Some(level)) if !self.lanes.is_empty() => {
-                let lane = (level % self.lanes.len() as u64) as usize;
-                self.lanes[lane].run(level, f).await
-            }
-            (None, _) => self.read(move |conn| conn.write(f)).await,
+        match &self.writer {
+            Some(writer) => writer.run(f).await,
+            None => self.read(move |conn| conn.write(f)).await,
         }
     }
-}
-
-/// The key of one stock level (a location and a SKU, by id) for [`Db::write_at`].
-pub fn level(location: &str, sku: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::hash::DefaultHasher::new();
-    (location, sku).hash(&mut hasher);
-    hasher.finish()
 }
 
 /// `now` as stored: UTC without an offset, the one timestamp type both backends share.

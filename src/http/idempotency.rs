@@ -26,22 +26,7 @@ pub async fn run<F>(
 where
     F: FnOnce(&mut AnyConnection) -> Result<Reply, ApiError> + Send + 'static,
 {
-    run_at(ctx, None, caller, key, fingerprint, op).await
-}
-
-/// [`run`] for work that holds or releases stock at one level (`Db::write_at`).
-pub async fn run_at<F>(
-    ctx: &Context,
-    level: Option<u64>,
-    caller: &ApiKeyId,
-    key: Option<String>,
-    fingerprint: String,
-    op: F,
-) -> Result<Reply, ApiError>
-where
-    F: FnOnce(&mut AnyConnection) -> Result<Reply, ApiError> + Send + 'static,
-{
-    let Some(key) = key else { return ctx.db.write_at(level, op).await };
+    let Some(key) = key else { return ctx.db.write(op).await };
     let mut answer = StoredAnswer {
         caller_id: caller.to_string(),
         idempotency_key: key,
@@ -53,7 +38,7 @@ where
         created_at: timestamp(ctx.now()),
     };
     ctx.db
-        .write_at(level, move |conn| {
+        .write(move |conn| {
             if !idempotency::claim(conn, &answer)? {
                 return replay(conn, &answer);
             }

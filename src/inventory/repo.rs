@@ -361,20 +361,6 @@ pub fn reservation_lines(conn: &mut AnyConnection, id: &ReservationId) -> Result
     Ok(rl::table.filter(rl::reservation_id.eq(id)).order(rl::sku_id).select((rl::sku_id, rl::quantity)).load(conn)?)
 }
 
-/// The one level a reservation of one line holds stock at (None for several lines).
-pub fn single_level(conn: &mut AnyConnection, id: &ReservationId) -> Result<Option<(LocationId, SkuId)>, DbError> {
-    let levels: Vec<(LocationId, SkuId)> = rl::table
-        .inner_join(r::table)
-        .filter(rl::reservation_id.eq(id))
-        .select((r::location_id, rl::sku_id))
-        .limit(2)
-        .load(conn)?;
-    Ok(match levels.as_slice() {
-        [one] => Some(one.clone()),
-        _ => None,
-    })
-}
-
 /// Which active reservations a status change may take, by when it expires.
 #[derive(Clone, Copy)]
 pub enum When {

@@ -135,12 +135,6 @@ impl Placed {
     }
 }
 
-/// The one stock level (location, SKU) a reservation of one line holds
-/// (None for several lines, or no such reservation).
-pub fn level_of(conn: &mut AnyConnection, id: &ReservationId) -> Result<Option<(LocationId, SkuId)>, InventoryError> {
-    Ok(repo::single_level(conn, id)?)
-}
-
 pub fn get(conn: &mut AnyConnection, id: &ReservationId) -> Result<Reservation, InventoryError> {
     let row = repo::find_reservation(conn, id)?.ok_or_else(|| InventoryError::ReservationNotFound(id.to_string()))?;
     let held = repo::reservation_lines(conn, id)?;

@@ -18,7 +18,7 @@ use crate::orders::checkout;
 crate::backend_tests!(
     each_hot_request_stays_within_its_statement_budget,
     reference_data_another_process_changes_is_never_served_stale,
-    concurrent_holds_of_one_hot_level_share_transactions,
+    concurrent_holds_and_releases_of_one_hot_level,
 );
 
 /// Runs `request` and answers it with the statements it cost.
@@ -120,10 +120,9 @@ async fn reference_data_another_process_changes_is_never_served_stale(app: TestA
 }
 
 /// Holds and releases of one hot level, all at once: exactly as many holds
-/// succeed as there is stock, the ledger balances, and they shared
-/// transactions (PostgreSQL: the level's hot lane; SQLite: the writer's
-/// group commit): fewer commits than requests.
-async fn concurrent_holds_of_one_hot_level_share_transactions(app: TestApp) {
+/// succeed as there is stock, and the ledger balances. On SQLite they share
+/// the writer's group commits: fewer commits than requests.
+async fn concurrent_holds_and_releases_of_one_hot_level(app: TestApp) {
     app.create_store("S1", 52.52, 13.40).await;
     app.create_sku("HOT", "1.00").await;
     app.receive("S1", "HOT", 25).await;
@@ -140,7 +139,9 @@ async fn concurrent_holds_of_one_hot_level_share_transactions(app: TestApp) {
     let released = join_all(paths.iter().map(|path| app.post(path, &web, json!(null)))).await;
     assert!(released.iter().all(|a| a.status == 200));
     let commits = app.ctx.db.commits() - commits;
-    assert!(commits < 50, "25 holds and 25 releases took {commits} commits");
+    if app.ctx.db.backend() == "sqlite" {
+        assert!(commits < 50, "25 holds and 25 releases took {commits} commits");
+    }
     let level = app.get("/v1/availability?sku=HOT", &web).await;
     assert_eq!(level.body["skus"][0]["network_available"], 25);
     let checked = app.cli(&["check-ledger"]);

@@ -9,7 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::catalog::{self, Location, Sku};
 use crate::context::Context;
-use crate::db::{self, AnyConnection};
+use crate::db::AnyConnection;
 use crate::http::auth::Caller;
 use crate::http::dto::inventory::{
     ExtendRequest, PosHoldRequest, ReservationLineResponse, ReservationRequest, ReservationResponse, optional_text,
@@ -112,18 +112,14 @@ async fn place(
     let expires_at = inventory::expiry(hold.purpose, hold.lifetime, &ctx.config.holds, now)?;
     let hold = Arc::new(hold);
     // Where and what, from this instance's reference data before the
-    // transaction: the transaction then only holds stock, and a hold of one
-    // line runs in its level's hot lane. A failure here is found again (and
-    // answered, or a stored answer replayed) inside the transaction.
+    // transaction: the write transaction (on SQLite, the writer's turn) then
+    // only holds stock. A failure here is found again inside the
+    // transaction, where a retry's stored answer is replayed first.
     let resolved = {
         let (hold, caller) = (hold.clone(), caller.clone());
         ctx.db.read(move |conn| resolve(conn, &hold, &caller)).await.ok()
     };
-    let level = match &resolved {
-        Some((location, skus)) if skus.len() == 1 => Some(db::level(location.id.as_str(), skus[0].id.as_str())),
-        _ => None,
-    };
-    idempotency::run_at(&ctx, level, &caller.key_id.clone(), key.0, fingerprint, move |conn| {
+    idempotency::run(&ctx, &caller.key_id.clone(), key.0, fingerprint, move |conn| {
         let (location, skus) = match resolved {
             Some(resolved) => resolved,
             None => resolve(conn, &hold, &caller)?,
@@ -319,17 +315,7 @@ async fn end(
     commit: bool,
 ) -> Result<Reply, ApiError> {
     let now = ctx.now();
-    // With hot lanes, a reservation of one level ends in that level's lane,
-    // beside the holds of the level (one lookup finds it).
-    let level = match ctx.db.has_hot_lanes() {
-        true => {
-            let id = id.clone();
-            ctx.db.read(move |conn| reservation::level_of(conn, &id)).await.ok().flatten()
-        }
-        false => None,
-    };
-    let level = level.map(|(location, sku)| db::level(location.as_str(), sku.as_str()));
-    idempotency::run_at(&ctx, level, &caller.key_id.clone(), key.0, fingerprint, move |conn| {
+    idempotency::run(&ctx, &caller.key_id.clone(), key.0, fingerprint, move |conn| {
         let held = reservation::get(conn, &id)?;
         policy::reservation(&caller, &held, HoldUse::Change)?;
         let ended = if commit {
