@@ -123,11 +123,12 @@ fn instrument(counter: StatementCounter) -> impl FnMut(InstrumentationEvent<'_>)
     move |event| match event {
         InstrumentationEvent::StartQuery { query, .. } => {
             counter.statements.fetch_add(1, Ordering::Relaxed);
-            let sql = query.to_string();
-            if sql == "COMMIT" {
-                counter.commits.fetch_add(1, Ordering::Relaxed);
-            }
-            tracing::trace!(target: "omnistock::sql", "{}", without_binds(&sql));
+            // Formatted only when traced: it shows the statement whole.
+            tracing::trace!(target: "omnistock::sql", "{}", without_binds(&query.to_string()));
+        }
+        // The outermost transaction's; depth 2 and more are savepoints.
+        InstrumentationEvent::CommitTransaction { depth, .. } if depth.get() == 1 => {
+            counter.commits.fetch_add(1, Ordering::Relaxed);
         }
         InstrumentationEvent::CacheQuery { sql, .. } => {
             tracing::trace!(target: "omnistock::sql", "prepared and cached: {sql}")

@@ -24,9 +24,9 @@ use diesel::prelude::*;
 use super::schema::reference_version;
 use super::{AnyConnection, DbError};
 
-/// Entries kept before the cache starts afresh: a bound on memory for a
-/// catalogue far larger than what a day's requests touch.
-const MAX_ENTRIES: usize = 8_000;
+/// Entries kept at most (a SKU takes two: by id and by code): a bound on
+/// memory for a catalogue far larger than what a day's requests touch.
+const MAX_ENTRIES: usize = 16_000;
 
 type Entry = Arc<dyn Any + Send + Sync>;
 
@@ -126,8 +126,16 @@ impl Cache {
         for (keys, value) in entries {
             let value: Entry = Arc::new(value);
             for key in keys {
-                if state.entries.len() >= MAX_ENTRIES {
-                    state.entries.clear();
+                if state.entries.len() >= MAX_ENTRIES
+                    && !state.entries.contains_key(&key)
+                    && let Some(evicted) = state.entries.keys().next().cloned()
+                {
+                    // Full: one entry makes room, whichever the map yields
+                    // first (in effect at random: keys sit where they hash).
+                    // Emptying the whole cache instead would free thousands
+                    // of entries inside one request, and send the requests
+                    // after it to the database for everything.
+                    state.entries.remove(&evicted);
                 }
                 state.entries.insert(key, value.clone());
             }
@@ -223,5 +231,14 @@ mod tests {
         cache.put("b", [(["sku:2".to_owned()], 2)]);
         assert_eq!(cache.get::<i32>("a", "sku:2"), None, "what was read under another token is not kept");
         assert_eq!(cache.get::<String>("a", "sku:1"), None, "a value of another type is a miss");
+    }
+
+    #[test]
+    fn a_full_cache_makes_room_one_entry_at_a_time() {
+        let cache = Cache::default();
+        cache.lock().token = Some("a".into());
+        cache.put("a", (0..MAX_ENTRIES + 10).map(|n| ([format!("sku:{n}")], n)));
+        assert_eq!(cache.lock().entries.len(), MAX_ENTRIES);
+        assert_eq!(cache.get::<usize>("a", &format!("sku:{}", MAX_ENTRIES + 9)), Some(MAX_ENTRIES + 9));
     }
 }
