@@ -146,9 +146,8 @@ fn channel_list(stored: &str) -> Vec<String> {
     channels
 }
 
-/// The id of the customer's open cart, and whether this call created it
-/// (its first use).
-fn create_open(conn: &mut AnyConnection, customer: &CustomerId, e: &Editor<'_>) -> Result<(CartId, bool), CartError> {
+/// The id of the customer's open cart, created on first use.
+fn create_open(conn: &mut AnyConnection, customer: &CustomerId, e: &Editor<'_>) -> Result<CartId, CartError> {
     loop {
         let id = CartId::generate();
         // The unique `open_for` keeps one open cart per customer: when the
@@ -157,10 +156,10 @@ fn create_open(conn: &mut AnyConnection, customer: &CustomerId, e: &Editor<'_>) 
         if repo::insert(conn, &id, Some(customer), None, e.actor.channel.as_str(), e.now)? {
             let record = Record { action: CartAction::Create, sku: None, quantity: None, detail: None };
             repo::record(conn, &id, 1, record, e.actor.channel.as_str(), e.actor.key_id.as_str(), e.now)?;
-            return Ok((id, true));
+            return Ok(id);
         }
         if let Some(id) = repo::open_for_customer(conn, customer)? {
-            return Ok((id, false));
+            return Ok(id);
         }
     }
 }
@@ -171,7 +170,7 @@ pub fn open_cart(conn: &mut AnyConnection, cart: &CartRef, e: &Editor<'_>) -> Re
         CartRef::Id(id) => id.clone(),
         CartRef::OpenFor(customer) => match repo::open_for_customer(conn, customer)? {
             Some(id) => id,
-            None => create_open(conn, customer, e)?.0,
+            None => create_open(conn, customer, e)?,
         },
     };
     load(conn, &id)
@@ -225,17 +224,21 @@ fn bump(
     let bumped = match repo::bump(conn, cart, e.expected_version, row, channel, e.now)? {
         Some(bumped) => bumped,
         None => {
-            let (id, created) = match cart {
-                CartRef::Id(id) => (id.clone(), false),
+            // A customer's open cart the bump did not find: there is none
+            // (first use creates it), or another request created it and
+            // committed meanwhile. Either way it is bumped by id; a cart
+            // known by id that still refuses is closed or moved on.
+            let id = match cart {
+                CartRef::Id(id) => id.clone(),
                 CartRef::OpenFor(customer) if first_use => create_open(conn, customer, e)?,
-                CartRef::OpenFor(customer) => {
-                    let open = repo::open_for_customer(conn, customer)?;
-                    (open.ok_or_else(|| CartError::NotFound(format!("open cart of customer {customer}")))?, false)
-                }
+                CartRef::OpenFor(customer) => repo::open_for_customer(conn, customer)?
+                    .ok_or_else(|| CartError::NotFound(format!("open cart of customer {customer}")))?,
             };
-            let retried = match created {
-                true => repo::bump(conn, &CartRef::Id(id.clone()), e.expected_version, row, channel, e.now)?,
-                false => None,
+            let retried = match cart {
+                CartRef::Id(_) => None,
+                CartRef::OpenFor(_) => {
+                    repo::bump(conn, &CartRef::Id(id.clone()), e.expected_version, row, channel, e.now)?
+                }
             };
             retried.ok_or_else(|| refusal(conn, &id, e))?
         }

@@ -123,6 +123,18 @@ async fn sixteen_concurrent_adds_from_four_channels_all_land(app: TestApp) {
     channels.sort();
     channels.dedup();
     assert_eq!(channels, ["app", "pos", "voice", "web"]);
+    // A new customer's first adds, all at once: one cart is created, and
+    // each add lands in it (none is refused as stale, none is lost).
+    customer(&app, "fresh").await;
+    let firsts = (0..8).map(|i| {
+        app.post("/v1/customers/fresh/cart/lines", &keys[i % 4], json!({"sku": format!("C-{i}"), "quantity": 1}))
+    });
+    for answer in join_all(firsts).await {
+        answer.assert_status(200);
+    }
+    let fresh = app.get("/v1/customers/fresh/cart", &keys[0]).await;
+    assert_eq!(fresh.body["lines"].as_array().unwrap().len(), 8, "{}", fresh.body);
+    assert_eq!(fresh.body["version"], 9);
 
     let stale = app
         .send(
