@@ -16,7 +16,7 @@
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use diesel::prelude::*;
@@ -44,6 +44,8 @@ struct State {
     /// The token the entries were read under.
     token: Option<String>,
     entries: HashMap<String, Entry>,
+    /// The keys, oldest first: a full cache lets the oldest go.
+    order: VecDeque<String>,
 }
 
 /// What the running request knows of the cache.
@@ -93,6 +95,7 @@ fn usable(conn: &mut AnyConnection) -> Result<Option<(Arc<Cache>, String)>, DbEr
             let mut state = cache.lock();
             if state.token.as_deref() != Some(token.as_str()) {
                 state.entries.clear();
+                state.order.clear();
                 state.token = Some(token.clone());
             }
             token
@@ -129,18 +132,18 @@ impl Cache {
         for (keys, value) in entries {
             let value: Entry = Arc::new(value);
             for key in keys {
-                if state.entries.len() >= MAX_ENTRIES
-                    && !state.entries.contains_key(&key)
-                    && let Some(evicted) = state.entries.keys().next().cloned()
-                {
-                    // Full: one entry makes room, whichever the map yields
-                    // first (in effect at random: keys sit where they hash).
-                    // Emptying the whole cache instead would free thousands
-                    // of entries inside one request, and send the requests
-                    // after it to the database for everything.
-                    state.entries.remove(&evicted);
+                if state.entries.insert(key.clone(), value.clone()).is_some() {
+                    continue;
                 }
-                state.entries.insert(key, value.clone());
+                state.order.push_back(key);
+                // Full: the oldest entry makes room. Emptying the whole cache
+                // instead would free thousands of entries inside one request,
+                // and send the requests after it to the database for everything.
+                if state.entries.len() > MAX_ENTRIES
+                    && let Some(oldest) = state.order.pop_front()
+                {
+                    state.entries.remove(&oldest);
+                }
             }
         }
     }
@@ -242,6 +245,7 @@ mod tests {
         cache.lock().token = Some("a".into());
         cache.put("a", (0..MAX_ENTRIES + 10).map(|n| ([format!("sku:{n}")], n)));
         assert_eq!(cache.lock().entries.len(), MAX_ENTRIES);
+        assert_eq!(cache.get::<usize>("a", "sku:9"), None, "the oldest went first");
         assert_eq!(cache.get::<usize>("a", &format!("sku:{}", MAX_ENTRIES + 9)), Some(MAX_ENTRIES + 9));
     }
 }
