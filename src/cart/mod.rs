@@ -228,17 +228,17 @@ fn bump(
             // (first use creates it), or another request created it and
             // committed meanwhile. Either way it is bumped by id; a cart
             // known by id that still refuses is closed or moved on.
-            let id = match cart {
-                CartRef::Id(id) => id.clone(),
-                CartRef::OpenFor(customer) if first_use => create_open(conn, customer, e)?,
-                CartRef::OpenFor(customer) => repo::open_for_customer(conn, customer)?
-                    .ok_or_else(|| CartError::NotFound(format!("open cart of customer {customer}")))?,
+            let (id, retry) = match cart {
+                CartRef::Id(id) => (id.clone(), false),
+                CartRef::OpenFor(customer) if first_use => (create_open(conn, customer, e)?, true),
+                CartRef::OpenFor(customer) => match repo::open_for_customer(conn, customer)? {
+                    Some(id) => (id, true),
+                    None => return Err(CartError::NotFound(format!("open cart of customer {customer}"))),
+                },
             };
-            let retried = match cart {
-                CartRef::Id(_) => None,
-                CartRef::OpenFor(_) => {
-                    repo::bump(conn, &CartRef::Id(id.clone()), e.expected_version, row, channel, e.now)?
-                }
+            let retried = match retry {
+                true => repo::bump(conn, &CartRef::Id(id.clone()), e.expected_version, row, channel, e.now)?,
+                false => None,
             };
             retried.ok_or_else(|| refusal(conn, &id, e))?
         }
@@ -427,7 +427,7 @@ pub fn merge(conn: &mut AnyConnection, into: &CartRef, token: &str, e: &Editor<'
         return Err(CartError::Closed(from.status));
     }
     let merged = edit(conn, into, e, RowChange::default(), |conn, cart| {
-        let into = &cart.id.clone();
+        let id = &cart.id.clone();
         if let (Some(mine), Some(theirs)) = (cart.currency, from.currency)
             && mine != theirs
         {
@@ -435,7 +435,7 @@ pub fn merge(conn: &mut AnyConnection, into: &CartRef, token: &str, e: &Editor<'
             return Err(CartError::CurrencyMismatch { cart: mine, sku, sku_currency: theirs });
         }
         if cart.currency.is_none() && from.currency.is_some() {
-            repo::set_currency(conn, into, from.currency)?;
+            repo::set_currency(conn, id, from.currency)?;
             cart.currency = from.currency;
         }
         for line in &from.lines {
@@ -451,8 +451,8 @@ pub fn merge(conn: &mut AnyConnection, into: &CartRef, token: &str, e: &Editor<'
             // is its latest change, made through the signing-in channel.
             let via = (line.added_channel.as_str(), e.actor.channel.as_str());
             match existing {
-                Some(_) => repo::update_line(conn, into, &line.sku.id, total, hold.as_ref(), via.1, e.now)?,
-                None => repo::insert_line(conn, into, &line.sku.id, total, hold.as_ref(), via, e.now)?,
+                Some(_) => repo::update_line(conn, id, &line.sku.id, total, hold.as_ref(), via.1, e.now)?,
+                None => repo::insert_line(conn, id, &line.sku.id, total, hold.as_ref(), via, e.now)?,
             }
             cart.put_line(&line.sku, total, hold, via, timestamp(e.now));
         }
@@ -461,15 +461,15 @@ pub fn merge(conn: &mut AnyConnection, into: &CartRef, token: &str, e: &Editor<'
         channels.sort();
         channels.dedup();
         if channels != cart.channels {
-            repo::set_channels(conn, into, &channels)?;
+            repo::set_channels(conn, id, &channels)?;
             cart.channels = channels;
         }
         if cart.intent.is_none() && from.intent.is_some() {
-            repo::set_intent(conn, into, from.intent.as_ref())?;
+            repo::set_intent(conn, id, from.intent.as_ref())?;
             cart.intent = from.intent.clone();
         }
         if cart.promotion_code.is_none() && from.promotion_code.is_some() {
-            repo::set_code(conn, into, from.promotion_code.as_deref())?;
+            repo::set_code(conn, id, from.promotion_code.as_deref())?;
             cart.promotion_code = from.promotion_code.clone();
         }
         let units: i32 = from.lines.iter().map(|l| l.quantity).sum();

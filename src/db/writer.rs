@@ -15,13 +15,12 @@
 //! Work queued alone runs in its own transaction, without a savepoint.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::mpsc::{self, TryRecvError, TrySendError};
 
 use diesel::Connection;
 use diesel::connection::TransactionManager;
 use diesel::r2d2::ManageConnection;
-
-use std::sync::Arc;
 
 use super::conn::{AnyConnection, ConnectionManager};
 use super::{DbError, reference};
@@ -62,7 +61,8 @@ where
 {
     fn run(self: Box<Self>, conn: &mut AnyConnection) -> Finish {
         let Pending { f, answer, span, cache } = *self;
-        // Inside the batch's transaction `write` is a savepoint.
+        // Alone, `write` begins and commits the transaction; inside a
+        // batch's it is a savepoint.
         let result = span.in_scope(|| reference::scope(&cache, || conn.write(f)));
         Box::new(move |committed| {
             let outcome = match (committed, result) {

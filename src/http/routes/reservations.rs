@@ -1,6 +1,5 @@
 //! `/v1/reservations` and `/v1/pos/holds`: holds of stock for a purpose.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web::{Data, Path};
@@ -60,7 +59,6 @@ fn reply(reservation: &Reservation) -> Reply {
 }
 
 /// Validated input of a new hold, before SKU codes are resolved.
-#[derive(Clone)]
 struct HoldInput {
     location: HoldAt,
     purpose: Purpose,
@@ -80,7 +78,7 @@ enum HoldAt {
 }
 
 impl HoldAt {
-    /// The active location, resolved in the hold's own transaction.
+    /// The active location, which the caller may hold stock at.
     fn resolve(&self, conn: &mut AnyConnection, caller: &Caller) -> Result<Location, ApiError> {
         let code = match self {
             HoldAt::Named(code) => code.clone(),
@@ -110,21 +108,20 @@ async fn place(
 ) -> Result<Reply, ApiError> {
     let now = ctx.now();
     let expires_at = inventory::expiry(hold.purpose, hold.lifetime, &ctx.config.holds, now)?;
-    let hold = Arc::new(hold);
+    let codes: Vec<String> = hold.lines.iter().map(|(c, _)| c.clone()).collect();
     // Where and what, from this instance's reference data before the
     // transaction: the write transaction (on SQLite, the writer's turn) then
     // only holds stock. A failure here is found again inside the
     // transaction, where a retry's stored answer is replayed first.
     let resolved = {
-        let (hold, caller) = (hold.clone(), caller.clone());
-        ctx.db.read(move |conn| resolve(conn, &hold, &caller)).await.ok()
+        let (at, codes, caller) = (hold.location.clone(), codes.clone(), caller.clone());
+        ctx.db.read(move |conn| resolve(conn, &at, &codes, &caller)).await.ok()
     };
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, fingerprint, move |conn| {
         let (location, skus) = match resolved {
             Some(resolved) => resolved,
-            None => resolve(conn, &hold, &caller)?,
+            None => resolve(conn, &hold.location, &codes, &caller)?,
         };
-        let hold = Arc::unwrap_or_clone(hold);
         let new = NewReservation {
             location_id: location.id.clone(),
             purpose: hold.purpose,
@@ -267,11 +264,15 @@ pub async fn extend_reservation(
         .await
 }
 
-/// The active location and SKUs a hold names.
-fn resolve(conn: &mut AnyConnection, hold: &HoldInput, caller: &Caller) -> Result<(Location, Vec<Sku>), ApiError> {
-    let location = hold.location.resolve(conn, caller)?;
-    let codes: Vec<String> = hold.lines.iter().map(|(c, _)| c.clone()).collect();
-    let skus = catalog::resolve_skus(conn, &codes)?;
+/// The active location and SKUs (by code or GTIN) a hold names.
+fn resolve(
+    conn: &mut AnyConnection,
+    at: &HoldAt,
+    codes: &[String],
+    caller: &Caller,
+) -> Result<(Location, Vec<Sku>), ApiError> {
+    let location = at.resolve(conn, caller)?;
+    let skus = catalog::resolve_skus(conn, codes)?;
     if let Some(inactive) = skus.iter().find(|s| !s.active) {
         return Err(inventory::InventoryError::SkuInactive(inactive.code.to_string()).into());
     }
