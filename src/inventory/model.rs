@@ -98,7 +98,7 @@ pub struct Draw {
 }
 
 /// Stock of one SKU at one location.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = stock_levels)]
 pub struct Level {
     pub sku_id: SkuId,

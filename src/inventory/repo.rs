@@ -111,6 +111,9 @@ pub fn apply(
     deltas: &[Delta],
     change: &Change<'_>,
 ) -> Result<Option<Level>, DbError> {
+    if let AnyConnection::Postgres(pg) = conn {
+        return apply_in_one(pg, sku, location, guard, deltas, change);
+    }
     let level = update_level(conn, sku, location, guard, deltas, change.now)?;
     if let Some(level) = &level {
         record(conn, &[(level, deltas)], change)?;
@@ -118,16 +121,24 @@ pub fn apply(
     Ok(level)
 }
 
-/// [`apply`] for several levels of one location: every guarded update, then
+/// [`apply`] for several levels of one location. Where a guard did not hold
+/// the answer is `None`, and the caller refuses the whole change and rolls
+/// it back. On PostgreSQL each level is one statement (see
+/// [`apply_in_one`]); on SQLite, where statements are calls into the
+/// process and a CTE cannot write, every guarded update comes first, then
 /// all their ledger rows in one statement and all their events in another.
-/// Where a guard did not hold the answer is `None`, and then nothing is
-/// recorded at all: the caller refuses the whole change and rolls it back.
 pub fn apply_all(
     conn: &mut AnyConnection,
     location: &LocationId,
     updates: &[(SkuId, Guard, Vec<Delta>)],
     change: &Change<'_>,
 ) -> Result<Vec<Option<Level>>, DbError> {
+    if let AnyConnection::Postgres(pg) = conn {
+        return updates
+            .iter()
+            .map(|(sku, guard, deltas)| apply_in_one(pg, sku, location, *guard, deltas, change))
+            .collect();
+    }
     let mut levels = Vec::with_capacity(updates.len());
     for (sku, guard, deltas) in updates {
         levels.push(update_level(conn, sku, location, *guard, deltas, change.now)?);
@@ -138,6 +149,79 @@ pub fn apply_all(
         record(conn, &changed, change)?;
     }
     Ok(levels)
+}
+
+/// [`apply`] on PostgreSQL: the guarded update, its ledger rows and its
+/// outbox event in one statement (data-modifying CTEs), which writes the
+/// rows only when the update matched. One round trip instead of three, and
+/// the level's row lock, which every hold of a sale-day SKU queues for, is
+/// held from this statement to the commit and no longer.
+fn apply_in_one(
+    conn: &mut diesel::PgConnection,
+    sku: &SkuId,
+    location: &LocationId,
+    guard: Guard,
+    deltas: &[Delta],
+    change: &Change<'_>,
+) -> Result<Option<Level>, DbError> {
+    use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
+    const FIXED: usize = 15;
+    let rows: Vec<String> = (0..deltas.len())
+        .map(|i| {
+            let b = FIXED + 1 + 4 * i;
+            format!("({i}, ${b}::text, ${}::int, ${}::int, ${}::text)", b + 1, b + 2, b + 3)
+        })
+        .collect();
+    // The payload is stock_event's; `available` is model::available
+    // (floored at zero), which the event of SQLite's path computes in Rust.
+    let sql = format!(
+        "WITH level AS (
+            UPDATE stock_levels SET on_hand = on_hand + $3, reserved = reserved + $4, updated_at = $5
+            WHERE sku_id = $1 AND location_id = $2
+              AND on_hand - reserved - safety_stock >= $6 AND on_hand - reserved >= $7
+              AND reserved >= $8 AND on_hand >= $9 AND on_hand <= $10
+            RETURNING sku_id, location_id, on_hand, reserved, safety_stock, aisle, updated_at
+        ), ledger AS (
+            INSERT INTO stock_movements (sku_id, location_id, kind, on_hand_delta, reserved_delta,
+                reason, reference, actor, channel, created_at, kit_sku_id)
+            SELECT level.sku_id, level.location_id, d.kind, d.on_hand_delta, d.reserved_delta,
+                $11, $12, $13, $14, $5, d.kit_sku_id
+            FROM level, (VALUES {}) AS d (n, kind, on_hand_delta, reserved_delta, kit_sku_id)
+            ORDER BY d.n
+        ), event AS (
+            INSERT INTO events (topic, sku_id, location_id, payload, created_at)
+            SELECT $15, sku_id, location_id, json_build_object('on_hand', on_hand, 'reserved', reserved,
+                'safety_stock', safety_stock, 'available', greatest(on_hand - reserved - safety_stock, 0))::text, $5
+            FROM level
+        )
+        SELECT sku_id, location_id, on_hand, reserved, safety_stock, aisle, updated_at FROM level",
+        rows.join(", ")
+    );
+    let mut query = diesel::sql_query(sql)
+        .into_boxed::<diesel::pg::Pg>()
+        .bind::<Text, _>(sku)
+        .bind::<Text, _>(location)
+        .bind::<Integer, _>(deltas.iter().map(|d| d.on_hand).sum::<i32>())
+        .bind::<Integer, _>(deltas.iter().map(|d| d.reserved).sum::<i32>())
+        .bind::<Timestamp, _>(timestamp(change.now))
+        .bind::<Integer, _>(guard.available)
+        .bind::<Integer, _>(guard.unreserved)
+        .bind::<Integer, _>(guard.reserved)
+        .bind::<Integer, _>(guard.on_hand)
+        .bind::<Integer, _>(guard.on_hand_max)
+        .bind::<Nullable<Text>, _>(change.reason)
+        .bind::<Nullable<Text>, _>(change.reference)
+        .bind::<Text, _>(change.actor.key_id.as_str())
+        .bind::<Text, _>(change.actor.channel.as_str())
+        .bind::<Text, _>(STOCK_CHANGED);
+    for d in deltas {
+        query = query
+            .bind::<Text, _>(d.kind.as_str())
+            .bind::<Integer, _>(d.on_hand)
+            .bind::<Integer, _>(d.reserved)
+            .bind::<Nullable<Text>, _>(d.kit.as_ref());
+    }
+    Ok(query.get_result(conn).optional()?)
 }
 
 /// The guarded update of one level: the level after it, or `None`.
