@@ -31,6 +31,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi, RefOr, ResponseBuilder};
 use utoipa_actix_web::{AppExt, scope};
 
 use crate::context::Context;
+use crate::inventory::HoldCombiner;
 use auth::KeyCache;
 use metrics::Metrics;
 use problem::ApiError;
@@ -42,9 +43,11 @@ const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
 pub fn serve(listener: TcpListener, ctx: Context) -> std::io::Result<Server> {
     let metrics = Data::new(Metrics::default());
     let keys = Data::new(KeyCache::new(KEY_CACHE_TTL));
+    // One for the instance: holds of a level combine across its workers.
+    let holds = Data::new(HoldCombiner::default());
     let config = ctx.config.clone();
     let ctx = Data::new(ctx);
-    let server = HttpServer::new(move || app(ctx.clone(), metrics.clone(), keys.clone()))
+    let server = HttpServer::new(move || app(ctx.clone(), metrics.clone(), keys.clone(), holds.clone()))
         .workers(config.workers)
         // A blocking thread beyond the pool's connections would only wait for
         // one, holding its own stack and malloc arena meanwhile.
@@ -59,6 +62,7 @@ fn app(
     ctx: Data<Context>,
     metrics: Data<Metrics>,
     keys: Data<KeyCache>,
+    holds: Data<HoldCombiner>,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -73,6 +77,7 @@ fn app(
         .app_data(ctx)
         .app_data(metrics)
         .app_data(keys)
+        .app_data(holds)
         .app_data(web::PayloadConfig::new(max_body))
         .app_data(
             web::PathConfig::default()

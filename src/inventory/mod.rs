@@ -6,6 +6,7 @@
 //! each level always equals the sum of its ledger and never goes negative.
 
 pub mod atp;
+mod combine;
 pub mod model;
 mod repo;
 pub mod reservation;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
+pub use combine::HoldCombiner;
 pub use model::{
     Alternative, Draw, Item, Level, LevelAt, Movement, MovementKind, Purpose, Reservation, ReservationStatus, Shortage,
     pickup_alternatives,

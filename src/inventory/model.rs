@@ -155,8 +155,10 @@ pub struct Movement {
     pub kit_sku_id: Option<SkuId>,
 }
 
+// None is NULL, not DEFAULT: SQLite takes a multi-row insert only without
+// DEFAULT (diesel otherwise inserts row by row in a savepoint).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = reservations)]
+#[diesel(table_name = reservations, treat_none_as_default_value = false)]
 pub struct ReservationRow {
     pub id: ReservationId,
     pub location_id: LocationId,

@@ -100,6 +100,9 @@ pub struct Change<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// One ledger row of a level change: what moves, and who moves it, why and when.
+pub type Entry<'a> = (&'a Delta, &'a Change<'a>);
+
 /// Applies `deltas` to the level if `guard` holds, writing one ledger row per
 /// delta and an outbox event, all in the caller's transaction. `None` means
 /// the guard did not hold (or there is no level yet) and nothing was written.
@@ -111,12 +114,25 @@ pub fn apply(
     deltas: &[Delta],
     change: &Change<'_>,
 ) -> Result<Option<Level>, DbError> {
+    let entries: Vec<Entry<'_>> = deltas.iter().map(|d| (d, change)).collect();
+    apply_entries(conn, sku, location, guard, &entries)
+}
+
+/// [`apply`] of entries that may each have their own change: the holds of
+/// several callers combined into one guarded update of their sum.
+pub fn apply_entries(
+    conn: &mut AnyConnection,
+    sku: &SkuId,
+    location: &LocationId,
+    guard: Guard,
+    entries: &[Entry<'_>],
+) -> Result<Option<Level>, DbError> {
     if let AnyConnection::Postgres(pg) = conn {
-        return apply_in_one(pg, sku, location, guard, deltas, change);
+        return apply_in_one(pg, sku, location, guard, entries);
     }
-    let level = update_level(conn, sku, location, guard, deltas, change.now)?;
+    let level = update_level(conn, sku, location, guard, entries)?;
     if let Some(level) = &level {
-        record(conn, &[(level, deltas)], change)?;
+        record(conn, &[(level, entries)])?;
     }
     Ok(level)
 }
@@ -133,26 +149,38 @@ pub fn apply_all(
     updates: &[(SkuId, Guard, Vec<Delta>)],
     change: &Change<'_>,
 ) -> Result<Vec<Option<Level>>, DbError> {
+    let entries: Vec<Vec<Entry<'_>>> =
+        updates.iter().map(|(_, _, deltas)| deltas.iter().map(|d| (d, change)).collect()).collect();
     if let AnyConnection::Postgres(pg) = conn {
         return updates
             .iter()
-            .map(|(sku, guard, deltas)| apply_in_one(pg, sku, location, *guard, deltas, change))
+            .zip(&entries)
+            .map(|((sku, guard, _), entries)| apply_in_one(pg, sku, location, *guard, entries))
             .collect();
     }
     let mut levels = Vec::with_capacity(updates.len());
-    for (sku, guard, deltas) in updates {
-        levels.push(update_level(conn, sku, location, *guard, deltas, change.now)?);
+    for ((sku, guard, _), entries) in updates.iter().zip(&entries) {
+        levels.push(update_level(conn, sku, location, *guard, entries)?);
     }
     if levels.iter().all(Option::is_some) {
-        let changed: Vec<(&Level, &[Delta])> =
-            levels.iter().flatten().zip(updates).map(|(level, (_, _, deltas))| (level, deltas.as_slice())).collect();
-        record(conn, &changed, change)?;
+        let changed: Vec<(&Level, &[Entry<'_>])> =
+            levels.iter().flatten().zip(&entries).map(|(level, entries)| (level, entries.as_slice())).collect();
+        record(conn, &changed)?;
     }
     Ok(levels)
 }
 
-/// [`apply`] on PostgreSQL: the guarded update, its ledger rows and its
-/// outbox event in one statement (data-modifying CTEs), which writes the
+/// The sums of the entries' deltas (on hand, reserved) and the latest of
+/// their times, which the level takes as its `updated_at`.
+fn totals(entries: &[Entry<'_>]) -> (i32, i32, NaiveDateTime) {
+    let on_hand = entries.iter().map(|(d, _)| d.on_hand).fold(0, i32::saturating_add);
+    let reserved = entries.iter().map(|(d, _)| d.reserved).fold(0, i32::saturating_add);
+    let at = entries.iter().map(|(_, c)| timestamp(c.now)).max().unwrap_or_default();
+    (on_hand, reserved, at)
+}
+
+/// [`apply_entries`] on PostgreSQL: the guarded update, its ledger rows and
+/// its outbox event in one statement (data-modifying CTEs), which writes the
 /// rows only when the update matched. One round trip instead of three, and
 /// the level's row lock, which every hold of a sale-day SKU queues for, is
 /// held from this statement to the commit and no longer.
@@ -161,19 +189,23 @@ fn apply_in_one(
     sku: &SkuId,
     location: &LocationId,
     guard: Guard,
-    deltas: &[Delta],
-    change: &Change<'_>,
+    entries: &[Entry<'_>],
 ) -> Result<Option<Level>, DbError> {
     use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
-    const FIXED: usize = 15;
-    let rows: Vec<String> = (0..deltas.len())
+    const FIXED: usize = 11;
+    const PER_ROW: usize = 9;
+    let rows: Vec<String> = (0..entries.len())
         .map(|i| {
-            let b = FIXED + 1 + 4 * i;
-            format!("({i}, ${b}::text, ${}::int, ${}::int, ${}::text)", b + 1, b + 2, b + 3)
+            let p: Vec<String> =
+                (FIXED + 1 + PER_ROW * i..FIXED + 1 + PER_ROW * (i + 1)).map(|n| format!("${n}")).collect();
+            format!(
+                "({i}, {}::text, {}::int, {}::int, {}::text, {}::text, {}::text, {}::text, {}::text, {}::timestamp)",
+                p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]
+            )
         })
         .collect();
     // The payload is stock_event's; `available` is model::available
-    // (floored at zero), which the event of SQLite's path computes in Rust.
+    // (floored at zero), which SQLite's path computes in Rust.
     let sql = format!(
         "WITH level AS (
             UPDATE stock_levels SET on_hand = on_hand + $3, reserved = reserved + $4, updated_at = $5
@@ -183,43 +215,46 @@ fn apply_in_one(
             RETURNING sku_id, location_id, on_hand, reserved, safety_stock, aisle, updated_at
         ), ledger AS (
             INSERT INTO stock_movements (sku_id, location_id, kind, on_hand_delta, reserved_delta,
-                reason, reference, actor, channel, created_at, kit_sku_id)
+                kit_sku_id, reason, reference, actor, channel, created_at)
             SELECT level.sku_id, level.location_id, d.kind, d.on_hand_delta, d.reserved_delta,
-                $11, $12, $13, $14, $5, d.kit_sku_id
-            FROM level, (VALUES {}) AS d (n, kind, on_hand_delta, reserved_delta, kit_sku_id)
+                d.kit_sku_id, d.reason, d.reference, d.actor, d.channel, d.created_at
+            FROM level, (VALUES {}) AS d (n, kind, on_hand_delta, reserved_delta,
+                kit_sku_id, reason, reference, actor, channel, created_at)
             ORDER BY d.n
         ), event AS (
             INSERT INTO events (topic, sku_id, location_id, payload, created_at)
-            SELECT $15, sku_id, location_id, json_build_object('on_hand', on_hand, 'reserved', reserved,
+            SELECT $11, sku_id, location_id, json_build_object('on_hand', on_hand, 'reserved', reserved,
                 'safety_stock', safety_stock, 'available', greatest(on_hand - reserved - safety_stock, 0))::text, $5
             FROM level
         )
         SELECT sku_id, location_id, on_hand, reserved, safety_stock, aisle, updated_at FROM level",
         rows.join(", ")
     );
+    let (on_hand, reserved, at) = totals(entries);
     let mut query = diesel::sql_query(sql)
         .into_boxed::<diesel::pg::Pg>()
         .bind::<Text, _>(sku)
         .bind::<Text, _>(location)
-        .bind::<Integer, _>(deltas.iter().map(|d| d.on_hand).sum::<i32>())
-        .bind::<Integer, _>(deltas.iter().map(|d| d.reserved).sum::<i32>())
-        .bind::<Timestamp, _>(timestamp(change.now))
+        .bind::<Integer, _>(on_hand)
+        .bind::<Integer, _>(reserved)
+        .bind::<Timestamp, _>(at)
         .bind::<Integer, _>(guard.available)
         .bind::<Integer, _>(guard.unreserved)
         .bind::<Integer, _>(guard.reserved)
         .bind::<Integer, _>(guard.on_hand)
         .bind::<Integer, _>(guard.on_hand_max)
-        .bind::<Nullable<Text>, _>(change.reason)
-        .bind::<Nullable<Text>, _>(change.reference)
-        .bind::<Text, _>(change.actor.key_id.as_str())
-        .bind::<Text, _>(change.actor.channel.as_str())
         .bind::<Text, _>(STOCK_CHANGED);
-    for d in deltas {
+    for (d, change) in entries {
         query = query
             .bind::<Text, _>(d.kind.as_str())
             .bind::<Integer, _>(d.on_hand)
             .bind::<Integer, _>(d.reserved)
-            .bind::<Nullable<Text>, _>(d.kit.as_ref());
+            .bind::<Nullable<Text>, _>(d.kit.as_ref())
+            .bind::<Nullable<Text>, _>(change.reason)
+            .bind::<Nullable<Text>, _>(change.reference)
+            .bind::<Text, _>(change.actor.key_id.as_str())
+            .bind::<Text, _>(change.actor.channel.as_str())
+            .bind::<Timestamp, _>(timestamp(change.now));
     }
     Ok(query.get_result(conn).optional()?)
 }
@@ -230,11 +265,9 @@ fn update_level(
     sku: &SkuId,
     location: &LocationId,
     guard: Guard,
-    deltas: &[Delta],
-    now: DateTime<Utc>,
+    entries: &[Entry<'_>],
 ) -> Result<Option<Level>, DbError> {
-    let on_hand_delta: i32 = deltas.iter().map(|d| d.on_hand).sum();
-    let reserved_delta: i32 = deltas.iter().map(|d| d.reserved).sum();
+    let (on_hand_delta, reserved_delta, at) = totals(entries);
     Ok(diesel::update(sl::table.find((sku, location)))
         .filter((sl::on_hand - sl::reserved - sl::safety_stock).ge(guard.available))
         .filter((sl::on_hand - sl::reserved).ge(guard.unreserved))
@@ -244,21 +277,20 @@ fn update_level(
         .set((
             sl::on_hand.eq(sl::on_hand + on_hand_delta),
             sl::reserved.eq(sl::reserved + reserved_delta),
-            sl::updated_at.eq(timestamp(now)),
+            sl::updated_at.eq(at),
         ))
         .returning(LEVEL)
         .get_result(conn)
         .optional()?)
 }
 
-/// The ledger rows (one per delta) and the outbox events (one per level) of
+/// The ledger rows (one per entry) and the outbox events (one per level) of
 /// levels just changed: one statement each, whatever the number of levels.
-fn record(conn: &mut AnyConnection, changed: &[(&Level, &[Delta])], change: &Change<'_>) -> Result<(), DbError> {
-    let at = timestamp(change.now);
+fn record(conn: &mut AnyConnection, changed: &[(&Level, &[Entry<'_>])]) -> Result<(), DbError> {
     let rows: Vec<_> = changed
         .iter()
-        .flat_map(|(level, deltas)| {
-            deltas.iter().map(move |d| {
+        .flat_map(|(level, entries)| {
+            entries.iter().map(move |(d, change)| {
                 (
                     sm::sku_id.eq(&level.sku_id),
                     sm::location_id.eq(&level.location_id),
@@ -269,7 +301,7 @@ fn record(conn: &mut AnyConnection, changed: &[(&Level, &[Delta])], change: &Cha
                     sm::reference.eq(change.reference),
                     sm::actor.eq(change.actor.key_id.as_str()),
                     sm::channel.eq(change.actor.channel.as_str()),
-                    sm::created_at.eq(at),
+                    sm::created_at.eq(timestamp(change.now)),
                     sm::kit_sku_id.eq(d.kit.as_ref()),
                 )
             })
@@ -285,7 +317,9 @@ fn record(conn: &mut AnyConnection, changed: &[(&Level, &[Delta])], change: &Cha
             per_backend!(conn, |c| diesel::insert_into(sm::table).values(many).execute(c))?;
         }
     }
-    events::append_all(conn, changed.iter().map(|(level, _)| stock_event(level)).collect(), change.now)
+    let latest = changed.iter().flat_map(|(_, entries)| entries.iter().map(|(_, c)| c.now)).max();
+    let Some(now) = latest else { return Ok(()) };
+    events::append_all(conn, changed.iter().map(|(level, _)| stock_event(level)).collect(), now)
 }
 
 /// The outbox event of a level whose available quantity may have changed.
@@ -420,19 +454,30 @@ pub fn insert_reservation(
     row: &ReservationRow,
     lines: &[(SkuId, i32)],
 ) -> Result<(), DbError> {
-    diesel::insert_into(r::table).values(row).execute(conn)?;
-    let values: Vec<_> = lines
+    insert_reservations(conn, &[(row, lines)])
+}
+
+/// Reservations and their lines: one statement for the rows, one for the lines.
+pub fn insert_reservations(
+    conn: &mut AnyConnection,
+    held: &[(&ReservationRow, &[(SkuId, i32)])],
+) -> Result<(), DbError> {
+    let rows: Vec<&ReservationRow> = held.iter().map(|(row, _)| *row).collect();
+    let values: Vec<_> = held
         .iter()
-        .map(|(sku, q)| (rl::reservation_id.eq(&row.id), rl::sku_id.eq(sku), rl::quantity.eq(*q)))
+        .flat_map(|(row, lines)| {
+            lines.iter().map(|(sku, q)| (rl::reservation_id.eq(&row.id), rl::sku_id.eq(sku), rl::quantity.eq(*q)))
+        })
         .collect();
+    // The multi-backend connection cannot batch; each backend's own can.
+    match rows.as_slice() {
+        [one] => diesel::insert_into(r::table).values(*one).execute(conn)?,
+        many => per_backend!(conn, |c| diesel::insert_into(r::table).values(many.to_vec()).execute(c))?,
+    };
     match values.as_slice() {
-        [one] => {
-            diesel::insert_into(rl::table).values(*one).execute(conn)?;
-        }
-        many => {
-            per_backend!(conn, |c| diesel::insert_into(rl::table).values(many).execute(c))?;
-        }
-    }
+        [one] => diesel::insert_into(rl::table).values(*one).execute(conn)?,
+        many => per_backend!(conn, |c| diesel::insert_into(rl::table).values(many).execute(c))?,
+    };
     Ok(())
 }
 
@@ -479,6 +524,26 @@ pub fn end_reservation(
             .get_result(conn)
             .optional()?,
     })
+}
+
+/// [`end_reservation`] (`When::Unexpired`) of several at once, each only if
+/// still active and unexpired at `at`: the ids it moved, with their new
+/// versions (which say whether a reservation was still at the version read).
+pub fn end_reservations(
+    conn: &mut AnyConnection,
+    ids: &[&ReservationId],
+    to: ReservationStatus,
+    at: NaiveDateTime,
+) -> Result<Vec<(ReservationId, i32)>, DbError> {
+    Ok(diesel::update(
+        r::table
+            .filter(r::id.eq_any(ids))
+            .filter(r::status.eq(ReservationStatus::Active.as_str()))
+            .filter(r::expires_at.is_null().or(r::expires_at.gt(at))),
+    )
+    .set((r::status.eq(to.as_str()), r::updated_at.eq(at), r::version.eq(r::version + 1)))
+    .returning((r::id, r::version))
+    .load(conn)?)
 }
 
 /// Takes `quantity` units off one line of an active reservation and bumps

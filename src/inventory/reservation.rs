@@ -2,7 +2,7 @@
 //! released, or expire by themselves. Status changes are guarded by the status
 //! they expect, so a hold is released, expired or committed exactly once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
@@ -30,18 +30,45 @@ pub struct NewReservation {
     pub order_id: Option<OrderId>,
 }
 
-/// Places a hold on every line or on none: lines that cannot be held are all
-/// reported, and the caller's transaction rolls back the others.
-///
-/// Everything that does not touch a stock level comes first, so that a level
-/// row, which a sale-day SKU makes the hottest row of the database, stays
-/// locked (on PostgreSQL) only for its update, its ledger row and its event.
-pub fn create(
-    conn: &mut AnyConnection,
-    new: NewReservation,
-    actor: &Principal,
+/// A hold ready to write: its row, what it holds of each stocked SKU, and
+/// the ledger entries of each.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    row: ReservationRow,
+    /// Each stocked SKU once, by id, with the units held of it.
+    lines: Vec<(SkuId, i32)>,
+    /// What each kit (or the SKU alone) takes of the line at the same index.
+    deltas: Vec<Vec<Delta>>,
+    actor: Principal,
+    purpose: Purpose,
     now: DateTime<Utc>,
-) -> Result<Placed, InventoryError> {
+}
+
+impl Prepared {
+    /// The one stock level this hold changes (location, SKU), when it is a
+    /// hold of one SKU that is not taken through a kit: the holds that
+    /// [`create_together`] can combine.
+    pub fn single_level(&self) -> Option<(LocationId, SkuId)> {
+        match (self.lines.as_slice(), self.deltas.as_slice()) {
+            ([(sku, _)], [deltas]) if deltas.iter().all(|d| d.kit.is_none()) => {
+                Some((self.row.location_id.clone(), sku.clone()))
+            }
+            _ => None,
+        }
+    }
+
+    fn change(&self) -> Change<'_> {
+        Change {
+            reason: Some(self.purpose.as_str()),
+            reference: Some(self.row.id.as_str()),
+            actor: &self.actor,
+            now: self.now,
+        }
+    }
+}
+
+/// Shapes a hold: the row to insert and what each line takes.
+pub fn prepare(new: NewReservation, actor: &Principal, now: DateTime<Utc>) -> Prepared {
     // Each stocked SKU is one line, whether asked for alone or in kits (all
     // or nothing, like any line); sorted by id so that concurrent
     // reservations lock rows in one order and cannot deadlock. What each
@@ -56,10 +83,9 @@ pub fn create(
             }
         }
     }
-    let id = ReservationId::generate();
     let at = timestamp(now);
     let row = ReservationRow {
-        id: id.clone(),
+        id: ReservationId::generate(),
         location_id: new.location_id,
         purpose: new.purpose.as_str().to_owned(),
         status: ReservationStatus::Active.as_str().to_owned(),
@@ -75,36 +101,81 @@ pub fn create(
         marketplace_id: actor.marketplace_id.clone(),
     };
     // A sum past i32 saturates, and no level can hold that many.
-    let lines: Vec<(SkuId, i32)> = wanted
+    let lines = wanted
         .iter()
         .map(|(sku, takers)| (sku.clone(), takers.iter().map(|d| d.quantity).fold(0, i32::saturating_add)))
         .collect();
-    repo::insert_reservation(conn, &row, &lines)?;
-    let change = Change { reason: Some(new.purpose.as_str()), reference: Some(id.as_str()), actor, now };
-    // Every line's guarded update, then their ledger rows and events in one
-    // statement each; a line that cannot be held fails the whole hold.
-    let updates: Vec<(SkuId, Guard, Vec<Delta>)> = lines
-        .iter()
-        .zip(wanted.values())
-        .map(|((sku, q), takers)| {
-            let deltas = takers
-                .iter()
-                .map(|d| Delta::reserved(MovementKind::Reserve, d.quantity).of_kit(d.kit.as_ref()))
-                .collect();
-            (sku.clone(), Guard::available(*q), deltas)
+    let deltas = wanted
+        .into_values()
+        .map(|takers| {
+            takers.iter().map(|d| Delta::reserved(MovementKind::Reserve, d.quantity).of_kit(d.kit.as_ref())).collect()
         })
         .collect();
-    let held = repo::apply_all(conn, &row.location_id, &updates, &change)?;
+    Prepared { row, lines, deltas, actor: actor.clone(), purpose: new.purpose, now }
+}
+
+/// Places a hold on every line or on none: lines that cannot be held are all
+/// reported, and the caller's transaction rolls back the others.
+pub fn create(
+    conn: &mut AnyConnection,
+    new: NewReservation,
+    actor: &Principal,
+    now: DateTime<Utc>,
+) -> Result<Placed, InventoryError> {
+    place(conn, prepare(new, actor, now))
+}
+
+/// Writes a prepared hold. Everything that does not touch a stock level
+/// comes first, so that a level row, which a sale-day SKU makes the hottest
+/// row of the database, stays locked (on PostgreSQL) only from its update
+/// to the commit.
+pub fn place(conn: &mut AnyConnection, hold: Prepared) -> Result<Placed, InventoryError> {
+    repo::insert_reservation(conn, &hold.row, &hold.lines)?;
+    let change = hold.change();
+    // Every line's guarded update, with its ledger rows and events; a line
+    // that cannot be held fails the whole hold.
+    let updates: Vec<(SkuId, Guard, Vec<Delta>)> = hold
+        .lines
+        .iter()
+        .zip(&hold.deltas)
+        .map(|((sku, q), deltas)| (sku.clone(), Guard::available(*q), deltas.clone()))
+        .collect();
+    let held = repo::apply_all(conn, &hold.row.location_id, &updates, &change)?;
     let mut short: Vec<Shortage> = Vec::new();
-    for ((sku_id, quantity), held) in lines.iter().zip(&held) {
+    for ((sku_id, quantity), held) in hold.lines.iter().zip(&held) {
         if held.is_none() {
-            short.push(shortage(conn, sku_id, &row.location_id, *quantity)?);
+            short.push(shortage(conn, sku_id, &hold.row.location_id, *quantity)?);
         }
     }
     if !short.is_empty() {
         return Err(InventoryError::Insufficient(short));
     }
-    Ok(Placed { id, row, lines })
+    Ok(Placed { id: hold.row.id.clone(), row: hold.row, lines: hold.lines })
+}
+
+/// Places holds of one level (each [`Prepared::single_level`], all the
+/// same) together: their rows in one statement, their lines in another, and
+/// one guarded update of the level for their sum that writes each hold's
+/// own ledger row. When the sum does not fit, nothing is placed and the
+/// answer is `Insufficient`; the caller then places them one by one.
+pub fn place_together(
+    conn: &mut AnyConnection,
+    (location, sku): &(LocationId, SkuId),
+    holds: Vec<Prepared>,
+) -> Result<Vec<Placed>, InventoryError> {
+    let rows: Vec<(&ReservationRow, &[(SkuId, i32)])> = holds.iter().map(|h| (&h.row, h.lines.as_slice())).collect();
+    repo::insert_reservations(conn, &rows)?;
+    let changes: Vec<Change<'_>> = holds.iter().map(Prepared::change).collect();
+    let entries: Vec<repo::Entry<'_>> = holds
+        .iter()
+        .zip(&changes)
+        .flat_map(|(h, change)| h.deltas.iter().flatten().map(move |d| (d, change)))
+        .collect();
+    let total = holds.iter().flat_map(|h| &h.lines).map(|(_, q)| *q).fold(0, i32::saturating_add);
+    if repo::apply_entries(conn, sku, location, Guard::available(total), &entries)?.is_none() {
+        return Err(InventoryError::Insufficient(vec![shortage(conn, sku, location, total)?]));
+    }
+    Ok(holds.into_iter().map(|h| Placed { id: h.row.id.clone(), row: h.row, lines: h.lines }).collect())
 }
 
 /// A hold as `create` placed it: what it wrote, without reading back the
@@ -210,6 +281,72 @@ fn transition(
     let at = timestamp(now);
     let version = repo::end_reservation(conn, &seen.id, seen.version, to, when, at)?;
     Ok(version.map(|version| Reservation { status: to, updated_at: at, version, ..seen.clone() }))
+}
+
+/// A release of a reservation as its caller read it.
+#[derive(Debug, Clone)]
+pub struct Ending {
+    pub seen: Reservation,
+    pub actor: Principal,
+    pub reason: &'static str,
+    pub now: DateTime<Utc>,
+}
+
+impl Ending {
+    /// The one stock level an active reservation of one line holds: the
+    /// releases that [`release_together`] can combine.
+    pub fn single_level(&self) -> Option<(LocationId, SkuId)> {
+        match self.seen.lines.as_slice() {
+            [line] if self.seen.status == ReservationStatus::Active && line.quantity > 0 => {
+                Some((self.seen.location_id.clone(), line.sku_id.clone()))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Releases reservations of one level (each [`Ending::single_level`], all
+/// the same) together: one status change for all of them, and one guarded
+/// update of the level for the units they held that writes each release's
+/// own ledger row. When any of them is no longer as its caller read it
+/// (ended, expired, or changed), nothing is released and the answer is an
+/// error: the caller then releases them one by one, as each would alone.
+pub fn release_together(
+    conn: &mut AnyConnection,
+    (location, sku): &(LocationId, SkuId),
+    endings: &[Ending],
+) -> Result<Vec<Reservation>, InventoryError> {
+    let at = endings.iter().map(|e| timestamp(e.now)).max().unwrap_or_default();
+    let ids: Vec<&ReservationId> = endings.iter().map(|e| &e.seen.id).collect();
+    let moved: HashMap<ReservationId, i32> =
+        repo::end_reservations(conn, &ids, ReservationStatus::Released, at)?.into_iter().collect();
+    if let Some(changed) = endings.iter().find(|e| moved.get(&e.seen.id) != Some(&(e.seen.version + 1))) {
+        return Err(InventoryError::ReservationNotActive {
+            id: changed.seen.id.to_string(),
+            status: changed.seen.status,
+        });
+    }
+    let deltas: Vec<Delta> =
+        endings.iter().map(|e| Delta::reserved(MovementKind::Release, -e.seen.lines[0].quantity)).collect();
+    let changes: Vec<Change<'_>> = endings
+        .iter()
+        .map(|e| Change { reason: Some(e.reason), reference: Some(e.seen.id.as_str()), actor: &e.actor, now: e.now })
+        .collect();
+    let entries: Vec<repo::Entry<'_>> = deltas.iter().zip(&changes).collect();
+    let total = deltas.iter().map(|d| -d.reserved).fold(0, i32::saturating_add);
+    if repo::apply_entries(conn, sku, location, Guard::reserved(total), &entries)?.is_none() {
+        // Only a count that found fewer units than were held gets here.
+        return Err(InventoryError::Insufficient(vec![shortage(conn, sku, location, total)?]));
+    }
+    Ok(endings
+        .iter()
+        .map(|e| Reservation {
+            status: ReservationStatus::Released,
+            updated_at: at,
+            version: e.seen.version + 1,
+            ..e.seen.clone()
+        })
+        .collect())
 }
 
 /// Gives the held units back to the shelf.

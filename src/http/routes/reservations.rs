@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, get, post};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -20,8 +22,8 @@ use crate::http::idempotency;
 use crate::http::policy::{self, HoldUse, Op};
 use crate::http::problem::ApiError;
 use crate::http::reply::Reply;
-use crate::inventory::reservation::{self, NewReservation};
-use crate::inventory::{self, Purpose, Reservation};
+use crate::inventory::reservation::{self, Ending, NewReservation};
+use crate::inventory::{self, HoldCombiner, Purpose, Reservation};
 use crate::types::ReservationId;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -101,6 +103,7 @@ impl HoldAt {
 
 async fn place(
     ctx: Data<Context>,
+    holds: Data<HoldCombiner>,
     caller: Caller,
     key: IdempotencyKey,
     fingerprint: String,
@@ -117,25 +120,45 @@ async fn place(
         let (at, codes, caller) = (hold.location.clone(), codes.clone(), caller.clone());
         ctx.db.read(move |conn| resolve(conn, &at, &codes, &caller)).await.ok()
     };
+    // A hold without a key has no stored answer to keep beside it: it may
+    // share its write with the other holds of its level (the combiner
+    // places a hold of several levels, or through a kit, alone).
+    if let (None, Some((location, skus))) = (&key.0, &resolved) {
+        let new = new_reservation(location, skus, hold, expires_at);
+        let placed = holds.into_inner().place(&ctx.db, reservation::prepare(new, &caller, now)).await?;
+        let reservation = placed.describe(location.code.as_str(), skus)?;
+        let body = reservation_response(&reservation);
+        return Ok(Reply::created(&body, "/v1/reservations", reservation.id.as_str()).version(reservation.version));
+    }
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, fingerprint, move |conn| {
         let (location, skus) = match resolved {
             Some(resolved) => resolved,
             None => resolve(conn, &hold.location, &codes, &caller)?,
         };
-        let new = NewReservation {
-            location_id: location.id.clone(),
-            purpose: hold.purpose,
-            lines: skus.iter().zip(&hold.lines).map(|(s, (_, q))| (inventory::Item::of(s), *q)).collect(),
-            expires_at,
-            customer_ref: hold.customer_ref,
-            reference: hold.reference,
-            order_id: None,
-        };
+        let new = new_reservation(&location, &skus, hold, expires_at);
         let reservation = reservation::create(conn, new, &caller, now)?.describe(location.code.as_str(), &skus)?;
         let body = reservation_response(&reservation);
         Ok(Reply::created(&body, "/v1/reservations", reservation.id.as_str()).version(reservation.version))
     })
     .await
+}
+
+/// The hold asked for, with its location and SKUs resolved.
+fn new_reservation(
+    location: &Location,
+    skus: &[Sku],
+    hold: HoldInput,
+    expires_at: Option<DateTime<Utc>>,
+) -> NewReservation {
+    NewReservation {
+        location_id: location.id.clone(),
+        purpose: hold.purpose,
+        lines: skus.iter().zip(&hold.lines).map(|(s, (_, q))| (inventory::Item::of(s), *q)).collect(),
+        expires_at,
+        customer_ref: hold.customer_ref,
+        reference: hold.reference,
+        order_id: None,
+    }
 }
 
 /// Hold stock at a location for a purpose; all lines or none.
@@ -148,6 +171,7 @@ async fn place(
 #[post("/reservations")]
 pub async fn create_reservation(
     ctx: Data<Context>,
+    holds: Data<HoldCombiner>,
     caller: Caller,
     key: IdempotencyKey,
     body: JsonBody<ReservationRequest>,
@@ -171,7 +195,7 @@ pub async fn create_reservation(
         customer_ref,
         reference,
     };
-    place(ctx, caller, key, body.fingerprint, hold).await
+    place(ctx, holds, caller, key, body.fingerprint, hold).await
 }
 
 /// Hold scanned items for a customer at this POS's store.
@@ -184,6 +208,7 @@ pub async fn create_reservation(
 #[post("/pos/holds")]
 pub async fn create_pos_hold(
     ctx: Data<Context>,
+    holds: Data<HoldCombiner>,
     caller: Caller,
     key: IdempotencyKey,
     body: JsonBody<PosHoldRequest>,
@@ -203,7 +228,7 @@ pub async fn create_pos_hold(
         customer_ref,
         reference: None,
     };
-    place(ctx, caller, key, body.fingerprint, hold).await
+    place(ctx, holds, caller, key, body.fingerprint, hold).await
 }
 
 /// Read a reservation.
@@ -284,13 +309,14 @@ fn resolve(
 #[post("/reservations/{id}/release")]
 pub async fn release_reservation(
     ctx: Data<Context>,
+    holds: Data<HoldCombiner>,
     caller: Caller,
     req: HttpRequest,
     key: IdempotencyKey,
     id: Path<String>,
 ) -> Result<Reply, ApiError> {
     caller.may(Op::Hold)?;
-    end(ctx, caller, bodiless_fingerprint(&req), key, ReservationId(id.into_inner()), false).await
+    end(ctx, holds, caller, bodiless_fingerprint(&req), key, ReservationId(id.into_inner()), false).await
 }
 
 /// Commit a reservation: its units are sold (on hand and reserved both go down).
@@ -298,17 +324,22 @@ pub async fn release_reservation(
 #[post("/reservations/{id}/commit")]
 pub async fn commit_reservation(
     ctx: Data<Context>,
+    holds: Data<HoldCombiner>,
     caller: Caller,
     req: HttpRequest,
     key: IdempotencyKey,
     id: Path<String>,
 ) -> Result<Reply, ApiError> {
     caller.may(Op::Hold)?;
-    end(ctx, caller, bodiless_fingerprint(&req), key, ReservationId(id.into_inner()), true).await
+    end(ctx, holds, caller, bodiless_fingerprint(&req), key, ReservationId(id.into_inner()), true).await
 }
+
+/// Why the ledger says a caller's release happened.
+const RELEASED: &str = "released by caller";
 
 async fn end(
     ctx: Data<Context>,
+    holds: Data<HoldCombiner>,
     caller: Caller,
     fingerprint: String,
     key: IdempotencyKey,
@@ -316,13 +347,29 @@ async fn end(
     commit: bool,
 ) -> Result<Reply, ApiError> {
     let now = ctx.now();
+    if key.0.is_none() && !commit {
+        // A release without a key may share its write with the other
+        // releases of its level; the reservation is read first to find the
+        // level, and the release takes it only at the version read.
+        let (reading, id) = (caller.clone(), id.clone());
+        let seen = ctx
+            .db
+            .read(move |conn| {
+                let held = reservation::get(conn, &id)?;
+                policy::reservation(&reading, &held, HoldUse::Change)?;
+                Ok::<_, ApiError>(held)
+            })
+            .await?;
+        let ending = Ending { seen, actor: caller.0, reason: RELEASED, now };
+        return Ok(reply(&holds.into_inner().release(&ctx.db, ending).await?));
+    }
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, fingerprint, move |conn| {
         let held = reservation::get(conn, &id)?;
         policy::reservation(&caller, &held, HoldUse::Change)?;
         let ended = if commit {
             reservation::commit(conn, &held, &caller, "committed by caller", now)?
         } else {
-            reservation::release(conn, &held, &caller, "released by caller", now)?
+            reservation::release(conn, &held, &caller, RELEASED, now)?
         };
         Ok(reply(&ended))
     })
