@@ -102,9 +102,7 @@ impl HoldCombiner {
                     Work::Release(ending, answer) => releases.push((ending, answer)),
                 }
             }
-            // Releases first: the units they give back are there for the holds.
-            release_batch(&db, &level, releases).await;
-            place_batch(&db, &level, holds).await;
+            write_batch(&db, &level, releases, holds).await;
         }
     }
 }
@@ -123,6 +121,37 @@ impl Drop for Unwinding<'_> {
             self.0.waiting.lock().unwrap_or_else(|e| e.into_inner()).remove(self.1);
         }
     }
+}
+
+/// A level's releases and holds: all in one transaction when both are
+/// there (releases first: the units they give back are there for the
+/// holds), else, or when that fails, each kind in its own.
+async fn write_batch(
+    db: &Db,
+    level: &Level,
+    releases: Vec<(Ending, Answer<Reservation>)>,
+    holds: Vec<(Prepared, Answer<Placed>)>,
+) {
+    if !releases.is_empty() && !holds.is_empty() {
+        let endings: Vec<Ending> = releases.iter().map(|(ending, _)| ending.clone()).collect();
+        let prepared: Vec<Prepared> = holds.iter().map(|(hold, _)| hold.clone()).collect();
+        let at = level.clone();
+        let both = db.write(move |conn| {
+            let released = reservation::release_together(conn, &at, &endings)?;
+            Ok::<_, InventoryError>((released, reservation::place_together(conn, &at, prepared)?))
+        });
+        if let Ok((released, placed)) = both.await {
+            for ((_, answer), released) in releases.into_iter().zip(released) {
+                let _ = answer.send(Ok(released));
+            }
+            for ((_, answer), placed) in holds.into_iter().zip(placed) {
+                let _ = answer.send(Ok(placed));
+            }
+            return;
+        }
+    }
+    release_batch(db, level, releases).await;
+    place_batch(db, level, holds).await;
 }
 
 /// Holds together when there are several and their sum fits, else one by

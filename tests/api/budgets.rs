@@ -10,6 +10,8 @@
 //! here and says which request; lowering one is progress, and the number
 //! is lowered with it. The targets are in the performance issue (#18).
 
+use std::collections::HashSet;
+
 use futures_util::future::join_all;
 use omnistock::access::{Channel, Role};
 use serde_json::json;
@@ -169,7 +171,7 @@ async fn concurrent_holds_of_one_level_share_their_writes(app: TestApp) {
     let commits = app.ctx.db.commits();
     let answers = join_all((0..30).map(hold)).await;
     let commits = app.ctx.db.commits() - commits;
-    let mut ids = std::collections::HashSet::new();
+    let mut ids = HashSet::new();
     for (i, answer) in answers.iter().enumerate() {
         answer.assert_status(201);
         assert_eq!(answer.body["customer_ref"], format!("c{i}"));
@@ -186,39 +188,55 @@ async fn concurrent_holds_of_one_level_share_their_writes(app: TestApp) {
     assert!(commits < 30, "30 holds took {commits} commits");
     let level = app.get("/v1/availability?sku=HOT", &web).await;
     assert_eq!(level.body["skus"][0]["network_available"], 100 - 45);
-    let ledger = app.get("/v1/locations/S1/stock/HOT/movements?limit=100", &app.admin).await;
-    let held: std::collections::HashSet<String> = ledger.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["kind"] == "reserve")
-        .map(|m| m["reference"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(held, ids, "each hold's own ledger row, naming it");
+    // Each hold's own ledger row names it.
+    let held = ledger(&app, "reserve").await;
+    assert_eq!(held, ids);
 
-    // Their releases, all at once, share their writes too.
+    // Releases and new holds at once: they share writes too (releases and
+    // holds of the level in one transaction), each answered for itself.
+    let release = |id: &String| release(&app, &web, id.clone());
+    let quantity = |a: &Answer| a.body["lines"][0]["quantity"].as_i64().unwrap();
+    let (first, rest) = answers.split_at(15);
+    let first: Vec<String> = first.iter().map(|a| a.body["id"].as_str().unwrap().to_owned()).collect();
     let commits = app.ctx.db.commits();
-    let paths: Vec<String> = ids.iter().map(|id| format!("/v1/reservations/{id}/release")).collect();
-    let released = join_all(paths.iter().map(|path| app.post(path, &web, json!(null)))).await;
+    let (released, more) =
+        futures_util::future::join(join_all(first.iter().map(release)), join_all((30..45).map(hold))).await;
     let commits = app.ctx.db.commits() - commits;
+    assert!(commits < 30, "15 releases and 15 holds took {commits} commits");
     for answer in &released {
         answer.assert_status(200);
         assert_eq!(answer.body["status"], "released");
     }
-    assert!(commits < 30, "30 releases took {commits} commits");
-    let again = app.post(&paths[0], &web, json!(null)).await;
-    again.assert_problem(409, "reservation_not_active");
+    let mut all = ids.clone();
+    for answer in &more {
+        answer.assert_status(201);
+        all.insert(answer.body["id"].as_str().unwrap().to_owned());
+    }
+    let level = app.get("/v1/availability?sku=HOT", &web).await;
+    let held_now: i64 = rest.iter().chain(&more).map(quantity).sum();
+    assert_eq!(level.body["skus"][0]["network_available"], 100 - held_now);
+    release(&first[0]).await.assert_problem(409, "reservation_not_active");
+
+    let remaining: Vec<String> = rest.iter().chain(&more).map(|a| a.body["id"].as_str().unwrap().to_owned()).collect();
+    for answer in join_all(remaining.iter().map(release)).await {
+        answer.assert_status(200);
+    }
     let level = app.get("/v1/availability?sku=HOT", &web).await;
     assert_eq!(level.body["skus"][0]["network_available"], 100);
-    let ledger = app.get("/v1/locations/S1/stock/HOT/movements?limit=100", &app.admin).await;
-    let given_back: std::collections::HashSet<String> = ledger.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["kind"] == "release")
-        .map(|m| m["reference"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(given_back, ids, "each release's own ledger row, naming it");
+    let (held, given_back) = (ledger(&app, "reserve").await, ledger(&app, "release").await);
+    assert_eq!((held.len(), &held), (45, &all), "a reserve row for each hold");
+    assert_eq!(given_back, all, "a release row for each release");
     let checked = app.cli(&["check-ledger"]);
     assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stdout));
+}
+
+async fn release(app: &TestApp, key: &str, id: String) -> Answer {
+    app.post(&format!("/v1/reservations/{id}/release"), key, json!(null)).await
+}
+
+/// The references of HOT's ledger rows of `kind` at S1.
+async fn ledger(app: &TestApp, kind: &str) -> HashSet<String> {
+    let page = app.get("/v1/locations/S1/stock/HOT/movements?limit=200", &app.admin).await;
+    let rows = page.body["items"].as_array().unwrap();
+    rows.iter().filter(|m| m["kind"] == kind).map(|m| m["reference"].as_str().unwrap().to_owned()).collect()
 }
