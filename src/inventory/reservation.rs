@@ -157,7 +157,8 @@ pub fn place(conn: &mut AnyConnection, hold: Prepared) -> Result<Placed, Invento
 /// same) together: their rows in one statement, their lines in another, and
 /// one guarded update of the level for their sum that writes each hold's
 /// own ledger row. When the sum does not fit, nothing is placed and the
-/// answer is `Insufficient`; the caller then places them one by one.
+/// answer is `Insufficient` with no shortage measured (no caller sees it):
+/// the caller then places them one by one, each measuring its own.
 pub fn place_together(
     conn: &mut AnyConnection,
     (location, sku): &(LocationId, SkuId),
@@ -173,7 +174,7 @@ pub fn place_together(
         .collect();
     let total = holds.iter().flat_map(|h| &h.lines).map(|(_, q)| *q).fold(0, i32::saturating_add);
     if repo::apply_entries(conn, sku, location, Guard::available(total), &entries)?.is_none() {
-        return Err(InventoryError::Insufficient(vec![shortage(conn, sku, location, total)?]));
+        return Err(InventoryError::Insufficient(Vec::new()));
     }
     Ok(holds.into_iter().map(|h| Placed { id: h.row.id.clone(), row: h.row, lines: h.lines }).collect())
 }
@@ -335,8 +336,9 @@ pub fn release_together(
     let entries: Vec<repo::Entry<'_>> = deltas.iter().zip(&changes).collect();
     let total = deltas.iter().map(|d| -d.reserved).fold(0, i32::saturating_add);
     if repo::apply_entries(conn, sku, location, Guard::reserved(total), &entries)?.is_none() {
-        // Only a count that found fewer units than were held gets here.
-        return Err(InventoryError::Insufficient(vec![shortage(conn, sku, location, total)?]));
+        // Only a count that found fewer units than were held gets here; the
+        // releases one by one then say which.
+        return Err(InventoryError::Insufficient(Vec::new()));
     }
     Ok(endings
         .iter()
