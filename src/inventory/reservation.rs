@@ -47,7 +47,7 @@ pub struct Prepared {
 impl Prepared {
     /// The one stock level this hold changes (location, SKU), when it is a
     /// hold of one SKU that is not taken through a kit: the holds that
-    /// [`create_together`] can combine.
+    /// [`place_together`] can combine.
     pub fn single_level(&self) -> Option<(LocationId, SkuId)> {
         match (self.lines.as_slice(), self.deltas.as_slice()) {
             ([(sku, _)], [deltas]) if deltas.iter().all(|d| d.kit.is_none()) => {
