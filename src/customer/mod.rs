@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 pub use repo::Customer;
 
-use crate::db::{AnyConnection, DbError, timestamp};
+use crate::db::{AnyConnection, DbError, reference, timestamp};
 use crate::types::CustomerId;
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +134,16 @@ pub fn find(conn: &mut AnyConnection, external_ref: &str) -> Result<Option<Custo
 
 pub fn get(conn: &mut AnyConnection, external_ref: &str) -> Result<Customer, CustomerError> {
     find(conn, external_ref)?.ok_or_else(|| CustomerError::NotFound(external_ref.to_owned()))
+}
+
+/// The id of the customer with this reference: kept in process once found
+/// (neither ever changes, and customers are never deleted), so a request on a
+/// customer's behalf does not read the customer again.
+pub fn id_of(conn: &mut AnyConnection, external_ref: &str) -> Result<CustomerId, CustomerError> {
+    reference::lasting(conn, &format!("customer-ref:{external_ref}"), |conn| {
+        Ok::<_, DbError>(repo::by_ref(conn, external_ref)?.map(|c| c.id))
+    })?
+    .ok_or_else(|| CustomerError::NotFound(external_ref.to_owned()))
 }
 
 pub fn by_id(conn: &mut AnyConnection, id: &CustomerId) -> Result<Customer, CustomerError> {

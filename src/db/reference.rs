@@ -9,6 +9,10 @@
 //! CLI, or a transaction that failed to commit) has since changed, at the
 //! cost of one small read per request instead of one per lookup.
 //!
+//! A few facts never change once they exist (a customer's id by its
+//! reference); [`lasting`] keeps those without the token, so finding one
+//! costs no statement at all.
+//!
 //! The cache is reached through the thread running the request: `Db::read`
 //! and `Db::write` open a [`scope`] around the work, so domain functions
 //! keep taking only a connection. Without a scope (a bare pooled
@@ -37,15 +41,44 @@ type Entry = Arc<dyn Any + Send + Sync>;
 #[derive(Default)]
 pub struct Cache {
     state: Mutex<State>,
+    /// Facts that never change once they exist: no token guards them.
+    lasting: Mutex<Bounded>,
 }
 
 #[derive(Default)]
 struct State {
     /// The token the entries were read under.
     token: Option<String>,
+    kept: Bounded,
+}
+
+/// Entries up to [`MAX_ENTRIES`].
+#[derive(Default)]
+struct Bounded {
     entries: HashMap<String, Entry>,
     /// The keys, oldest first: a full cache lets the oldest go.
     order: VecDeque<String>,
+}
+
+impl Bounded {
+    fn insert(&mut self, key: String, value: Entry) {
+        if self.entries.insert(key.clone(), value).is_some() {
+            return;
+        }
+        self.order.push_back(key);
+        // Full: the oldest entry makes room. Emptying the whole cache
+        // instead would free thousands of entries inside one request,
+        // and send the requests after it to the database for everything.
+        if self.entries.len() > MAX_ENTRIES
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.entries.remove(&oldest);
+        }
+    }
+
+    fn get<T: Clone + 'static>(&self, key: &str) -> Option<T> {
+        self.entries.get(key).and_then(|entry| entry.downcast_ref::<T>()).cloned()
+    }
 }
 
 /// What the running request knows of the cache.
@@ -94,8 +127,7 @@ fn usable(conn: &mut AnyConnection) -> Result<Option<(Arc<Cache>, String)>, DbEr
             });
             let mut state = cache.lock();
             if state.token.as_deref() != Some(token.as_str()) {
-                state.entries.clear();
-                state.order.clear();
+                state.kept = Bounded::default();
                 state.token = Some(token.clone());
             }
             token
@@ -104,10 +136,14 @@ fn usable(conn: &mut AnyConnection) -> Result<Option<(Arc<Cache>, String)>, DbEr
     Ok(Some((cache, token)))
 }
 
+/// A panic while holding a lock leaves a map, never a torn value.
+fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl Cache {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // A panic while holding the lock leaves a map, never a torn value.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        locked(&self.state)
     }
 
     fn get<T: Clone + Send + Sync + 'static>(&self, token: &str, key: &str) -> Option<T> {
@@ -115,7 +151,7 @@ impl Cache {
         if state.token.as_deref() != Some(token) {
             return None;
         }
-        state.entries.get(key).and_then(|entry| entry.downcast_ref::<T>()).cloned()
+        state.kept.get(key)
     }
 
     /// Keeps what was read under `token`, unless the cache moved on
@@ -132,21 +168,37 @@ impl Cache {
         for (keys, value) in entries {
             let value: Entry = Arc::new(value);
             for key in keys {
-                if state.entries.insert(key.clone(), value.clone()).is_some() {
-                    continue;
-                }
-                state.order.push_back(key);
-                // Full: the oldest entry makes room. Emptying the whole cache
-                // instead would free thousands of entries inside one request,
-                // and send the requests after it to the database for everything.
-                if state.entries.len() > MAX_ENTRIES
-                    && let Some(oldest) = state.order.pop_front()
-                {
-                    state.entries.remove(&oldest);
-                }
+                state.kept.insert(key, value.clone());
             }
         }
     }
+}
+
+/// The value under `key` of a fact that never changes once it exists (a
+/// customer's id by its reference: neither is ever rewritten and customers
+/// are never deleted), read with `load` until it is found. Found, it is kept
+/// without the token and costs no statement at all; what is missing is not
+/// kept, since another instance may create it. Only for rows committed
+/// before the request: one its own transaction wrote could still roll back.
+pub fn lasting<T, E>(
+    conn: &mut AnyConnection,
+    key: &str,
+    load: impl FnOnce(&mut AnyConnection) -> Result<Option<T>, E>,
+) -> Result<Option<T>, E>
+where
+    T: Clone + Send + Sync + 'static,
+{
+    let Some(cache) = SCOPE.with(|s| s.borrow().as_ref().map(|scope| scope.cache.clone())) else {
+        return load(conn);
+    };
+    if let Some(found) = locked(&cache.lasting).get::<T>(key) {
+        return Ok(Some(found));
+    }
+    let value = load(conn)?;
+    if let Some(found) = &value {
+        locked(&cache.lasting).insert(key.to_owned(), Arc::new(found.clone()));
+    }
+    Ok(value)
 }
 
 /// The value under `key`, read with `load` when it is not cached.
@@ -244,7 +296,7 @@ mod tests {
         let cache = Cache::default();
         cache.lock().token = Some("a".into());
         cache.put("a", (0..MAX_ENTRIES + 10).map(|n| ([format!("sku:{n}")], n)));
-        assert_eq!(cache.lock().entries.len(), MAX_ENTRIES);
+        assert_eq!(cache.lock().kept.entries.len(), MAX_ENTRIES);
         assert_eq!(cache.get::<usize>("a", "sku:9"), None, "the oldest went first");
         assert_eq!(cache.get::<usize>("a", &format!("sku:{}", MAX_ENTRIES + 9)), Some(MAX_ENTRIES + 9));
     }

@@ -17,13 +17,12 @@ use super::{Act, Destination, NewOrder, OrderError, Payment, Prices, audit, mone
 use crate::access::Role;
 use crate::cart::{self, CartError, CartRef, Editor, Intent};
 use crate::catalog::{self, CatalogError, Location, Sku};
-use crate::customer::Customer;
 use crate::db::{AnyConnection, DbError, timestamp};
 use crate::events::{self, NewEvent};
 use crate::inventory::reservation::{self, NewReservation};
 use crate::inventory::{self, InventoryError, Item, LevelAt, Purpose};
 use crate::pricing::{self, Pricing};
-use crate::types::{Currency, LocationId, Money, OrderId, OrderLineId, Quantity};
+use crate::types::{Currency, CustomerId, LocationId, Money, OrderId, OrderLineId, Quantity};
 
 pub const ORDER_CREATED: &str = "order.created";
 
@@ -519,14 +518,14 @@ fn insert_fulfilment(
 /// goods at the counter now, whatever the cart's intent.
 pub fn checkout(
     conn: &mut AnyConnection,
-    customer: &Customer,
+    customer: &CustomerId,
     expected_version: i32,
     payment: Payment,
     counter: Option<Location>,
     act: &Act<'_>,
 ) -> Result<Order, OrderError> {
     let e = Editor { actor: act.actor, now: act.now, expected_version: Some(expected_version), config: act.config };
-    let open = CartRef::OpenFor(customer.id.clone());
+    let open = CartRef::OpenFor(customer.clone());
     let placed = cart::check_out(conn, &open, &e, |conn, cart| {
         if cart.lines.is_empty() {
             return Err(OrderError::CartEmpty);
@@ -554,7 +553,7 @@ pub fn checkout(
         let order = place(
             conn,
             NewOrder {
-                customer_id: Some(customer.id.clone()),
+                customer_id: Some(customer.clone()),
                 cart_id: Some(cart.id.clone()),
                 channels: cart.channels.clone(),
                 lines,

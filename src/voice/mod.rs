@@ -169,7 +169,7 @@ pub fn run(conn: &mut AnyConnection, command: Command, act: &Act<'_>) -> Result<
         VoiceIntent::Checkout => {
             let payment = command.payment.ok_or(VoiceError::NeedsPayment)?;
             let open = cart::open_cart(conn, &mine, &e)?;
-            let order = order::place::checkout(conn, &command.customer, open.version, payment, None, act)?;
+            let order = order::place::checkout(conn, &command.customer.id, open.version, payment, None, act)?;
             let total = order.money(order.row.total_minor)?;
             let speech = format!("Done. Your order {} is placed, {} in total.", order.row.number, spoken_money(total));
             Ok(Outcome::Order { order, speech })

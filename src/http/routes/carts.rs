@@ -66,8 +66,7 @@ enum Command {
 pub fn resolve(conn: &mut AnyConnection, owner: &Owner) -> Result<(CartRef, Option<String>), ApiError> {
     match owner {
         Owner::Customer(reference) => {
-            let customer = customer::get(conn, reference)?;
-            Ok((CartRef::OpenFor(customer.id), Some(customer.external_ref)))
+            Ok((CartRef::OpenFor(customer::id_of(conn, reference)?), Some(reference.clone())))
         }
         Owner::Token(token) => Ok((CartRef::Id(cart::id_by_token(conn, token)?), None)),
     }
@@ -77,8 +76,8 @@ pub fn resolve(conn: &mut AnyConnection, owner: &Owner) -> Result<(CartRef, Opti
 fn existing(conn: &mut AnyConnection, owner: &Owner) -> Result<Option<(CartId, Option<String>)>, ApiError> {
     match owner {
         Owner::Customer(reference) => {
-            let customer = customer::get(conn, reference)?;
-            Ok(cart::open_cart_id(conn, &customer.id)?.map(|id| (id, Some(customer.external_ref))))
+            let customer = customer::id_of(conn, reference)?;
+            Ok(cart::open_cart_id(conn, &customer)?.map(|id| (id, Some(reference.clone()))))
         }
         Owner::Token(token) => Ok(Some((cart::id_by_token(conn, token)?, None))),
     }
@@ -384,8 +383,8 @@ pub async fn cart_history(
     let reference = reference.into_inner();
     ctx.db
         .read(move |conn| {
-            let customer = customer::get(conn, &reference)?;
-            let Some(id) = cart::open_cart_id(conn, &customer.id)? else {
+            let customer = customer::id_of(conn, &reference)?;
+            let Some(id) = cart::open_cart_id(conn, &customer)? else {
                 return Ok(Reply::ok(&PageResponse::<CartChangeResponse> { items: Vec::new(), next_cursor: None }));
             };
             history_reply(conn, &id, &page.0)

@@ -155,10 +155,10 @@ pub async fn checkout(
     let config = ctx.config.clone();
     let reference = reference.into_inner();
     idempotency::run(&ctx, &caller.key_id.clone(), Some(key), body.fingerprint, move |conn| {
-        let customer = customer::get(conn, &reference)?;
+        let customer = customer::id_of(conn, &reference)?;
         let act = Act { actor: &caller, config: &config, now };
         let placed = order::place::checkout(conn, &customer, version, payment, None, &act)?;
-        let view = order_view_for(conn, &placed, &caller, Some(customer.external_ref))?;
+        let view = order_view_for(conn, &placed, &caller, Some(reference))?;
         Ok(Reply::created(&view, "/v1/orders", placed.row.id.as_str()).version(placed.row.version))
     })
     .await
@@ -202,7 +202,7 @@ pub async fn list_orders(
                 ..OrderFilter::default()
             };
             if let Some(reference) = &q.customer {
-                filter.customer_id = Some(customer::get(conn, reference)?.id);
+                filter.customer_id = Some(customer::id_of(conn, reference)?);
             }
             if let Some(code) = &q.location {
                 filter.location_id = Some(catalog::get_location(conn, code)?.id);

@@ -75,7 +75,7 @@ pub async fn counter_sale(
     let (now, config) = (ctx.now(), ctx.config.clone());
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
         let store = own_store(conn, &caller)?;
-        let customer_id = customer_ref.map(|r| customer::get(conn, &r).map(|c| c.id)).transpose()?;
+        let customer_id = customer_ref.map(|r| customer::id_of(conn, &r)).transpose()?;
         let new = NewOrder {
             customer_id,
             cart_id: None,
@@ -122,7 +122,7 @@ pub async fn counter_checkout(
     let (now, config) = (ctx.now(), ctx.config.clone());
     idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
         let store = own_store(conn, &caller)?;
-        let customer = customer::get(conn, &reference)?;
+        let customer = customer::id_of(conn, &reference)?;
         let act = Act { actor: &caller, config: &config, now };
         let placed = order::place::checkout(conn, &customer, version, payment, Some(store), &act)?;
         created(conn, &placed, &caller)
@@ -163,7 +163,7 @@ pub async fn endless_aisle(
             EndlessAisleFulfilment::Ship { address } => Destination::Ship { address },
             EndlessAisleFulfilment::Pickup => Destination::Pickup { store, curbside: false, allow_transfer: true },
         };
-        let customer_id = customer_ref.map(|r| customer::get(conn, &r).map(|c| c.id)).transpose()?;
+        let customer_id = customer_ref.map(|r| customer::id_of(conn, &r)).transpose()?;
         let new = NewOrder {
             customer_id,
             cart_id: None,
