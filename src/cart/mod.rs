@@ -146,6 +146,16 @@ fn channel_list(stored: &str) -> Vec<String> {
     channels
 }
 
+/// What a cart's first version records.
+fn created() -> Record {
+    Record { action: CartAction::Create, sku: None, quantity: None, detail: None }
+}
+
+/// Records changes of the cart by `e`, each at its version.
+fn record(conn: &mut AnyConnection, id: &CartId, records: &[(i32, Record)], e: &Editor<'_>) -> Result<(), DbError> {
+    repo::record(conn, id, records, e.actor.channel.as_str(), e.actor.key_id.as_str(), e.now)
+}
+
 /// The id of the customer's open cart, created on first use.
 fn create_open(conn: &mut AnyConnection, customer: &CustomerId, e: &Editor<'_>) -> Result<CartId, CartError> {
     loop {
@@ -153,9 +163,9 @@ fn create_open(conn: &mut AnyConnection, customer: &CustomerId, e: &Editor<'_>) 
         // The unique `open_for` keeps one open cart per customer: when the
         // customer has one (another channel may have created it just now),
         // the insert does nothing and the open cart is read instead.
-        if repo::insert(conn, &id, Some(customer), None, e.actor.channel.as_str(), e.now)? {
-            let record = Record { action: CartAction::Create, sku: None, quantity: None, detail: None };
-            repo::record(conn, &id, 1, record, e.actor.channel.as_str(), e.actor.key_id.as_str(), e.now)?;
+        let channel = e.actor.channel.as_str();
+        if repo::insert(conn, &id, (Some(customer), None), &RowChange::default(), 1, channel, e.now)?.is_some() {
+            record(conn, &id, &[(1, created())], e)?;
             return Ok(id);
         }
         if let Some(id) = repo::open_for_customer(conn, customer)? {
@@ -180,9 +190,9 @@ pub fn open_cart(conn: &mut AnyConnection, cart: &CartRef, e: &Editor<'_>) -> Re
 pub fn create_anonymous(conn: &mut AnyConnection, e: &Editor<'_>) -> Result<Cart, CartError> {
     let id = CartId::generate();
     let token = format!("ct_{}", secret::random_token(24));
-    repo::insert(conn, &id, None, Some(&token), e.actor.channel.as_str(), e.now)?;
-    let record = Record { action: CartAction::Create, sku: None, quantity: None, detail: None };
-    repo::record(conn, &id, 1, record, e.actor.channel.as_str(), e.actor.key_id.as_str(), e.now)?;
+    let channel = e.actor.channel.as_str();
+    repo::insert(conn, &id, (None, Some(&token)), &RowChange::default(), 1, channel, e.now)?;
+    record(conn, &id, &[(1, created())], e)?;
     load(conn, &id)
 }
 
@@ -210,20 +220,32 @@ fn refusal(conn: &mut AnyConnection, id: &CartId, e: &Editor<'_>) -> CartError {
 }
 
 /// Takes the cart's next version, writing `row` (what the edit changes on
-/// the cart's own row) in the same statement, and reads its lines. With
-/// `first_use`, a customer without an open cart gets one; a cart that is
-/// closed or not at the expected version is refused.
+/// the cart's own row) in the same statement, and reads its lines; a cart
+/// that is closed or not at the expected version is refused. With
+/// `first_use`, a customer without an open cart gets one, inserted with
+/// `row` written at version 2 (its creation is version 1): it needs no
+/// second bump, and has no lines to read. The flag says it was created.
 fn bump(
     conn: &mut AnyConnection,
     cart: &CartRef,
     e: &Editor<'_>,
     row: &RowChange,
     first_use: bool,
-) -> Result<Cart, CartError> {
+) -> Result<(Cart, bool), CartError> {
     let channel = e.actor.channel.as_str();
     let bumped = match repo::bump(conn, cart, e.expected_version, row, channel, e.now)? {
         Some(bumped) => bumped,
         None => {
+            // Version 1 is the only one a cart that does not exist yet can
+            // be expected at.
+            if first_use
+                && let CartRef::OpenFor(customer) = cart
+                && e.expected_version.is_none_or(|seen| seen == 1)
+                && let Some(inserted) =
+                    repo::insert(conn, &CartId::generate(), (Some(customer), None), row, 2, channel, e.now)?
+            {
+                return Ok((assemble(conn, inserted, Vec::new())?, true));
+            }
             // A customer's open cart the bump did not find: there is none
             // (first use creates it), or another request created it and
             // committed meanwhile. Either way it is bumped by id; a cart
@@ -244,7 +266,7 @@ fn bump(
         }
     };
     let lines = repo::lines(conn, &bumped.id)?;
-    assemble(conn, bumped, lines)
+    Ok((assemble(conn, bumped, lines)?, false))
 }
 
 /// Runs one edit: takes the next version, lets `change` write (and mirror
@@ -257,9 +279,12 @@ fn edit(
     row: RowChange,
     change: impl FnOnce(&mut AnyConnection, &mut Cart) -> Result<Record, CartError>,
 ) -> Result<Cart, CartError> {
-    let mut cart = bump(conn, cart, e, &row, true)?;
-    let record = change(conn, &mut cart)?;
-    repo::record(conn, &cart.id, cart.version, record, e.actor.channel.as_str(), e.actor.key_id.as_str(), e.now)?;
+    let (mut cart, created_now) = bump(conn, cart, e, &row, true)?;
+    let made = (cart.version, change(conn, &mut cart)?);
+    match created_now {
+        true => record(conn, &cart.id, &[(cart.version - 1, created()), made], e)?,
+        false => record(conn, &cart.id, &[made], e)?,
+    }
     Ok(cart)
 }
 
@@ -502,14 +527,13 @@ pub fn check_out<T, E: From<CartError>>(
     // The bump closes the cart as it takes the version: if placing the
     // order fails, the transaction (and the closing with it) rolls back.
     let row = RowChange { close: Some(CartStatus::CheckedOut), ..RowChange::default() };
-    let cart = bump(conn, cart, e, &row, false)?;
+    let (cart, _) = bump(conn, cart, e, &row, false)?;
     for line in &cart.lines {
         release_hold(conn, line.hold_id.as_ref(), e)?;
     }
     let (placed, number) = place(conn, &cart)?;
-    let record = Record { action: CartAction::CheckOut, sku: None, quantity: None, detail: Some(number) };
-    repo::record(conn, &cart.id, cart.version, record, e.actor.channel.as_str(), e.actor.key_id.as_str(), e.now)
-        .map_err(CartError::from)?;
+    let closing = Record { action: CartAction::CheckOut, sku: None, quantity: None, detail: Some(number) };
+    record(conn, &cart.id, &[(cart.version, closing)], e).map_err(CartError::from)?;
     Ok(placed)
 }
 

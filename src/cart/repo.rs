@@ -84,35 +84,43 @@ pub fn by_token(conn: &mut AnyConnection, token: &str) -> Result<Option<CartId>,
     Ok(carts::table.filter(carts::token.eq(token)).select(carts::id).first(conn).optional()?)
 }
 
-/// Inserts an open cart, created through `channel`; `false` when the
-/// customer has one already (the unique `open_for` kept it).
+/// Inserts an open cart at `version`, created through `channel` with
+/// `change` already written on its row (a cart created by its first edit
+/// needs no bump after); `None` when the customer has one already (the
+/// unique `open_for` kept it).
 pub fn insert(
     conn: &mut AnyConnection,
     id: &CartId,
-    customer: Option<&CustomerId>,
-    token: Option<&str>,
+    owner: (Option<&CustomerId>, Option<&str>),
+    change: &RowChange<'_>,
+    version: i32,
     channel: &str,
     now: DateTime<Utc>,
-) -> Result<bool, DbError> {
+) -> Result<Option<CartRow>, DbError> {
     let at = timestamp(now);
+    let (customer, token) = owner;
     let row = (
         carts::id.eq(id),
         carts::customer_id.eq(customer),
         carts::token.eq(token),
         carts::status.eq(CartStatus::Open.as_str()),
         carts::open_for.eq(customer),
-        carts::version.eq(1),
+        carts::version.eq(version),
         carts::created_at.eq(at),
         carts::updated_at.eq(at),
         carts::channels.eq(format!(",{channel},")),
+        carts::currency.eq(change.currency.map(|c| c.code())),
+        carts::fulfilment.eq(change.intent.flatten().map(|i| serde_json::to_string(i).unwrap_or_default())),
+        carts::promotion_code.eq(change.code.flatten()),
     );
     // DO NOTHING instead of a unique violation: no savepoint is needed to
     // carry on (on PostgreSQL it waits for a concurrent insert to settle).
-    let inserted = crate::per_backend!(conn, |c| diesel::insert_into(carts::table)
+    Ok(crate::per_backend!(conn, |c| diesel::insert_into(carts::table)
         .values(row)
         .on_conflict_do_nothing()
-        .execute(c))?;
-    Ok(inserted == 1)
+        .returning(CART_ROW)
+        .get_result(c)
+        .optional())?)
 }
 
 diesel::define_sql_function! {
@@ -269,28 +277,37 @@ pub struct Record {
     pub detail: Option<String>,
 }
 
+/// Records changes of a cart, each at its version, in one insert.
 pub fn record(
     conn: &mut AnyConnection,
     cart: &CartId,
-    version: i32,
-    record: Record,
+    records: &[(i32, Record)],
     channel: &str,
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
-    diesel::insert_into(cart_changes::table)
-        .values((
-            cart_changes::cart_id.eq(cart),
-            cart_changes::version.eq(version),
-            cart_changes::action.eq(record.action.as_str()),
-            cart_changes::sku_id.eq(record.sku.as_ref()),
-            cart_changes::quantity.eq(record.quantity),
-            cart_changes::detail.eq(record.detail),
-            cart_changes::channel.eq(channel),
-            cart_changes::actor.eq(actor),
-            cart_changes::created_at.eq(timestamp(now)),
-        ))
-        .execute(conn)?;
+    let at = timestamp(now);
+    let rows: Vec<_> = records
+        .iter()
+        .map(|(version, record)| {
+            (
+                cart_changes::cart_id.eq(cart),
+                cart_changes::version.eq(*version),
+                cart_changes::action.eq(record.action.as_str()),
+                cart_changes::sku_id.eq(record.sku.as_ref()),
+                cart_changes::quantity.eq(record.quantity),
+                cart_changes::detail.eq(record.detail.as_deref()),
+                cart_changes::channel.eq(channel),
+                cart_changes::actor.eq(actor),
+                cart_changes::created_at.eq(at),
+            )
+        })
+        .collect();
+    // The multi-backend connection cannot batch; each backend's own can.
+    match rows.as_slice() {
+        [one] => diesel::insert_into(cart_changes::table).values(*one).execute(conn)?,
+        many => crate::per_backend!(conn, |c| diesel::insert_into(cart_changes::table).values(many).execute(c))?,
+    };
     Ok(())
 }
 
