@@ -128,7 +128,7 @@ pub fn apply_entries(
     entries: &[Entry<'_>],
 ) -> Result<Option<Level>, DbError> {
     if let AnyConnection::Postgres(pg) = conn {
-        return apply_in_one(pg, sku, location, guard, entries);
+        return Ok(apply_in_one(pg, location, &[(sku, guard, entries)])?.pop().flatten());
     }
     let level = update_level(conn, sku, location, guard, entries)?;
     if let Some(level) = &level {
@@ -139,7 +139,7 @@ pub fn apply_entries(
 
 /// [`apply`] for several levels of one location. Where a guard did not hold
 /// the answer is `None`, and the caller refuses the whole change and rolls
-/// it back. On PostgreSQL each level is one statement (see
+/// it back. On PostgreSQL all levels are one statement (see
 /// [`apply_in_one`]); on SQLite, where statements are calls into the
 /// process and a CTE cannot write, every guarded update comes first, then
 /// all their ledger rows in one statement and all their events in another.
@@ -152,11 +152,9 @@ pub fn apply_all(
     let entries: Vec<Vec<Entry<'_>>> =
         updates.iter().map(|(_, _, deltas)| deltas.iter().map(|d| (d, change)).collect()).collect();
     if let AnyConnection::Postgres(pg) = conn {
-        return updates
-            .iter()
-            .zip(&entries)
-            .map(|((sku, guard, _), entries)| apply_in_one(pg, sku, location, *guard, entries))
-            .collect();
+        let updates: Vec<LevelUpdate<'_>> =
+            updates.iter().zip(&entries).map(|((sku, guard, _), entries)| (sku, *guard, entries.as_slice())).collect();
+        return apply_in_one(pg, location, &updates);
     }
     let mut levels = Vec::with_capacity(updates.len());
     for ((sku, guard, _), entries) in updates.iter().zip(&entries) {
@@ -179,72 +177,123 @@ fn totals(entries: &[Entry<'_>]) -> (i32, i32, NaiveDateTime) {
     (on_hand, reserved, at)
 }
 
-/// [`apply_entries`] on PostgreSQL: the guarded update, its ledger rows and
-/// its outbox event in one statement (data-modifying CTEs), which writes the
-/// rows only when the update matched. One round trip instead of three, and
-/// the level's row lock, which every hold of a sale-day SKU queues for, is
-/// held from this statement to the commit and no longer.
+/// A level changed by [`apply_in_one`], with the index of its update.
+#[derive(QueryableByName)]
+struct Applied {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    n: i32,
+    #[diesel(embed)]
+    level: Level,
+}
+
+/// One level's guarded update, with its ledger entries.
+type LevelUpdate<'a> = (&'a SkuId, Guard, &'a [Entry<'a>]);
+
+/// [`apply_all`] on PostgreSQL: every level's guarded update, their ledger
+/// rows and their outbox events in one statement (data-modifying CTEs),
+/// which writes a level's rows only when its update matched. One round trip
+/// instead of three per level, and a level's row lock, which every hold of
+/// a sale-day SKU queues for, is held from this statement to the commit and
+/// no longer. The answer has each update's level, or `None` where its guard
+/// did not hold.
 fn apply_in_one(
     conn: &mut diesel::PgConnection,
-    sku: &SkuId,
     location: &LocationId,
-    guard: Guard,
-    entries: &[Entry<'_>],
-) -> Result<Option<Level>, DbError> {
+    updates: &[LevelUpdate<'_>],
+) -> Result<Vec<Option<Level>>, DbError> {
     use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
-    const FIXED: usize = 11;
+    const FIXED: usize = 2;
+    const PER_LEVEL: usize = 9;
     const PER_ROW: usize = 9;
-    let rows: Vec<String> = (0..entries.len())
+    let mut next = FIXED;
+    let mut params = |count: usize| -> Vec<String> {
+        let taken = (next + 1..=next + count).map(|n| format!("${n}")).collect();
+        next += count;
+        taken
+    };
+    let levels: Vec<String> = (0..updates.len())
         .map(|i| {
-            let p: Vec<String> =
-                (FIXED + 1 + PER_ROW * i..FIXED + 1 + PER_ROW * (i + 1)).map(|n| format!("${n}")).collect();
+            let p = params(PER_LEVEL);
             format!(
-                "({i}, {}::text, {}::int, {}::int, {}::text, {}::text, {}::text, {}::text, {}::text, {}::timestamp)",
+                "({i}, {}::text, {}::int, {}::int, {}::timestamp, {}::int, {}::int, {}::int, {}::int, {}::int)",
                 p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]
             )
         })
         .collect();
+    let rows: Vec<String> = updates
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, _, entries))| (0..entries.len()).map(move |m| (i, m)))
+        .map(|(i, m)| {
+            let p = params(PER_ROW);
+            format!(
+                "({i}, {m}, {}::text, {}::int, {}::int, {}::text, {}::text, {}::text, {}::text, {}::text, {}::timestamp)",
+                p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]
+            )
+        })
+        .collect();
+    // Several levels are locked first, in SKU order, as every other writer
+    // of several levels locks them: the update's own join order is the
+    // planner's, and two orders could deadlock. One level needs no order.
+    let (locked, locked_join) = match updates.len() {
+        1 => ("", ""),
+        _ => (
+            "locked AS (
+                SELECT s.sku_id FROM stock_levels s JOIN u ON u.sku_id = s.sku_id
+                WHERE s.location_id = $1 ORDER BY s.sku_id FOR UPDATE OF s
+            ),",
+            "JOIN locked ON locked.sku_id = u.sku_id",
+        ),
+    };
     // The payload is stock_event's; `available` is model::available
     // (floored at zero), which SQLite's path computes in Rust.
     let sql = format!(
-        "WITH level AS (
-            UPDATE stock_levels SET on_hand = on_hand + $3, reserved = reserved + $4, updated_at = $5
-            WHERE sku_id = $1 AND location_id = $2
-              AND on_hand - reserved - safety_stock >= $6 AND on_hand - reserved >= $7
-              AND reserved >= $8 AND on_hand >= $9 AND on_hand <= $10
-            RETURNING sku_id, location_id, on_hand, reserved, safety_stock, aisle, updated_at
+        "WITH u (n, sku_id, on_hand_delta, reserved_delta, at,
+                available, unreserved, reserved, on_hand, on_hand_max) AS (VALUES {levels}),
+        {locked}
+        level AS (
+            UPDATE stock_levels s SET on_hand = s.on_hand + u.on_hand_delta,
+                reserved = s.reserved + u.reserved_delta, updated_at = u.at
+            FROM u {locked_join}
+            WHERE s.sku_id = u.sku_id AND s.location_id = $1
+              AND s.on_hand - s.reserved - s.safety_stock >= u.available AND s.on_hand - s.reserved >= u.unreserved
+              AND s.reserved >= u.reserved AND s.on_hand >= u.on_hand AND s.on_hand <= u.on_hand_max
+            RETURNING u.n, s.sku_id, s.location_id, s.on_hand, s.reserved, s.safety_stock, s.aisle, s.updated_at
         ), ledger AS (
             INSERT INTO stock_movements (sku_id, location_id, kind, on_hand_delta, reserved_delta,
                 kit_sku_id, reason, reference, actor, channel, created_at)
             SELECT level.sku_id, level.location_id, d.kind, d.on_hand_delta, d.reserved_delta,
                 d.kit_sku_id, d.reason, d.reference, d.actor, d.channel, d.created_at
-            FROM level, (VALUES {}) AS d (n, kind, on_hand_delta, reserved_delta,
-                kit_sku_id, reason, reference, actor, channel, created_at)
-            ORDER BY d.n
+            FROM level JOIN (VALUES {rows}) AS d (n, m, kind, on_hand_delta, reserved_delta,
+                kit_sku_id, reason, reference, actor, channel, created_at) ON d.n = level.n
+            ORDER BY d.n, d.m
         ), event AS (
             INSERT INTO events (topic, sku_id, location_id, payload, created_at)
-            SELECT $11, sku_id, location_id, json_build_object('on_hand', on_hand, 'reserved', reserved,
-                'safety_stock', safety_stock, 'available', greatest(on_hand - reserved - safety_stock, 0))::text, $5
-            FROM level
+            SELECT $2, sku_id, location_id, json_build_object('on_hand', on_hand, 'reserved', reserved,
+                'safety_stock', safety_stock, 'available', greatest(on_hand - reserved - safety_stock, 0))::text,
+                updated_at
+            FROM level ORDER BY n
         )
-        SELECT sku_id, location_id, on_hand, reserved, safety_stock, aisle, updated_at FROM level",
-        rows.join(", ")
+        SELECT n, sku_id, location_id, on_hand, reserved, safety_stock, aisle, updated_at FROM level",
+        levels = levels.join(", "),
+        rows = rows.join(", "),
     );
-    let (on_hand, reserved, at) = totals(entries);
-    let mut query = diesel::sql_query(sql)
-        .into_boxed::<diesel::pg::Pg>()
-        .bind::<Text, _>(sku)
-        .bind::<Text, _>(location)
-        .bind::<Integer, _>(on_hand)
-        .bind::<Integer, _>(reserved)
-        .bind::<Timestamp, _>(at)
-        .bind::<Integer, _>(guard.available)
-        .bind::<Integer, _>(guard.unreserved)
-        .bind::<Integer, _>(guard.reserved)
-        .bind::<Integer, _>(guard.on_hand)
-        .bind::<Integer, _>(guard.on_hand_max)
-        .bind::<Text, _>(STOCK_CHANGED);
-    for (d, change) in entries {
+    let mut query =
+        diesel::sql_query(sql).into_boxed::<diesel::pg::Pg>().bind::<Text, _>(location).bind::<Text, _>(STOCK_CHANGED);
+    for (sku, guard, entries) in updates {
+        let (on_hand, reserved, at) = totals(entries);
+        query = query
+            .bind::<Text, _>(*sku)
+            .bind::<Integer, _>(on_hand)
+            .bind::<Integer, _>(reserved)
+            .bind::<Timestamp, _>(at)
+            .bind::<Integer, _>(guard.available)
+            .bind::<Integer, _>(guard.unreserved)
+            .bind::<Integer, _>(guard.reserved)
+            .bind::<Integer, _>(guard.on_hand)
+            .bind::<Integer, _>(guard.on_hand_max);
+    }
+    for (d, change) in updates.iter().flat_map(|(_, _, entries)| entries.iter()) {
         query = query
             .bind::<Text, _>(d.kind.as_str())
             .bind::<Integer, _>(d.on_hand)
@@ -256,7 +305,13 @@ fn apply_in_one(
             .bind::<Text, _>(change.actor.channel.as_str())
             .bind::<Timestamp, _>(timestamp(change.now));
     }
-    Ok(query.get_result(conn).optional()?)
+    let mut levels: Vec<Option<Level>> = vec![None; updates.len()];
+    for applied in query.load::<Applied>(conn)? {
+        if let Some(slot) = usize::try_from(applied.n).ok().and_then(|n| levels.get_mut(n)) {
+            *slot = Some(applied.level);
+        }
+    }
+    Ok(levels)
 }
 
 /// The guarded update of one level: the level after it, or `None`.
