@@ -32,7 +32,7 @@ use super::{AnyConnection, DbError};
 /// memory for a catalogue far larger than what a day's requests touch. In
 /// the bench (10,000 SKUs) 8,000 left SQLite's availability at 3.7
 /// statements a request and 16,000 at 2.9; the server's peak RSS stays far
-/// below 100 MB either way since glibc keeps one arena per core (main.rs).
+/// below 100 MB either way (bench/results.md).
 const MAX_ENTRIES: usize = 16_000;
 
 type Entry = Arc<dyn Any + Send + Sync>;
