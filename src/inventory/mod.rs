@@ -384,7 +384,7 @@ pub fn availability(
 /// availability need of the location.
 pub fn levels_of(conn: &mut AnyConnection, items: &[Item]) -> Result<Vec<LevelAt>, InventoryError> {
     let locations = catalog::active_locations(conn)?;
-    levels_among(conn, items, &locations)
+    levels_among(conn, items, locations.iter())
 }
 
 /// Levels of these items at `locations`, the active locations the caller
@@ -398,7 +398,7 @@ pub fn levels_among<'l>(
     let mut stocked: Vec<SkuId> = items.iter().flat_map(Item::stocked).cloned().collect();
     stocked.sort();
     stocked.dedup();
-    let levels = located(repo::levels_of(conn, &stocked)?, locations);
+    let levels = located(repo::counts_of(conn, &stocked)?, locations);
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for item in items.iter().filter(|i| seen.insert(&i.sku_id)) {
@@ -412,7 +412,7 @@ pub fn levels_among<'l>(
 }
 
 /// The levels at active `locations`, with what the answers need of each.
-fn located<'l>(levels: Vec<Level>, locations: impl IntoIterator<Item = &'l Location>) -> Vec<LevelAt> {
+fn located<'l>(levels: Vec<repo::Counts>, locations: impl IntoIterator<Item = &'l Location>) -> Vec<LevelAt> {
     let locations: HashMap<&LocationId, &Location> = locations.into_iter().map(|l| (&l.id, l)).collect();
     levels
         .into_iter()
