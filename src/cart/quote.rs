@@ -87,10 +87,10 @@ pub struct CodeProblem {
 /// Prices the cart as the caller's channel sees it and checks each line's
 /// availability under the intent.
 pub fn quote(conn: &mut AnyConnection, cart: Cart, e: &Editor<'_>) -> Result<Quote, CartError> {
-    let locations: HashMap<LocationId, Location> =
-        catalog::active_locations(conn)?.into_iter().map(|l| (l.id.clone(), l)).collect();
+    let active = catalog::active_locations(conn)?;
+    let locations: HashMap<&LocationId, &Location> = active.iter().map(|l| (&l.id, l)).collect();
     let pickup = match &cart.intent {
-        Some(Intent::Pickup { location_id, .. }) => locations.get(location_id).cloned(),
+        Some(Intent::Pickup { location_id, .. }) => locations.get(location_id).map(|l| (*l).clone()),
         _ => None,
     };
     // Where the goods go decides the tax; before that is chosen, it is
@@ -149,7 +149,7 @@ pub fn quote(conn: &mut AnyConnection, cart: Cart, e: &Editor<'_>) -> Result<Quo
     };
     let priced = taxed.map(|t| t.priced);
     let items: Vec<Item> = cart.lines.iter().map(|l| Item::of(&l.sku)).collect();
-    let levels = inventory::levels_among(conn, &items, locations.values())?;
+    let levels = inventory::levels_among(conn, &items, locations.values().copied())?;
     let availability =
         cart.lines.iter().map(|l| line_availability(cart.intent.as_ref(), l, &levels, &locations)).collect();
     Ok(Quote { cart, priced, tax, prices_include_tax: include, availability, pickup, code_problem })
@@ -160,7 +160,7 @@ fn line_availability(
     intent: Option<&Intent>,
     line: &CartLine,
     levels: &[LevelAt],
-    locations: &HashMap<LocationId, Location>,
+    locations: &HashMap<&LocationId, &Location>,
 ) -> LineAvailability {
     let mine: Vec<&LevelAt> = levels.iter().filter(|l| l.sku_id == line.sku.id).collect();
     let need = line.quantity;

@@ -6,6 +6,7 @@ mod repo;
 pub mod sku;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -103,7 +104,7 @@ pub fn locations_by_ids(conn: &mut AnyConnection, ids: &[LocationId]) -> Result<
 }
 
 /// Every active location (a retailer has tens or hundreds, not millions).
-pub fn active_locations(conn: &mut AnyConnection) -> Result<Vec<Location>, CatalogError> {
+pub fn active_locations(conn: &mut AnyConnection) -> Result<Arc<Vec<Location>>, CatalogError> {
     Ok(repo::active_locations(conn)?)
 }
 

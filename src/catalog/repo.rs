@@ -1,5 +1,7 @@
 //! Rows and queries of the catalog tables.
 
+use std::sync::Arc;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -196,7 +198,8 @@ pub fn location_id_by_code(conn: &mut AnyConnection, code: &str) -> Result<Optio
     Ok(find_location(conn, code)?.map(|l| l.id))
 }
 
-pub fn active_locations(conn: &mut AnyConnection) -> Result<Vec<Location>, DbError> {
+/// Shared, not copied: every availability read and quote reads them all.
+pub fn active_locations(conn: &mut AnyConnection) -> Result<Arc<Vec<Location>>, DbError> {
     reference::cached(conn, "locations:active", |conn| {
         rows_to_locations(
             locations::table
@@ -205,6 +208,7 @@ pub fn active_locations(conn: &mut AnyConnection) -> Result<Vec<Location>, DbErr
                 .select(LocationRow::as_select())
                 .load(conn)?,
         )
+        .map(Arc::new)
     })
 }
 

@@ -4,6 +4,7 @@
 //! to [`sync`] to push.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -33,7 +34,7 @@ pub fn offered(network_available: i32, share_percent: i32, buffer_units: i32, ac
 /// its sources (ship-enabled locations it may sell from).
 struct Network {
     levels: Vec<LevelAt>,
-    locations: Vec<Location>,
+    locations: Arc<Vec<Location>>,
     sources: HashMap<MarketplaceId, Vec<LocationId>>,
 }
 

@@ -148,7 +148,7 @@ fn reallocate_units(
                 .and_then(|a| a.point())
         });
     let item = line.item()?;
-    let levels = inventory::levels_among(conn, std::slice::from_ref(&item), &locations)?;
+    let levels = inventory::levels_among(conn, std::slice::from_ref(&item), locations.iter())?;
     let eligible: Vec<&Location> = locations
         .iter()
         .filter(|l| Some(&l.id) != fulfilment.location_id.as_ref())
@@ -251,7 +251,7 @@ pub fn reallocate(conn: &mut AnyConnection, fulfilment_id: &FulfilmentId, act: &
     let skus: Vec<Sku> = ids.iter().filter_map(|id| skus.iter().find(|s| &s.id == id).cloned()).collect();
     let locations = catalog::active_locations(conn)?;
     let items: Vec<Item> = lines.iter().map(|l| l.item()).collect::<Result<_, DbError>>()?;
-    let levels = inventory::levels_among(conn, &items, &locations)?;
+    let levels = inventory::levels_among(conn, &items, locations.iter())?;
     let shipping: Vec<&Location> = locations.iter().filter(|l| l.capabilities.ships).collect();
     let near = fulfilment
         .address

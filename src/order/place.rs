@@ -39,7 +39,7 @@ fn plan(conn: &mut AnyConnection, new: &NewOrder, wants: &[Want]) -> Result<Plan
     let skus: Vec<Sku> = new.lines.iter().map(|(s, _)| s.clone()).collect();
     let items: Vec<Item> = skus.iter().map(Item::of).collect();
     let locations = catalog::active_locations(conn)?;
-    let levels = inventory::levels_among(conn, &items, &locations)?;
+    let levels = inventory::levels_among(conn, &items, locations.iter())?;
     let promise: fn(&LevelAt) -> i32 = LevelAt::available;
     let (cands, rule, at, near) = match &new.destination {
         Destination::Counter { store } => {

@@ -145,8 +145,8 @@ fn stocked(
 ) -> Result<(Vec<Location>, Vec<Location>), SameDayError> {
     let locations = catalog::active_locations(conn)?;
     let items: Vec<Item> = lines.iter().map(|(item, _)| item.clone()).collect();
-    let levels: Vec<LevelAt> = inventory::levels_among(conn, &items, &locations)?;
-    let covering: Vec<Location> = locations.into_iter().filter(|l| covers(l, point)).collect();
+    let levels: Vec<LevelAt> = inventory::levels_among(conn, &items, locations.iter())?;
+    let covering: Vec<Location> = locations.iter().filter(|l| covers(l, point)).cloned().collect();
     let has_all = |l: &Location| {
         lines.iter().all(|(item, q)| {
             let here = levels.iter().find(|v| v.sku_id == item.sku_id && v.location_id == l.id);

@@ -167,7 +167,7 @@ pub async fn page(ctx: Data<Context>, signed: Signed, query: QueryString<Query>)
                 Some(code) => Some(catalog::get_location(conn, code)?),
                 None => None,
             };
-            let locations = if caller.role == Role::Admin { catalog::active_locations(conn)? } else { Vec::new() };
+            let locations = if caller.role == Role::Admin { catalog::active_locations(conn)? } else { Default::default() };
             let health = if caller.may(Op::ManageMarketplaces).is_ok() { Some(sync_health(conn)?) } else { None };
             let body = html! {
                 form.range method="get" action="/staff/dashboard" {
@@ -178,7 +178,7 @@ pub async fn page(ctx: Data<Context>, signed: Signed, query: QueryString<Query>)
                             label for="store" { "Store" }
                             select #store name="store" {
                                 option value="" selected[figures.location.is_none()] { "All locations" }
-                                @for l in &locations {
+                                @for l in locations.iter() {
                                     option value=(l.code.as_str()) selected[figures.location.as_deref() == Some(l.code.as_str())] { (l.code.as_str()) " · " (l.name) }
                                 }
                             }

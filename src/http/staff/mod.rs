@@ -233,8 +233,8 @@ pub fn store_of(conn: &mut AnyConnection, caller: &Caller, asked: Option<&str>) 
     match asked.filter(|a| !a.is_empty()) {
         Some(code) => Ok(catalog::get_location(conn, code)?),
         None => catalog::active_locations(conn)?
-            .into_iter()
-            .next()
+            .first()
+            .cloned()
             .ok_or_else(|| ApiError::not_found("there are no active locations yet")),
     }
 }
