@@ -103,6 +103,10 @@ pub struct Change<'a> {
 /// One ledger row of a level change: what moves, and who moves it, why and when.
 pub type Entry<'a> = (&'a Delta, &'a Change<'a>);
 
+/// A new reservation and its lines (SKU, units), stored by the level change
+/// that takes its units.
+pub type NewHold<'a> = (&'a ReservationRow, &'a [(SkuId, i32)]);
+
 /// Applies `deltas` to the level if `guard` holds, writing one ledger row per
 /// delta and an outbox event, all in the caller's transaction. `None` means
 /// the guard did not hold (or there is no level yet) and nothing was written.
@@ -115,21 +119,25 @@ pub fn apply(
     change: &Change<'_>,
 ) -> Result<Option<Level>, DbError> {
     let entries: Vec<Entry<'_>> = deltas.iter().map(|d| (d, change)).collect();
-    apply_entries(conn, sku, location, guard, &entries)
+    apply_entries(conn, sku, location, guard, &entries, &[])
 }
 
 /// [`apply`] of entries that may each have their own change: the holds of
-/// several callers combined into one guarded update of their sum.
+/// several callers combined into one guarded update of their sum, stored
+/// with it (`holds`; when the guard does not hold they are stored all the
+/// same, and the caller's rollback takes them back).
 pub fn apply_entries(
     conn: &mut AnyConnection,
     sku: &SkuId,
     location: &LocationId,
     guard: Guard,
     entries: &[Entry<'_>],
+    holds: &[NewHold<'_>],
 ) -> Result<Option<Level>, DbError> {
     if let AnyConnection::Postgres(pg) = conn {
-        return Ok(apply_in_one(pg, location, &[(sku, guard, entries)])?.pop().flatten());
+        return Ok(apply_in_one(pg, location, &[(sku, guard, entries)], holds)?.pop().flatten());
     }
+    insert_reservations(conn, holds)?;
     let level = update_level(conn, sku, location, guard, entries)?;
     if let Some(level) = &level {
         record(conn, &[(level, entries)])?;
@@ -137,25 +145,29 @@ pub fn apply_entries(
     Ok(level)
 }
 
-/// [`apply`] for several levels of one location. Where a guard did not hold
-/// the answer is `None`, and the caller refuses the whole change and rolls
-/// it back. On PostgreSQL all levels are one statement (see
+/// [`apply`] for several levels of one location, with the hold that takes
+/// their units stored alongside. Where a guard did not hold the answer is
+/// `None`, and the caller refuses the whole change and rolls it back (the
+/// hold with it). On PostgreSQL it all is one statement (see
 /// [`apply_in_one`]); on SQLite, where statements are calls into the
-/// process and a CTE cannot write, every guarded update comes first, then
-/// all their ledger rows in one statement and all their events in another.
+/// process and a CTE cannot write, the hold comes first, then every guarded
+/// update, then all their ledger rows in one statement and all their events
+/// in another.
 pub fn apply_all(
     conn: &mut AnyConnection,
     location: &LocationId,
     updates: &[(SkuId, Guard, Vec<Delta>)],
     change: &Change<'_>,
+    hold: NewHold<'_>,
 ) -> Result<Vec<Option<Level>>, DbError> {
     let entries: Vec<Vec<Entry<'_>>> =
         updates.iter().map(|(_, _, deltas)| deltas.iter().map(|d| (d, change)).collect()).collect();
     if let AnyConnection::Postgres(pg) = conn {
         let updates: Vec<LevelUpdate<'_>> =
             updates.iter().zip(&entries).map(|((sku, guard, _), entries)| (sku, *guard, entries.as_slice())).collect();
-        return apply_in_one(pg, location, &updates);
+        return apply_in_one(pg, location, &updates, &[hold]);
     }
+    insert_reservations(conn, &[hold])?;
     let mut levels = Vec::with_capacity(updates.len());
     for ((sku, guard, _), entries) in updates.iter().zip(&entries) {
         levels.push(update_level(conn, sku, location, *guard, entries)?);
@@ -189,22 +201,25 @@ struct Applied {
 /// One level's guarded update, with its ledger entries.
 type LevelUpdate<'a> = (&'a SkuId, Guard, &'a [Entry<'a>]);
 
-/// [`apply_all`] on PostgreSQL: every level's guarded update, their ledger
-/// rows and their outbox events in one statement (data-modifying CTEs),
-/// which writes a level's rows only when its update matched. One round trip
-/// instead of three per level, and a level's row lock, which every hold of
-/// a sale-day SKU queues for, is held from this statement to the commit and
-/// no longer. The answer has each update's level, or `None` where its guard
-/// did not hold.
+/// [`apply_all`] on PostgreSQL: the holds' rows and lines, every level's
+/// guarded update, their ledger rows and their outbox events in one
+/// statement (data-modifying CTEs), which writes a level's rows only when
+/// its update matched. One round trip where there were five for a hold of
+/// one level, and a level's row lock, which every hold of a sale-day SKU
+/// queues for, is held from this statement to the commit and no longer.
+/// The answer has each update's level, or `None` where its guard did not
+/// hold.
 fn apply_in_one(
     conn: &mut diesel::PgConnection,
     location: &LocationId,
     updates: &[LevelUpdate<'_>],
+    holds: &[NewHold<'_>],
 ) -> Result<Vec<Option<Level>>, DbError> {
     use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
     const FIXED: usize = 2;
     const PER_LEVEL: usize = 9;
     const PER_ROW: usize = 9;
+    const PER_HOLD: usize = 14;
     let mut next = FIXED;
     let mut params = |count: usize| -> Vec<String> {
         let taken = (next + 1..=next + count).map(|n| format!("${n}")).collect();
@@ -232,6 +247,39 @@ fn apply_in_one(
             )
         })
         .collect();
+    let held: Vec<String> = holds
+        .iter()
+        .map(|_| {
+            let p = params(PER_HOLD);
+            format!(
+                "({}::text, {}::text, {}::text, {}::text, {}::text, {}::text, {}::text, {}::text, {}::timestamp, \
+                 {}::timestamp, {}::timestamp, {}::int, {}::text, {}::text)",
+                p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13]
+            )
+        })
+        .collect();
+    let held_lines: Vec<String> = holds
+        .iter()
+        .flat_map(|(_, lines)| lines.iter())
+        .map(|_| {
+            let p = params(3);
+            format!("({}::text, {}::text, {}::int)", p[0], p[1], p[2])
+        })
+        .collect();
+    let holding = match held_lines.is_empty() {
+        true => String::new(),
+        false => format!(
+            "held AS (
+                INSERT INTO reservations (id, location_id, purpose, status, customer_ref, reference, channel,
+                    created_by, expires_at, created_at, updated_at, version, order_id, marketplace_id)
+                VALUES {}
+            ), held_lines AS (
+                INSERT INTO reservation_lines (reservation_id, sku_id, quantity) VALUES {}
+            ),",
+            held.join(", "),
+            held_lines.join(", ")
+        ),
+    };
     // Several levels are locked first, in SKU order, as every other writer
     // of several levels locks them: the update's own join order is the
     // planner's, and two orders could deadlock. One level needs no order.
@@ -250,6 +298,7 @@ fn apply_in_one(
     let sql = format!(
         "WITH u (n, sku_id, on_hand_delta, reserved_delta, at,
                 available, unreserved, reserved, on_hand, on_hand_max) AS (VALUES {levels}),
+        {holding}
         {locked}
         level AS (
             UPDATE stock_levels s SET on_hand = s.on_hand + u.on_hand_delta,
@@ -304,6 +353,26 @@ fn apply_in_one(
             .bind::<Text, _>(change.actor.key_id.as_str())
             .bind::<Text, _>(change.actor.channel.as_str())
             .bind::<Timestamp, _>(timestamp(change.now));
+    }
+    for (row, _) in holds {
+        query = query
+            .bind::<Text, _>(&row.id)
+            .bind::<Text, _>(&row.location_id)
+            .bind::<Text, _>(&row.purpose)
+            .bind::<Text, _>(&row.status)
+            .bind::<Nullable<Text>, _>(&row.customer_ref)
+            .bind::<Nullable<Text>, _>(&row.reference)
+            .bind::<Text, _>(&row.channel)
+            .bind::<Text, _>(&row.created_by)
+            .bind::<Nullable<Timestamp>, _>(row.expires_at)
+            .bind::<Timestamp, _>(row.created_at)
+            .bind::<Timestamp, _>(row.updated_at)
+            .bind::<Integer, _>(row.version)
+            .bind::<Nullable<Text>, _>(&row.order_id)
+            .bind::<Nullable<Text>, _>(&row.marketplace_id);
+    }
+    for ((row, _), (sku, quantity)) in holds.iter().flat_map(|hold| hold.1.iter().map(move |line| (hold, line))) {
+        query = query.bind::<Text, _>(&row.id).bind::<Text, _>(sku).bind::<Integer, _>(*quantity);
     }
     let mut levels: Vec<Option<Level>> = vec![None; updates.len()];
     for applied in query.load::<Applied>(conn)? {
@@ -521,20 +590,11 @@ pub fn movements(
         .load(conn)?)
 }
 
-/// Stores a new reservation and its lines.
-pub fn insert_reservation(
-    conn: &mut AnyConnection,
-    row: &ReservationRow,
-    lines: &[(SkuId, i32)],
-) -> Result<(), DbError> {
-    insert_reservations(conn, &[(row, lines)])
-}
-
 /// Reservations and their lines: one statement for the rows, one for the lines.
-pub fn insert_reservations(
-    conn: &mut AnyConnection,
-    held: &[(&ReservationRow, &[(SkuId, i32)])],
-) -> Result<(), DbError> {
+fn insert_reservations(conn: &mut AnyConnection, held: &[NewHold<'_>]) -> Result<(), DbError> {
+    if held.is_empty() {
+        return Ok(());
+    }
     let rows: Vec<&ReservationRow> = held.iter().map(|(row, _)| *row).collect();
     let values: Vec<_> = held
         .iter()

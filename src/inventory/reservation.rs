@@ -125,12 +125,11 @@ pub fn create(
     place(conn, prepare(new, actor, now))
 }
 
-/// Writes a prepared hold. Everything that does not touch a stock level
-/// comes first, so that a level row, which a sale-day SKU makes the hottest
-/// row of the database, stays locked (on PostgreSQL) only from its update
+/// Writes a prepared hold: its row and lines with its levels' updates (one
+/// statement on PostgreSQL), so that a level row, which a sale-day SKU makes
+/// the hottest row of the database, stays locked only from that statement
 /// to the commit.
 pub fn place(conn: &mut AnyConnection, hold: Prepared) -> Result<Placed, InventoryError> {
-    repo::insert_reservation(conn, &hold.row, &hold.lines)?;
     let change = hold.change();
     // Every line's guarded update, with its ledger rows and events; a line
     // that cannot be held fails the whole hold.
@@ -140,7 +139,7 @@ pub fn place(conn: &mut AnyConnection, hold: Prepared) -> Result<Placed, Invento
         .zip(&hold.deltas)
         .map(|((sku, q), deltas)| (sku.clone(), Guard::available(*q), deltas.clone()))
         .collect();
-    let held = repo::apply_all(conn, &hold.row.location_id, &updates, &change)?;
+    let held = repo::apply_all(conn, &hold.row.location_id, &updates, &change, (&hold.row, &hold.lines))?;
     let mut short: Vec<Shortage> = Vec::new();
     for ((sku_id, quantity), held) in hold.lines.iter().zip(&held) {
         if held.is_none() {
@@ -154,9 +153,9 @@ pub fn place(conn: &mut AnyConnection, hold: Prepared) -> Result<Placed, Invento
 }
 
 /// Places holds of one level (each [`Prepared::single_level`], all the
-/// same) together: their rows in one statement, their lines in another, and
-/// one guarded update of the level for their sum that writes each hold's
-/// own ledger row. When the sum does not fit, nothing is placed and the
+/// same) together: their rows, their lines and one guarded update of the
+/// level for their sum that writes each hold's own ledger row (one
+/// statement on PostgreSQL). When the sum does not fit, nothing is placed and the
 /// answer is `Insufficient` with no shortage measured (no caller sees it):
 /// the caller then places them one by one, each measuring its own.
 pub fn place_together(
@@ -164,8 +163,7 @@ pub fn place_together(
     (location, sku): &(LocationId, SkuId),
     holds: Vec<Prepared>,
 ) -> Result<Vec<Placed>, InventoryError> {
-    let rows: Vec<(&ReservationRow, &[(SkuId, i32)])> = holds.iter().map(|h| (&h.row, h.lines.as_slice())).collect();
-    repo::insert_reservations(conn, &rows)?;
+    let rows: Vec<repo::NewHold<'_>> = holds.iter().map(|h| (&h.row, h.lines.as_slice())).collect();
     let changes: Vec<Change<'_>> = holds.iter().map(Prepared::change).collect();
     let entries: Vec<repo::Entry<'_>> = holds
         .iter()
@@ -173,7 +171,7 @@ pub fn place_together(
         .flat_map(|(h, change)| h.deltas.iter().flatten().map(move |d| (d, change)))
         .collect();
     let total = holds.iter().flat_map(|h| &h.lines).map(|(_, q)| *q).fold(0, i32::saturating_add);
-    if repo::apply_entries(conn, sku, location, Guard::available(total), &entries)?.is_none() {
+    if repo::apply_entries(conn, sku, location, Guard::available(total), &entries, &rows)?.is_none() {
         return Err(InventoryError::Insufficient(Vec::new()));
     }
     Ok(holds.into_iter().map(|h| Placed { id: h.row.id.clone(), row: h.row, lines: h.lines }).collect())
@@ -335,7 +333,7 @@ pub fn release_together(
         .collect();
     let entries: Vec<repo::Entry<'_>> = deltas.iter().zip(&changes).collect();
     let total = deltas.iter().map(|d| -d.reserved).fold(0, i32::saturating_add);
-    if repo::apply_entries(conn, sku, location, Guard::reserved(total), &entries)?.is_none() {
+    if repo::apply_entries(conn, sku, location, Guard::reserved(total), &entries, &[])?.is_none() {
         // Only a count that found fewer units than were held gets here; the
         // releases one by one then say which.
         return Err(InventoryError::Insufficient(Vec::new()));
