@@ -216,56 +216,33 @@ fn apply_in_one(
     holds: &[NewHold<'_>],
 ) -> Result<Vec<Option<Level>>, DbError> {
     use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
-    const FIXED: usize = 2;
-    const PER_LEVEL: usize = 9;
-    const PER_ROW: usize = 9;
-    const PER_HOLD: usize = 14;
-    let mut next = FIXED;
-    let mut params = |count: usize| -> Vec<String> {
-        let taken = (next + 1..=next + count).map(|n| format!("${n}")).collect();
-        next += count;
-        taken
+    // The types of each VALUES row's placeholders, in its columns' order.
+    const LEVEL: &str = "text int int timestamp int int int int int";
+    const LEDGER_ROW: &str = "text int int text text text text text timestamp";
+    const HOLD: &str = "text text text text text text text text timestamp timestamp timestamp int text text";
+    const HOLD_LINE: &str = "text text int";
+    // "(<lead>$3::text, $4::int, …)": the next placeholders, one per type.
+    let mut next = 2;
+    let mut tuple = |lead: String, types: &str| -> String {
+        let casts: Vec<String> = types
+            .split(' ')
+            .map(|t| {
+                next += 1;
+                format!("${next}::{t}")
+            })
+            .collect();
+        format!("({lead}{})", casts.join(", "))
     };
-    let levels: Vec<String> = (0..updates.len())
-        .map(|i| {
-            let p = params(PER_LEVEL);
-            format!(
-                "({i}, {}::text, {}::int, {}::int, {}::timestamp, {}::int, {}::int, {}::int, {}::int, {}::int)",
-                p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]
-            )
-        })
-        .collect();
+    let levels: Vec<String> = (0..updates.len()).map(|i| tuple(format!("{i}, "), LEVEL)).collect();
     let rows: Vec<String> = updates
         .iter()
         .enumerate()
         .flat_map(|(i, (_, _, entries))| (0..entries.len()).map(move |m| (i, m)))
-        .map(|(i, m)| {
-            let p = params(PER_ROW);
-            format!(
-                "({i}, {m}, {}::text, {}::int, {}::int, {}::text, {}::text, {}::text, {}::text, {}::text, {}::timestamp)",
-                p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]
-            )
-        })
+        .map(|(i, m)| tuple(format!("{i}, {m}, "), LEDGER_ROW))
         .collect();
-    let held: Vec<String> = holds
-        .iter()
-        .map(|_| {
-            let p = params(PER_HOLD);
-            format!(
-                "({}::text, {}::text, {}::text, {}::text, {}::text, {}::text, {}::text, {}::text, {}::timestamp, \
-                 {}::timestamp, {}::timestamp, {}::int, {}::text, {}::text)",
-                p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13]
-            )
-        })
-        .collect();
-    let held_lines: Vec<String> = holds
-        .iter()
-        .flat_map(|(_, lines)| lines.iter())
-        .map(|_| {
-            let p = params(3);
-            format!("({}::text, {}::text, {}::int)", p[0], p[1], p[2])
-        })
-        .collect();
+    let held: Vec<String> = holds.iter().map(|_| tuple(String::new(), HOLD)).collect();
+    let held_lines: Vec<String> =
+        holds.iter().flat_map(|(_, lines)| lines.iter()).map(|_| tuple(String::new(), HOLD_LINE)).collect();
     let holding = match held_lines.is_empty() {
         true => String::new(),
         false => format!(
