@@ -591,7 +591,7 @@ fn rehold(
     };
     // A savepoint: a hold refused for stock must leave nothing behind.
     match conn.write(|c| reservation::create(c, new, e.actor, e.now)) {
-        Ok(held) => Ok(Some(held.id)),
+        Ok(held) => Ok(Some(held.id().clone())),
         Err(InventoryError::Insufficient(_)) => Ok(None),
         Err(other) => Err(other.into()),
     }

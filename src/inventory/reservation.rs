@@ -149,7 +149,7 @@ pub fn place(conn: &mut AnyConnection, hold: Prepared) -> Result<Placed, Invento
     if !short.is_empty() {
         return Err(InventoryError::Insufficient(short));
     }
-    Ok(Placed { id: hold.row.id.clone(), row: hold.row, lines: hold.lines })
+    Ok(Placed { row: hold.row, lines: hold.lines })
 }
 
 /// Places holds of one level (each [`Prepared::single_level`], all the
@@ -174,19 +174,22 @@ pub fn place_together(
     if repo::apply_entries(conn, sku, location, Guard::available(total), &entries, &rows)?.is_none() {
         return Err(InventoryError::Insufficient(Vec::new()));
     }
-    Ok(holds.into_iter().map(|h| Placed { id: h.row.id.clone(), row: h.row, lines: h.lines }).collect())
+    Ok(holds.into_iter().map(|h| Placed { row: h.row, lines: h.lines }).collect())
 }
 
 /// A hold as `create` placed it: what it wrote, without reading back the
 /// codes that most callers (orders, carts) do not need.
 #[derive(Debug)]
 pub struct Placed {
-    pub id: ReservationId,
     row: ReservationRow,
     lines: Vec<(SkuId, i32)>,
 }
 
 impl Placed {
+    pub fn id(&self) -> &ReservationId {
+        &self.row.id
+    }
+
     /// The whole reservation, named with the location code and the SKUs
     /// the caller already resolved (a kit's components are named in it).
     pub fn describe(self, location_code: &str, skus: &[Sku]) -> Result<Reservation, InventoryError> {

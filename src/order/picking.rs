@@ -186,7 +186,7 @@ fn reallocate_units(
         location_id: Some(part.location_id.clone()),
         pickup_location_id: fulfilment.pickup_location_id.clone(),
         status_reason: Some("re-allocated after a short pick at another location".to_owned()),
-        reservation_id: Some(held.id),
+        reservation_id: Some(held.id().clone()),
         address: fulfilment.address.clone(),
         ..Fulfilment::blank(fulfilment.order_id.clone(), method, FulfilmentStatus::Allocated, timestamp(act.now))
     };
@@ -290,6 +290,6 @@ pub fn reallocate(conn: &mut AnyConnection, fulfilment_id: &FulfilmentId, act: &
         act.actor,
         act.now,
     )?;
-    repo::assign(conn, fulfilment_id, &part.location_id, &held.id)?;
+    repo::assign(conn, fulfilment_id, &part.location_id, held.id())?;
     advance(conn, fulfilment_id, Action::Reallocate, Some("stock allocated"), act)
 }

@@ -430,7 +430,7 @@ fn plan_and_hold(
                         reference: Some(number.to_owned()),
                         order_id: Some(order_id.clone()),
                     };
-                    Ok(Some(reservation::create(conn, hold, act.actor, act.now)?.id))
+                    Ok(Some(reservation::create(conn, hold, act.actor, act.now)?.id().clone()))
                 })
                 .collect::<Result<Vec<_>, OrderError>>()
         };

@@ -139,7 +139,7 @@ fn step(world: &mut World<'_>, model: &mut Model, op: &Op) -> Result<(), TestCas
             prop_assert_eq!(result.is_ok(), allowed, "reserve {} at {}", n, l);
             if let Ok(created) = result {
                 model.reserved[0][l] += n;
-                model.holds.push(Hold { id: created.id, location: l, parts: [n, 0], expires, active: true });
+                model.holds.push(Hold { id: created.id().clone(), location: l, parts: [n, 0], expires, active: true });
             }
         }
         Op::Release(i) | Op::Commit(i) => {
@@ -215,7 +215,7 @@ fn step(world: &mut World<'_>, model: &mut Model, op: &Op) -> Result<(), TestCas
                 for (reserved, part) in model.reserved.iter_mut().zip(parts) {
                     reserved[l] += part;
                 }
-                model.holds.push(Hold { id: created.id, location: l, parts, expires, active: true });
+                model.holds.push(Hold { id: created.id().clone(), location: l, parts, expires, active: true });
             }
         }
         Op::SellKit(l, n) => {
