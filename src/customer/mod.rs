@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 pub use repo::Customer;
 
-use crate::db::{AnyConnection, DbError, reference, timestamp};
+use crate::db::{AnyConnection, Db, DbError, reference, timestamp};
 use crate::types::CustomerId;
 
 #[derive(Debug, thiserror::Error)]
@@ -140,10 +140,21 @@ pub fn get(conn: &mut AnyConnection, external_ref: &str) -> Result<Customer, Cus
 /// (neither ever changes, and customers are never deleted), so a request on a
 /// customer's behalf does not read the customer again.
 pub fn id_of(conn: &mut AnyConnection, external_ref: &str) -> Result<CustomerId, CustomerError> {
-    reference::lasting(conn, &format!("customer-ref:{external_ref}"), |conn| {
+    reference::lasting(conn, &id_key(external_ref), |conn| {
         Ok::<_, DbError>(repo::by_ref(conn, external_ref)?.map(|c| c.id))
     })?
     .ok_or_else(|| CustomerError::NotFound(external_ref.to_owned()))
+}
+
+fn id_key(external_ref: &str) -> String {
+    format!("customer-ref:{external_ref}")
+}
+
+/// Keeps a customer's id for [`id_of`] once the transaction that created
+/// or changed the customer has committed: the customer's first cart
+/// request on this instance then needs no lookup either.
+pub fn remember(db: &Db, customer: &Customer) {
+    db.keep(&id_key(&customer.external_ref), customer.id.clone());
 }
 
 pub fn by_id(conn: &mut AnyConnection, id: &CustomerId) -> Result<Customer, CustomerError> {

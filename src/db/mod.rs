@@ -166,6 +166,13 @@ impl Db {
         self.statements.get()
     }
 
+    /// Keeps a fact that never changes once it exists (see
+    /// [`reference::lasting`]), found by a transaction that has committed:
+    /// one that could still roll back must not leave it behind.
+    pub fn keep<T: Send + Sync + 'static>(&self, key: &str, value: T) {
+        self.reference.keep(key, value);
+    }
+
     /// Transactions committed so far on this database's connections (a
     /// group commit counts once).
     pub fn commits(&self) -> u64 {

@@ -45,6 +45,13 @@ pub struct Cache {
     lasting: Mutex<Bounded>,
 }
 
+impl Cache {
+    /// Keeps `value` under `key` as a fact that never changes (see [`lasting`]).
+    pub fn keep<T: Send + Sync + 'static>(&self, key: &str, value: T) {
+        locked(&self.lasting).insert(key.to_owned(), Arc::new(value));
+    }
+}
+
 #[derive(Default)]
 struct State {
     /// The token the entries were read under.
@@ -196,7 +203,7 @@ where
     }
     let value = load(conn)?;
     if let Some(found) = &value {
-        locked(&cache.lasting).insert(key.to_owned(), Arc::new(found.clone()));
+        cache.keep(key, found.clone());
     }
     Ok(value)
 }

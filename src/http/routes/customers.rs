@@ -1,5 +1,7 @@
 //! `/v1/customers`: who the carts and orders belong to.
 
+use std::sync::{Arc, OnceLock};
+
 use actix_web::web::{Data, Path};
 use actix_web::{get, post, put};
 use serde::Deserialize;
@@ -57,12 +59,21 @@ pub async fn create_customer(
     caller.may(Op::ShopForCustomers)?;
     let input = body.value?.into_input(None)?;
     let now = ctx.now();
-    idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
+    // The customer created, to remember once its transaction has committed.
+    let created = Arc::new(OnceLock::new());
+    let creating = created.clone();
+    let reply = idempotency::run(&ctx, &caller.key_id.clone(), key.0, body.fingerprint, move |conn| {
         let customer = customer::create(conn, input, now)?;
-        Ok(Reply::created(&customer_view(conn, &customer)?, "/v1/customers", &customer.external_ref)
-            .version(customer.version))
+        let reply = Reply::created(&customer_view(conn, &customer)?, "/v1/customers", &customer.external_ref);
+        let reply = reply.version(customer.version);
+        creating.get_or_init(|| customer);
+        Ok(reply)
     })
-    .await
+    .await?;
+    if let Some(customer) = created.get() {
+        customer::remember(&ctx.db, customer);
+    }
+    Ok(reply)
 }
 
 /// Create the customer with this reference, or replace their details.
@@ -83,15 +94,18 @@ pub async fn put_customer(
     caller.may(Op::ShopForCustomers)?;
     let input = body.value?.into_input(Some(&reference))?;
     let now = ctx.now();
-    ctx.db
+    let (reply, customer) = ctx
+        .db
         .write(move |conn| {
             let (customer, created) = customer::put(conn, input, if_match.0, now)?;
             let view = customer_view(conn, &customer)?;
             let reply =
                 if created { Reply::created(&view, "/v1/customers", &customer.external_ref) } else { Reply::ok(&view) };
-            Ok(reply.version(customer.version))
+            Ok::<_, ApiError>((reply.version(customer.version), customer))
         })
-        .await
+        .await?;
+    customer::remember(&ctx.db, &customer);
+    Ok(reply)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
