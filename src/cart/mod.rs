@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 pub use model::{Cart, CartAction, CartChange, CartLine, CartStatus, DeliveryAddress, Intent};
 pub use quote::{Basis, CodeProblem, LineAvailability, Quote, TaxView, quote};
 pub use repo::Conversion;
-use repo::{Record, RowChange};
+use repo::{IfOpen, LineWrite, NewCart, Record, RowChange};
 
 use crate::access::Principal;
 use crate::catalog::{self, CatalogError, Location, Sku};
@@ -163,8 +163,9 @@ fn create_open(conn: &mut AnyConnection, customer: &CustomerId, e: &Editor<'_>) 
         // The unique `open_for` keeps one open cart per customer: when the
         // customer has one (another channel may have created it just now),
         // the insert does nothing and the open cart is read instead.
+        let new = NewCart { id: &id, customer: Some(customer), token: None, version: 1 };
         let channel = e.actor.channel.as_str();
-        if repo::insert(conn, &id, (Some(customer), None), &RowChange::default(), 1, channel, e.now)?.is_some() {
+        if repo::insert(conn, &new, &RowChange::default(), channel, e.now, IfOpen::Keep)?.is_some() {
             record(conn, &id, &[(1, created())], e)?;
             return Ok(id);
         }
@@ -190,8 +191,8 @@ pub fn open_cart(conn: &mut AnyConnection, cart: &CartRef, e: &Editor<'_>) -> Re
 pub fn create_anonymous(conn: &mut AnyConnection, e: &Editor<'_>) -> Result<Cart, CartError> {
     let id = CartId::generate();
     let token = format!("ct_{}", secret::random_token(24));
-    let channel = e.actor.channel.as_str();
-    repo::insert(conn, &id, (None, Some(&token)), &RowChange::default(), 1, channel, e.now)?;
+    let new = NewCart { id: &id, customer: None, token: Some(&token), version: 1 };
+    repo::insert(conn, &new, &RowChange::default(), e.actor.channel.as_str(), e.now, IfOpen::Keep)?;
     record(conn, &id, &[(1, created())], e)?;
     load(conn, &id)
 }
@@ -220,58 +221,77 @@ fn refusal(conn: &mut AnyConnection, id: &CartId, e: &Editor<'_>) -> CartError {
 }
 
 /// Takes the cart's next version, writing `row` (what the edit changes on
-/// the cart's own row) in the same statement, and reads its lines; a cart
-/// that is closed or not at the expected version is refused. With
-/// `first_use`, a customer without an open cart gets one, inserted with
-/// `row` written at version 2 (its creation is version 1): it needs no
-/// second bump, and has no lines to read. The flag says it was created.
+/// the cart's own row) in the same statement; a cart that is closed or not
+/// at the expected version is refused. With `first_use`, a customer without
+/// an open cart gets one, inserted with `row` written at version 2 (its
+/// creation is version 1): it needs no second bump, and has no lines. The
+/// flag says it was created.
 fn bump(
     conn: &mut AnyConnection,
     cart: &CartRef,
     e: &Editor<'_>,
     row: &RowChange,
     first_use: bool,
-) -> Result<(Cart, bool), CartError> {
+) -> Result<(repo::CartRow, bool), CartError> {
     let channel = e.actor.channel.as_str();
-    let bumped = match repo::bump(conn, cart, e.expected_version, row, channel, e.now)? {
-        Some(bumped) => bumped,
-        None => {
-            // Version 1 is the only one a cart that does not exist yet can
-            // be expected at.
-            if first_use
-                && let CartRef::OpenFor(customer) = cart
-                && e.expected_version.is_none_or(|seen| seen == 1)
-                && let Some(inserted) =
-                    repo::insert(conn, &CartId::generate(), (Some(customer), None), row, 2, channel, e.now)?
-            {
-                return Ok((assemble(conn, inserted, Vec::new())?, true));
-            }
-            // A customer's open cart the bump did not find: there is none
-            // (first use creates it), or another request created it and
-            // committed meanwhile. Either way it is bumped by id; a cart
-            // known by id that still refuses is closed or moved on.
-            let (id, retry) = match cart {
-                CartRef::Id(id) => (id.clone(), false),
-                CartRef::OpenFor(customer) if first_use => (create_open(conn, customer, e)?, true),
-                CartRef::OpenFor(customer) => match repo::open_for_customer(conn, customer)? {
-                    Some(id) => (id, true),
-                    None => return Err(CartError::NotFound(format!("open cart of customer {customer}"))),
-                },
-            };
-            let retried = match retry {
-                true => repo::bump(conn, &CartRef::Id(id.clone()), e.expected_version, row, channel, e.now)?,
-                false => None,
-            };
-            retried.ok_or_else(|| refusal(conn, &id, e))?
-        }
+    let created = |customer, id| NewCart { id, customer: Some(customer), token: None, version: 2 };
+    // Without If-Match, one statement finds the customer's cart or creates it.
+    if first_use
+        && let CartRef::OpenFor(customer) = cart
+        && e.expected_version.is_none()
+    {
+        let id = CartId::generate();
+        let taken = repo::insert(conn, &created(customer, &id), row, channel, e.now, IfOpen::Bump)?;
+        let taken = taken.ok_or_else(|| CartError::Db(DbError::Corrupt("an upsert of a cart wrote no row".into())))?;
+        let new = taken.id == id;
+        return Ok((taken, new));
+    }
+    if let Some(bumped) = repo::bump(conn, cart, e.expected_version, row, channel, e.now)? {
+        return Ok((bumped, false));
+    }
+    // Version 1 is the only one a cart that does not exist yet can be
+    // expected at.
+    if first_use
+        && let CartRef::OpenFor(customer) = cart
+        && e.expected_version == Some(1)
+        && let Some(inserted) =
+            repo::insert(conn, &created(customer, &CartId::generate()), row, channel, e.now, IfOpen::Keep)?
+    {
+        return Ok((inserted, true));
+    }
+    // A customer's open cart the bump did not find: there is none (first
+    // use creates it), or another request created it and committed
+    // meanwhile. Either way it is bumped by id; a cart known by id that
+    // still refuses is closed or moved on.
+    let (id, retry) = match cart {
+        CartRef::Id(id) => (id.clone(), false),
+        CartRef::OpenFor(customer) if first_use => (create_open(conn, customer, e)?, true),
+        CartRef::OpenFor(customer) => match repo::open_for_customer(conn, customer)? {
+            Some(id) => (id, true),
+            None => return Err(CartError::NotFound(format!("open cart of customer {customer}"))),
+        },
     };
-    let lines = repo::lines(conn, &bumped.id)?;
-    Ok((assemble(conn, bumped, lines)?, false))
+    let retried = match retry {
+        true => repo::bump(conn, &CartRef::Id(id.clone()), e.expected_version, row, channel, e.now)?,
+        false => None,
+    };
+    Ok((retried.ok_or_else(|| refusal(conn, &id, e))?, false))
 }
 
-/// Runs one edit: takes the next version, lets `change` write (and mirror
-/// what it wrote in the cart it is given), records it. The answer is that
-/// cart: what this transaction wrote, without reading it back.
+/// The records of an edit made at the cart's `version`: a cart it created
+/// records its creation first.
+fn records_of(version: i32, created_now: bool, made: Record) -> Vec<(i32, Record)> {
+    match created_now {
+        true => vec![(version - 1, created()), (version, made)],
+        false => vec![(version, made)],
+    }
+}
+
+/// Runs one edit: takes the next version, reads the lines, lets `change`
+/// write (and mirror what it wrote in the cart it is given), records it.
+/// The answer is that cart: what this transaction wrote, without reading it
+/// back. For edits whose record depends on the cart; the others use
+/// [`edit_line`], which costs fewer statements.
 fn edit(
     conn: &mut AnyConnection,
     cart: &CartRef,
@@ -279,13 +299,35 @@ fn edit(
     row: RowChange,
     change: impl FnOnce(&mut AnyConnection, &mut Cart) -> Result<Record, CartError>,
 ) -> Result<Cart, CartError> {
-    let (mut cart, created_now) = bump(conn, cart, e, &row, true)?;
-    let made = (cart.version, change(conn, &mut cart)?);
-    match created_now {
-        true => record(conn, &cart.id, &[(cart.version - 1, created()), made], e)?,
-        false => record(conn, &cart.id, &[made], e)?,
-    }
+    let (bumped, created_now) = bump(conn, cart, e, &row, true)?;
+    let lines = match created_now {
+        true => Vec::new(),
+        false => repo::lines(conn, &bumped.id)?,
+    };
+    let mut cart = assemble(conn, bumped, lines)?;
+    let made = change(conn, &mut cart)?;
+    record(conn, &cart.id, &records_of(cart.version, created_now, made), e)?;
     Ok(cart)
+}
+
+/// Runs an edit that is known before the cart is read: takes the next
+/// version, then writes `line` (if any), records `made` and reads the lines
+/// as written, in one statement on PostgreSQL. The answer is the cart and
+/// the line written (see [`repo::Written`]); the caller checks the limits
+/// on what was written, and a refusal rolls the whole edit back.
+fn edit_line(
+    conn: &mut AnyConnection,
+    cart: &CartRef,
+    e: &Editor<'_>,
+    row: RowChange,
+    line: Option<LineWrite>,
+    made: Record,
+) -> Result<(Cart, Option<repo::LineRow>), CartError> {
+    let (bumped, created_now) = bump(conn, cart, e, &row, true)?;
+    let records = records_of(bumped.version, created_now, made);
+    let actor = (e.actor.channel.as_str(), e.actor.key_id.as_str());
+    let written = repo::write(conn, &bumped.id, line.as_ref(), &records, actor, e.now)?;
+    Ok((assemble(conn, bumped, written.lines)?, written.line))
 }
 
 fn line_of<'c>(cart: &'c Cart, sku: &SkuId) -> Option<&'c CartLine> {
@@ -303,40 +345,31 @@ pub fn add_line(
     if !sku.active {
         return Err(CartError::SkuInactive(sku.code.to_string()));
     }
+    if quantity.get() > MAX_LINE_QUANTITY {
+        return Err(CartError::QuantityTooLarge);
+    }
+    // The bump gives an empty cart this SKU's currency.
     let row = RowChange { currency: Some(sku.price.currency), ..RowChange::default() };
-    edit(conn, cart, e, row, |conn, cart| {
-        let existing = line_of(cart, &sku.id).cloned();
-        let existing = existing.as_ref();
-        let total = existing.map(|l| l.quantity).unwrap_or(0) + quantity.get();
-        if total > MAX_LINE_QUANTITY {
-            return Err(CartError::QuantityTooLarge);
-        }
-        if existing.is_none() && cart.lines.len() >= MAX_LINES {
-            return Err(CartError::TooManyLines);
-        }
-        // The bump gave an empty cart this SKU's currency; one already
-        // priced in another refuses it (and the edit rolls back).
-        if let Some(currency) = cart.currency.filter(|c| *c != sku.price.currency) {
-            return Err(CartError::CurrencyMismatch {
-                cart: currency,
-                sku: sku.code.to_string(),
-                sku_currency: sku.price.currency,
-            });
-        }
-        let hold = rehold(conn, cart, &Item::of(sku), total, existing.and_then(|l| l.hold_id.as_ref()), e)?;
-        let channel = e.actor.channel.as_str();
-        match existing {
-            Some(_) => repo::update_line(conn, &cart.id, &sku.id, total, hold.as_ref(), channel, e.now)?,
-            None => repo::insert_line(conn, &cart.id, &sku.id, total, hold.as_ref(), (channel, channel), e.now)?,
-        }
-        cart.put_line(sku, total, hold, (channel, channel), timestamp(e.now));
-        Ok(Record {
-            action: CartAction::AddLine,
-            sku: Some(sku.id.clone()),
-            quantity: Some(quantity.get()),
-            detail: None,
-        })
-    })
+    let made =
+        Record { action: CartAction::AddLine, sku: Some(sku.id.clone()), quantity: Some(quantity.get()), detail: None };
+    let (mut cart, line) = edit_line(conn, cart, e, row, Some(LineWrite::Add(&sku.id, quantity.get())), made)?;
+    let line = line.ok_or_else(|| CartError::Db(DbError::Corrupt("an upsert of a cart line wrote no row".into())))?;
+    // Checked on what was written: a refusal rolls the edit back.
+    if line.quantity > MAX_LINE_QUANTITY {
+        return Err(CartError::QuantityTooLarge);
+    }
+    if cart.lines.len() > MAX_LINES {
+        return Err(CartError::TooManyLines);
+    }
+    if let Some(currency) = cart.currency.filter(|c| *c != sku.price.currency) {
+        return Err(CartError::CurrencyMismatch {
+            cart: currency,
+            sku: sku.code.to_string(),
+            sku_currency: sku.price.currency,
+        });
+    }
+    hold_line(conn, &mut cart, sku, line, e)?;
+    Ok(cart)
 }
 
 /// Sets the quantity of a line already in the cart.
@@ -350,33 +383,49 @@ pub fn set_quantity(
     if quantity.get() > MAX_LINE_QUANTITY {
         return Err(CartError::QuantityTooLarge);
     }
-    edit(conn, cart, e, RowChange::default(), |conn, cart| {
-        let line = line_of(cart, &sku.id).ok_or_else(|| CartError::LineNotFound(sku.code.to_string()))?;
-        let hold = rehold(conn, cart, &Item::of(sku), quantity.get(), line.hold_id.as_ref(), e)?;
-        let channel = e.actor.channel.as_str();
-        repo::update_line(conn, &cart.id, &sku.id, quantity.get(), hold.as_ref(), channel, e.now)?;
-        cart.put_line(sku, quantity.get(), hold, (channel, channel), timestamp(e.now));
-        Ok(Record {
-            action: CartAction::SetQuantity,
-            sku: Some(sku.id.clone()),
-            quantity: Some(quantity.get()),
-            detail: None,
-        })
-    })
+    let made = Record {
+        action: CartAction::SetQuantity,
+        sku: Some(sku.id.clone()),
+        quantity: Some(quantity.get()),
+        detail: None,
+    };
+    let set = LineWrite::Set(&sku.id, quantity.get());
+    let (mut cart, line) = edit_line(conn, cart, e, RowChange::default(), Some(set), made)?;
+    let line = line.ok_or_else(|| CartError::LineNotFound(sku.code.to_string()))?;
+    hold_line(conn, &mut cart, sku, line, e)?;
+    Ok(cart)
 }
 
 pub fn remove_line(conn: &mut AnyConnection, cart: &CartRef, sku: &Sku, e: &Editor<'_>) -> Result<Cart, CartError> {
-    edit(conn, cart, e, RowChange::default(), |conn, cart| {
-        let line = line_of(cart, &sku.id).ok_or_else(|| CartError::LineNotFound(sku.code.to_string()))?;
-        release_hold(conn, line.hold_id.as_ref(), e)?;
-        repo::delete_line(conn, &cart.id, &sku.id)?;
-        cart.lines.retain(|l| l.sku.id != sku.id);
-        if cart.lines.is_empty() {
-            repo::set_currency(conn, &cart.id, None)?;
-            cart.currency = None;
-        }
-        Ok(Record { action: CartAction::RemoveLine, sku: Some(sku.id.clone()), quantity: None, detail: None })
-    })
+    let made = Record { action: CartAction::RemoveLine, sku: Some(sku.id.clone()), quantity: None, detail: None };
+    let (mut cart, removed) = edit_line(conn, cart, e, RowChange::default(), Some(LineWrite::Remove(&sku.id)), made)?;
+    let removed = removed.ok_or_else(|| CartError::LineNotFound(sku.code.to_string()))?;
+    release_hold(conn, removed.hold_id.as_ref(), e)?;
+    if cart.lines.is_empty() {
+        repo::set_currency(conn, &cart.id, None)?;
+        cart.currency = None;
+    }
+    Ok(cart)
+}
+
+/// With cart holds on, holds a line's units anew (see [`rehold`]) and keeps
+/// the hold on the line, which held the previous one until now.
+fn hold_line(
+    conn: &mut AnyConnection,
+    cart: &mut Cart,
+    sku: &Sku,
+    line: repo::LineRow,
+    e: &Editor<'_>,
+) -> Result<(), CartError> {
+    if !e.config.holds.cart_holds {
+        return Ok(());
+    }
+    let hold = rehold(conn, cart, &Item::of(sku), line.quantity, line.hold_id.as_ref(), e)?;
+    repo::set_hold(conn, &cart.id, &sku.id, hold.as_ref())?;
+    if let Some(held) = cart.lines.iter_mut().find(|l| l.sku.id == sku.id) {
+        held.hold_id = hold;
+    }
+    Ok(())
 }
 
 /// Pickup at `location`, if it takes pickups (and hands over at the curb
@@ -411,11 +460,10 @@ pub fn set_intent(
         check_intent(intent)?;
     }
     let row = RowChange { intent: Some(intent.as_ref()), ..RowChange::default() };
-    edit(conn, cart, e, row, |_, _| {
-        let detail =
-            intent.as_ref().map(|i| serde_json::to_value(i).ok().and_then(|v| v["method"].as_str().map(str::to_owned)));
-        Ok(Record { action: CartAction::SetFulfilment, sku: None, quantity: None, detail: detail.flatten() })
-    })
+    let detail =
+        intent.as_ref().map(|i| serde_json::to_value(i).ok().and_then(|v| v["method"].as_str().map(str::to_owned)));
+    let made = Record { action: CartAction::SetFulfilment, sku: None, quantity: None, detail: detail.flatten() };
+    Ok(edit_line(conn, cart, e, row, None, made)?.0)
 }
 
 /// Applies a promotion code: refused, with the reason, when it cannot be used
@@ -424,9 +472,8 @@ pub fn apply_code(conn: &mut AnyConnection, cart: &CartRef, code: &str, e: &Edit
     let promotion = pricing::usable_code(conn, code, e.actor.channel, e.now)?;
     let code = promotion.input.code.unwrap_or_default();
     let row = RowChange { code: Some(Some(&code)), ..RowChange::default() };
-    edit(conn, cart, e, row, |_, _| {
-        Ok(Record { action: CartAction::ApplyPromotion, sku: None, quantity: None, detail: Some(code.clone()) })
-    })
+    let made = Record { action: CartAction::ApplyPromotion, sku: None, quantity: None, detail: Some(code.clone()) };
+    Ok(edit_line(conn, cart, e, row, None, made)?.0)
 }
 
 pub fn remove_code(conn: &mut AnyConnection, cart: &CartRef, e: &Editor<'_>) -> Result<Cart, CartError> {
@@ -527,7 +574,9 @@ pub fn check_out<T, E: From<CartError>>(
     // The bump closes the cart as it takes the version: if placing the
     // order fails, the transaction (and the closing with it) rolls back.
     let row = RowChange { close: Some(CartStatus::CheckedOut), ..RowChange::default() };
-    let (cart, _) = bump(conn, cart, e, &row, false)?;
+    let (bumped, _) = bump(conn, cart, e, &row, false)?;
+    let lines = repo::lines(conn, &bumped.id).map_err(CartError::from)?;
+    let cart = assemble(conn, bumped, lines)?;
     for line in &cart.lines {
         release_hold(conn, line.hold_id.as_ref(), e)?;
     }

@@ -6,7 +6,7 @@ use omnistock::access::{Channel, Role};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{Backend, Send, TestApp, spawn_app_with};
+use crate::helpers::{Backend, Send, TestApp, postgres_url, spawn_app_with};
 
 crate::backend_tests!(
     the_same_cart_through_every_channel,
@@ -376,6 +376,11 @@ async fn bad_cart_input_leaves_the_cart_unchanged(app: TestApp) {
     app.put("/v1/customers/careful/cart/lines/NOPE", &web, json!({"quantity": 2}))
         .await
         .assert_problem(404, "sku_not_found");
+    // A SKU that exists but has no line in the cart: neither set nor removed.
+    app.put("/v1/customers/careful/cart/lines/DOLLAR", &web, json!({"quantity": 2}))
+        .await
+        .assert_problem(404, "line_not_found");
+    app.delete("/v1/customers/careful/cart/lines/DOLLAR", &web).await.assert_problem(404, "line_not_found");
     app.post("/v1/customers/nobody/cart/lines", &web, json!({"sku": "OK", "quantity": 1}))
         .await
         .assert_problem(404, "customer_not_found");
@@ -390,6 +395,21 @@ async fn bad_cart_input_leaves_the_cart_unchanged(app: TestApp) {
         .assert_problem(422, "validation_failed");
     let after = app.get("/v1/customers/careful/cart", &web).await;
     assert_eq!(after.body, before.body, "nothing changed");
+
+    // A full cart takes more units of its lines, but no 101st line.
+    customer(&app, "full").await;
+    for i in 0..100 {
+        let sku = format!("L-{i}");
+        app.create_sku(&sku, "1.00").await;
+        app.post("/v1/customers/full/cart/lines", &web, json!({"sku": sku, "quantity": 1})).await.assert_status(200);
+    }
+    let full = app.get("/v1/customers/full/cart", &web).await;
+    app.post("/v1/customers/full/cart/lines", &web, json!({"sku": "OK", "quantity": 1}))
+        .await
+        .assert_problem(409, "cart_limit");
+    assert_eq!(app.get("/v1/customers/full/cart", &web).await.body, full.body, "nothing changed");
+    let more = app.post("/v1/customers/full/cart/lines", &web, json!({"sku": "L-7", "quantity": 2})).await;
+    assert_eq!(more.body["lines"][7]["quantity"], 3, "{}", more.body);
 }
 
 async fn lines_say_where_they_can_be_fulfilled(app: TestApp) {
@@ -457,7 +477,14 @@ async fn customers_are_found_by_email_and_phone(app: TestApp) {
 
 #[tokio::test]
 async fn cart_holds_reserve_while_the_line_is_in_the_cart() {
-    let app = spawn_app_with(Backend::Sqlite, &[("OMNISTOCK_CART__HOLDS", "true")]).await;
+    cart_holds_reserve_on(Backend::Sqlite).await;
+    if postgres_url().is_some() {
+        cart_holds_reserve_on(Backend::Postgres).await;
+    }
+}
+
+async fn cart_holds_reserve_on(backend: Backend) {
+    let app = spawn_app_with(backend, &[("OMNISTOCK_CART__HOLDS", "true")]).await;
     app.create_store("S1", 52.52, 13.40).await;
     app.create_sku("HELD", "1.00").await;
     app.receive("S1", "HELD", 3).await;
@@ -466,6 +493,11 @@ async fn cart_holds_reserve_while_the_line_is_in_the_cart() {
     let cart = app.post("/v1/customers/holder/cart/lines", &web, json!({"sku": "HELD", "quantity": 2})).await;
     assert!(cart.body["lines"][0]["hold"].is_string());
     assert_eq!(app.available("HELD", "S1").await, 1);
+    let added = app.post("/v1/customers/holder/cart/lines", &web, json!({"sku": "HELD", "quantity": 1})).await;
+    assert_ne!(added.body["lines"][0]["hold"], cart.body["lines"][0]["hold"], "a new hold for 3 units");
+    assert_eq!(app.available("HELD", "S1").await, 0);
+    app.put("/v1/customers/holder/cart/lines/HELD", &web, json!({"quantity": 1})).await.assert_status(200);
+    assert_eq!(app.available("HELD", "S1").await, 2);
     app.put("/v1/customers/holder/cart/lines/HELD", &web, json!({"quantity": 3})).await.assert_status(200);
     assert_eq!(app.available("HELD", "S1").await, 0);
     app.delete("/v1/customers/holder/cart/lines/HELD", &web).await.assert_status(200);

@@ -2,6 +2,9 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use diesel::upsert::excluded;
+
+mod in_one;
 
 use super::CartRef;
 use super::model::{CartAction, CartChange, CartStatus, Intent};
@@ -47,7 +50,7 @@ pub struct CartRow {
     pub channels: String,
 }
 
-#[derive(Queryable, Selectable)]
+#[derive(Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = cart_lines)]
 pub struct LineRow {
     pub sku_id: SkuId,
@@ -58,6 +61,25 @@ pub struct LineRow {
     pub added_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
+
+/// The columns of [`LineRow`], for `RETURNING` on the multi-backend connection.
+const LINE_ROW: (
+    cart_lines::sku_id,
+    cart_lines::quantity,
+    cart_lines::hold_id,
+    cart_lines::added_channel,
+    cart_lines::updated_channel,
+    cart_lines::added_at,
+    cart_lines::updated_at,
+) = (
+    cart_lines::sku_id,
+    cart_lines::quantity,
+    cart_lines::hold_id,
+    cart_lines::added_channel,
+    cart_lines::updated_channel,
+    cart_lines::added_at,
+    cart_lines::updated_at,
+);
 
 /// A cart's row and its lines (oldest first).
 pub fn load(conn: &mut AnyConnection, id: &CartId) -> Result<Option<(CartRow, Vec<LineRow>)>, DbError> {
@@ -84,21 +106,82 @@ pub fn by_token(conn: &mut AnyConnection, token: &str) -> Result<Option<CartId>,
     Ok(carts::table.filter(carts::token.eq(token)).select(carts::id).first(conn).optional()?)
 }
 
-/// Inserts an open cart at `version`, created through `channel` with
-/// `change` already written on its row (a cart created by its first edit
-/// needs no bump after); `None` when the customer has one already (the
-/// unique `open_for` kept it).
+diesel::define_sql_function! {
+    /// The first that is not NULL.
+    fn coalesce(x: diesel::sql_types::Nullable<diesel::sql_types::Text>, y: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
+diesel::define_sql_function! {
+    /// `text` with every `from` replaced by `to` (the same on both backends).
+    fn replace(text: diesel::sql_types::Text, from: diesel::sql_types::Text, to: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// The changes of a version bump through `channel` writing `change` (an
+/// expression: [`bump`] and [`insert`]'s `IfOpen::Bump` set the same).
+macro_rules! bumped {
+    ($change:expr, $channel:expr, $now:expr) => {
+        (
+            carts::version.eq(carts::version + 1),
+            carts::updated_at.eq(timestamp($now)),
+            carts::currency.eq(coalesce(carts::currency, $change.currency.map(|c| c.code()))),
+            // The channel once, at the end: removed if there, then appended.
+            carts::channels
+                .eq(replace(carts::channels, format!(",{},", $channel), ",").concat(format!("{},", $channel))),
+            $change
+                .intent
+                .map(|intent| carts::fulfilment.eq(intent.map(|i| serde_json::to_string(i).unwrap_or_default()))),
+            $change.code.map(|code| carts::promotion_code.eq(code)),
+            $change.close.map(|status| (carts::status.eq(status.as_str()), carts::open_for.eq(None::<CustomerId>))),
+        )
+    };
+}
+
+/// What an edit changes on the cart's own row, written by its version bump.
+#[derive(Default)]
+pub struct RowChange<'a> {
+    /// Taken by a cart that has none (a first line's).
+    pub currency: Option<Currency>,
+    pub intent: Option<Option<&'a Intent>>,
+    pub code: Option<Option<&'a str>>,
+    /// Closes the cart: it is nobody's open cart from then on.
+    pub close: Option<CartStatus>,
+}
+
+/// What [`insert`] does when the customer has an open cart already.
+pub enum IfOpen {
+    /// Inserts nothing and answers `None`.
+    Keep,
+    /// Bumps that cart instead, writing the row change on it as [`bump`]
+    /// does: a customer's edit finds or creates their cart in one statement.
+    /// On PostgreSQL the bump waits for, and locks, a cart another
+    /// transaction is inserting, as [`bump`] waits for one it is changing.
+    Bump,
+}
+
+/// A cart to insert: a customer's, or an anonymous one known by its token.
+pub struct NewCart<'a> {
+    pub id: &'a CartId,
+    pub customer: Option<&'a CustomerId>,
+    pub token: Option<&'a str>,
+    /// 1, or 2 for a cart created by its first edit (its creation is 1).
+    pub version: i32,
+}
+
+/// Inserts an open cart, created through `channel` with `change` already
+/// written on its row (a cart created by its first edit needs no bump
+/// after). When the customer has one already (the unique `open_for` keeps
+/// one), `if_open` says what happens: the answer is the row inserted or
+/// bumped, `None` when nothing was.
 pub fn insert(
     conn: &mut AnyConnection,
-    id: &CartId,
-    owner: (Option<&CustomerId>, Option<&str>),
+    new: &NewCart<'_>,
     change: &RowChange<'_>,
-    version: i32,
     channel: &str,
     now: DateTime<Utc>,
+    if_open: IfOpen,
 ) -> Result<Option<CartRow>, DbError> {
     let at = timestamp(now);
-    let (customer, token) = owner;
+    let NewCart { id, customer, token, version } = *new;
     let row = (
         carts::id.eq(id),
         carts::customer_id.eq(customer),
@@ -113,35 +196,24 @@ pub fn insert(
         carts::fulfilment.eq(change.intent.flatten().map(|i| serde_json::to_string(i).unwrap_or_default())),
         carts::promotion_code.eq(change.code.flatten()),
     );
-    // DO NOTHING instead of a unique violation: no savepoint is needed to
-    // carry on (on PostgreSQL it waits for a concurrent insert to settle).
-    Ok(crate::per_backend!(conn, |c| diesel::insert_into(carts::table)
-        .values(row)
-        .on_conflict_do_nothing()
-        .returning(CART_ROW)
-        .get_result(c)
-        .optional())?)
-}
-
-diesel::define_sql_function! {
-    /// The first that is not NULL.
-    fn coalesce(x: diesel::sql_types::Nullable<diesel::sql_types::Text>, y: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
-}
-
-diesel::define_sql_function! {
-    /// `text` with every `from` replaced by `to` (the same on both backends).
-    fn replace(text: diesel::sql_types::Text, from: diesel::sql_types::Text, to: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
-
-/// What an edit changes on the cart's own row, written by its version bump.
-#[derive(Default)]
-pub struct RowChange<'a> {
-    /// Taken by a cart that has none (a first line's).
-    pub currency: Option<Currency>,
-    pub intent: Option<Option<&'a Intent>>,
-    pub code: Option<Option<&'a str>>,
-    /// Closes the cart: it is nobody's open cart from then on.
-    pub close: Option<CartStatus>,
+    Ok(match if_open {
+        // DO NOTHING instead of a unique violation: no savepoint is needed
+        // to carry on (on PostgreSQL it waits for a concurrent insert to settle).
+        IfOpen::Keep => crate::per_backend!(conn, |c| diesel::insert_into(carts::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .returning(CART_ROW)
+            .get_result(c)
+            .optional()),
+        IfOpen::Bump => crate::per_backend!(conn, |c| diesel::insert_into(carts::table)
+            .values(row)
+            .on_conflict(carts::open_for)
+            .do_update()
+            .set(bumped!(change, channel, now))
+            .returning(CART_ROW)
+            .get_result(c)
+            .optional()),
+    }?)
 }
 
 /// Takes the next version of an open cart (and, on PostgreSQL, its row lock
@@ -156,18 +228,7 @@ pub fn bump(
     channel: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<CartRow>, DbError> {
-    let intent = change.intent.map(|intent| intent.map(|i| serde_json::to_string(i).unwrap_or_default()));
-    let set = (
-        carts::version.eq(carts::version + 1),
-        carts::updated_at.eq(timestamp(now)),
-        carts::currency.eq(coalesce(carts::currency, change.currency.map(|c| c.code()))),
-        // The channel once, at the end: removed if there, then appended.
-        carts::channels.eq(replace(carts::channels, format!(",{channel},"), ",").concat(format!("{channel},"))),
-        intent.map(|json| carts::fulfilment.eq(json)),
-        change.code.map(|code| carts::promotion_code.eq(code)),
-        change.close.map(|status| (carts::status.eq(status.as_str()), carts::open_for.eq(None::<CustomerId>))),
-    );
-    let mut bump = diesel::update(carts::table).set(set).into_boxed();
+    let mut bump = diesel::update(carts::table).set(bumped!(change, channel, now)).into_boxed();
     bump = match cart {
         CartRef::Id(id) => bump.filter(carts::id.eq(id)).filter(carts::status.eq(CartStatus::Open.as_str())),
         // `open_for` is set only while the cart is open, and unique.
@@ -264,9 +325,95 @@ pub fn insert_line(
     Ok(())
 }
 
-pub fn delete_line(conn: &mut AnyConnection, cart: &CartId, sku: &SkuId) -> Result<(), DbError> {
-    diesel::delete(cart_lines::table.find((cart, sku))).execute(conn)?;
+/// Sets the hold a line's units are held by.
+pub fn set_hold(
+    conn: &mut AnyConnection,
+    cart: &CartId,
+    sku: &SkuId,
+    hold: Option<&ReservationId>,
+) -> Result<(), DbError> {
+    diesel::update(cart_lines::table.find((cart, sku))).set(cart_lines::hold_id.eq(hold)).execute(conn)?;
     Ok(())
+}
+
+/// What an edit writes on one of the cart's lines. A line's hold is not
+/// written here: the line keeps the one it has (see [`set_hold`]).
+pub enum LineWrite<'a> {
+    /// Adds units of a SKU, summing with its line if there is one.
+    Add(&'a SkuId, i32),
+    /// Sets the quantity of the SKU's line.
+    Set(&'a SkuId, i32),
+    /// Removes the SKU's line.
+    Remove(&'a SkuId),
+}
+
+/// A cart's lines after an edit wrote, and the line it wrote: as written,
+/// or as it was for a removal; `None` when there was no line to set or
+/// remove.
+pub struct Written {
+    pub lines: Vec<LineRow>,
+    pub line: Option<LineRow>,
+}
+
+/// Writes `line` (if any) through `channel` and records the edit, then
+/// reads the cart's lines as they now are. It runs after the edit's version
+/// bump, whose row lock makes the lines read here the latest committed. On
+/// PostgreSQL it is one statement (data-modifying CTEs); SQLite runs it as
+/// the write, the records and the read: calls into the process.
+pub fn write(
+    conn: &mut AnyConnection,
+    cart: &CartId,
+    line: Option<&LineWrite<'_>>,
+    records: &[(i32, Record)],
+    actor: (&str, &str),
+    now: DateTime<Utc>,
+) -> Result<Written, DbError> {
+    let (channel, key) = actor;
+    if let AnyConnection::Postgres(pg) = conn {
+        return in_one::write(pg, cart, line, records, actor, now);
+    }
+    let at = timestamp(now);
+    let written = match line {
+        None => None,
+        Some(LineWrite::Add(sku, quantity)) => {
+            let row = (
+                cart_lines::cart_id.eq(cart),
+                cart_lines::sku_id.eq(*sku),
+                cart_lines::quantity.eq(*quantity),
+                cart_lines::added_channel.eq(channel),
+                cart_lines::updated_channel.eq(channel),
+                cart_lines::added_at.eq(at),
+                cart_lines::updated_at.eq(at),
+            );
+            let summed = (
+                cart_lines::quantity.eq(cart_lines::quantity + excluded(cart_lines::quantity)),
+                cart_lines::updated_channel.eq(channel),
+                cart_lines::updated_at.eq(at),
+            );
+            crate::per_backend!(&mut *conn, |c| diesel::insert_into(cart_lines::table)
+                .values(row)
+                .on_conflict((cart_lines::cart_id, cart_lines::sku_id))
+                .do_update()
+                .set(summed)
+                .returning(LINE_ROW)
+                .get_result(c)
+                .optional())?
+        }
+        Some(LineWrite::Set(sku, quantity)) => diesel::update(cart_lines::table.find((cart, *sku)))
+            .set((
+                cart_lines::quantity.eq(*quantity),
+                cart_lines::updated_channel.eq(channel),
+                cart_lines::updated_at.eq(at),
+            ))
+            .returning(LINE_ROW)
+            .get_result(conn)
+            .optional()?,
+        Some(LineWrite::Remove(sku)) => {
+            diesel::delete(cart_lines::table.find((cart, *sku))).returning(LINE_ROW).get_result(conn).optional()?
+        }
+    };
+    record(conn, cart, records, channel, key, now)?;
+    Ok(Written { lines: lines(conn, cart)?, line: written })
 }
 
 /// What a change record says.
