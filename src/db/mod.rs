@@ -4,6 +4,7 @@
 pub mod conn;
 pub mod idempotency;
 mod in_list;
+pub mod kept;
 pub mod migrate;
 pub mod reference;
 pub mod report;

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::{LineRow, LineWrite, Record, Written};
+use crate::db::kept::Kept;
 use crate::db::{DbError, timestamp};
 use crate::types::CartId;
 
@@ -103,7 +104,7 @@ pub(super) fn write(
     let removed = matches!(line, Some(LineWrite::Remove(_)));
     let mut written = None;
     let mut lines = Vec::new();
-    for read in query.load::<Read>(conn)? {
+    for read in Kept(query).load::<Read>(conn)? {
         if read.written {
             written = Some(read.line.clone());
         }

@@ -1,0 +1,39 @@
+//! Hand-written PostgreSQL statements that the prepared-statement cache keeps.
+//!
+//! Diesel marks every `sql_query` uncacheable, since its text could be
+//! anything: PostgreSQL then parses, analyses and plans it on every call.
+//! The one-statement writes (a hold with its levels, ledger rows and
+//! events; a cart line with its change record) are data-modifying CTEs,
+//! the most expensive statements to plan, and run on every cart edit and
+//! hold. Their text varies only with the number of rows, so a call site
+//! has a few shapes, and the connection keeps each, prepared once (a call
+//! site with unbounded shapes keeps only its small ones).
+
+use diesel::RunQueryDsl;
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::result::QueryResult;
+
+/// `query`, kept prepared by the connection under its text.
+pub struct Kept<Q>(pub Q);
+
+impl<Q> QueryId for Kept<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Kept<Q> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &Pg) -> QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q: Query> Query for Kept<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q, C> RunQueryDsl<C> for Kept<Q> {}
