@@ -62,24 +62,21 @@ pub struct LineRow {
     pub updated_at: NaiveDateTime,
 }
 
-/// The columns of [`LineRow`], for `RETURNING` on the multi-backend connection.
-const LINE_ROW: (
-    cart_lines::sku_id,
-    cart_lines::quantity,
-    cart_lines::hold_id,
-    cart_lines::added_channel,
-    cart_lines::updated_channel,
-    cart_lines::added_at,
-    cart_lines::updated_at,
-) = (
-    cart_lines::sku_id,
-    cart_lines::quantity,
-    cart_lines::hold_id,
-    cart_lines::added_channel,
-    cart_lines::updated_channel,
-    cart_lines::added_at,
-    cart_lines::updated_at,
-);
+/// The columns of [`LineRow`], for `RETURNING` (as [`cart_columns`]).
+macro_rules! line_columns {
+    () => {
+        (
+            cart_lines::sku_id,
+            cart_lines::quantity,
+            cart_lines::hold_id,
+            cart_lines::added_channel,
+            cart_lines::updated_channel,
+            cart_lines::added_at,
+            cart_lines::updated_at,
+        )
+    };
+}
+const LINE_ROW: line_columns!() = line_columns!();
 
 /// A cart's row and its lines (oldest first).
 pub fn load(conn: &mut AnyConnection, id: &CartId) -> Result<Option<(CartRow, Vec<LineRow>)>, DbError> {
