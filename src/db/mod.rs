@@ -10,6 +10,7 @@ pub mod reference;
 pub mod report;
 pub mod schema;
 pub mod settings;
+pub mod together;
 mod writer;
 
 use std::sync::Arc;

@@ -13,7 +13,7 @@ use super::model::{self, Fulfilment, Order, OrderLine};
 use super::repo::{self, Audit};
 use super::same_day::{self, SameDayError, Unavailable};
 use super::state::{self, FulfilmentStatus};
-use super::{Act, Destination, NewOrder, OrderError, Payment, Prices, audit, money_string};
+use super::{Act, Destination, NewOrder, OrderError, Payment, Prices, money_string};
 use crate::access::Role;
 use crate::cart::{self, CartError, CartRef, Editor, Intent};
 use crate::catalog::{self, CatalogError, Location, Sku};
@@ -354,19 +354,18 @@ pub fn place(conn: &mut AnyConnection, new: NewOrder, act: &Act<'_>) -> Result<O
 
     let mut lines = Vec::new();
     for (p, (fulfilment, carried)) in fulfilments.iter().enumerate() {
-        lines.extend(insert_fulfilment(conn, fulfilment, &new, &priced, &shares, p, carried)?);
-        audit(
-            conn,
-            act,
-            Audit {
-                order: &order_id,
-                fulfilment: Some(&fulfilment.id),
-                action: "placed",
-                from: None,
-                to: Some(fulfilment.status.as_str()),
-                reason: fulfilment.status_reason.as_deref(),
-            },
-        )?;
+        let placed = order_lines(fulfilment, &new, &priced, &shares, p, carried)?;
+        let entry = Audit {
+            order: &order_id,
+            fulfilment: Some(&fulfilment.id),
+            action: "placed",
+            from: None,
+            to: Some(fulfilment.status.as_str()),
+            reason: fulfilment.status_reason.as_deref(),
+        };
+        let actor = (act.actor.key_id.as_str(), act.actor.channel.as_str());
+        repo::insert_placed(conn, fulfilment, &placed, entry, actor, act.now)?;
+        lines.extend(placed);
     }
     events::append(
         conn,
@@ -471,8 +470,8 @@ fn new_fulfilment(
     }
 }
 
-fn insert_fulfilment(
-    conn: &mut AnyConnection,
+/// The lines of a fulfilment: its share of each order line it carries.
+fn order_lines(
     fulfilment: &Fulfilment,
     new: &NewOrder,
     priced: &pricing::Priced,
@@ -480,7 +479,6 @@ fn insert_fulfilment(
     part: usize,
     lines: &[(usize, i32)],
 ) -> Result<Vec<OrderLine>, DbError> {
-    repo::insert_fulfilment(conn, fulfilment)?;
     let mut inserted = Vec::with_capacity(lines.len());
     for (i, _) in lines {
         let (sku, _) = &new.lines[*i];
@@ -509,7 +507,6 @@ fn insert_fulfilment(
         };
         inserted.push(line);
     }
-    repo::insert_lines(conn, &inserted)?;
     Ok(inserted)
 }
 

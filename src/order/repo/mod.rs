@@ -5,12 +5,16 @@ pub mod analytics;
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::QueryFragment;
 
 use super::model::{Amounts, AuditEntry, Fulfilment, Order, OrderLine, OrderRow, RefundRow, ReturnLine, ReturnRow};
+use crate::db::kept::Kept;
 use crate::db::schema::{
     delivery_slots as ds, fulfilments, order_audit, order_lines, order_refunds, orders, return_lines, returns,
 };
+use crate::db::together::Together;
 use crate::db::{AnyConnection, DbError, one_of, timestamp};
 use crate::per_backend;
 use crate::types::{
@@ -153,6 +157,42 @@ pub fn insert_fulfilment(conn: &mut AnyConnection, fulfilment: &Fulfilment) -> R
     diesel::insert_into(fulfilments::table).values(fulfilment).execute(conn)?;
     Ok(())
 }
+
+/// A fulfilment just placed: its row, its lines and the audit entry of its
+/// placing, in one statement on PostgreSQL ([`Together`]; the lines and
+/// the entry reference the fulfilment written beside them). Statements of
+/// up to [`KEPT_LINES`] lines are kept prepared.
+pub fn insert_placed(
+    conn: &mut AnyConnection,
+    fulfilment: &Fulfilment,
+    lines: &[OrderLine],
+    entry: Audit<'_>,
+    actor: (&str, &str),
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let audit = AuditRow::new(&entry, actor.0, actor.1, now);
+    let AnyConnection::Postgres(pg) = conn else {
+        insert_fulfilment(conn, fulfilment)?;
+        insert_lines(conn, lines)?;
+        diesel::insert_into(order_audit::table).values(&audit).execute(conn)?;
+        return Ok(());
+    };
+    let mut statements: Vec<Box<dyn QueryFragment<Pg>>> =
+        vec![Box::new(diesel::insert_into(fulfilments::table).values(fulfilment))];
+    if !lines.is_empty() {
+        statements.push(Box::new(diesel::insert_into(order_lines::table).values(lines)));
+    }
+    statements.push(Box::new(diesel::insert_into(order_audit::table).values(&audit)));
+    match lines.len() <= KEPT_LINES {
+        true => Kept(Together(statements)).execute(pg)?,
+        false => Together(statements).execute(pg)?,
+    };
+    Ok(())
+}
+
+/// Most lines of a placed fulfilment whose statement is kept prepared: its
+/// text varies with their number, and a rare bigger one is planned each time.
+const KEPT_LINES: usize = 16;
 
 pub fn insert_line(conn: &mut AnyConnection, line: &OrderLine) -> Result<(), DbError> {
     diesel::insert_into(order_lines::table).values(line).execute(conn)?;
@@ -327,6 +367,37 @@ pub struct Audit<'a> {
     pub reason: Option<&'a str>,
 }
 
+/// An audit row as stored: the entry, by whom, through which channel, when.
+#[derive(Insertable)]
+#[diesel(table_name = order_audit)]
+struct AuditRow<'a> {
+    order_id: &'a OrderId,
+    fulfilment_id: Option<&'a FulfilmentId>,
+    action: &'a str,
+    from_status: Option<&'a str>,
+    to_status: Option<&'a str>,
+    reason: Option<&'a str>,
+    actor: &'a str,
+    channel: &'a str,
+    created_at: NaiveDateTime,
+}
+
+impl<'a> AuditRow<'a> {
+    fn new(entry: &Audit<'a>, actor: &'a str, channel: &'a str, now: DateTime<Utc>) -> Self {
+        AuditRow {
+            order_id: entry.order,
+            fulfilment_id: entry.fulfilment,
+            action: entry.action,
+            from_status: entry.from,
+            to_status: entry.to,
+            reason: entry.reason,
+            actor,
+            channel,
+            created_at: timestamp(now),
+        }
+    }
+}
+
 pub fn audit(
     conn: &mut AnyConnection,
     entry: Audit<'_>,
@@ -334,19 +405,7 @@ pub fn audit(
     channel: &str,
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
-    diesel::insert_into(order_audit::table)
-        .values((
-            order_audit::order_id.eq(entry.order),
-            order_audit::fulfilment_id.eq(entry.fulfilment),
-            order_audit::action.eq(entry.action),
-            order_audit::from_status.eq(entry.from),
-            order_audit::to_status.eq(entry.to),
-            order_audit::reason.eq(entry.reason),
-            order_audit::actor.eq(actor),
-            order_audit::channel.eq(channel),
-            order_audit::created_at.eq(timestamp(now)),
-        ))
-        .execute(conn)?;
+    diesel::insert_into(order_audit::table).values(AuditRow::new(&entry, actor, channel, now)).execute(conn)?;
     Ok(())
 }
 
