@@ -414,12 +414,13 @@ fn report(args: &Args, rows: &[Row], ceilings: &[Ceiling]) -> String {
     let _ = writeln!(out, "# omnistock benchmark\n");
     let _ = writeln!(
         out,
-        "{} · commit {} · {} · {} clients, {} s per scenario · {} locations × {} SKUs, {} customers · load generator on the same machine\n",
+        "{} · commit {} · {} · {} clients, {} s per scenario after {} s of unmeasured checkout (a history, then VACUUM ANALYZE before each scenario) · {} locations × {} SKUs, {} customers · load generator on the same machine\n",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         commit(),
         machine(),
         args.clients,
         args.duration,
+        args.warm_up,
         args.locations,
         args.skus,
         args.customers
