@@ -136,6 +136,25 @@ async fn sixteen_concurrent_adds_from_four_channels_all_land(app: TestApp) {
     assert_eq!(fresh.body["lines"].as_array().unwrap().len(), 8, "{}", fresh.body);
     assert_eq!(fresh.body["version"], 9);
 
+    // Each channel works its own lines of the same cart at once: add, change,
+    // remove. No step may miss the line its own earlier step wrote.
+    let app = &app;
+    let cycles = (0..16).map(|i| {
+        let (key, sku) = (&keys[i % 4], format!("C-{i}"));
+        async move {
+            let path = format!("/v1/customers/fresh/cart/lines/{sku}");
+            app.post("/v1/customers/fresh/cart/lines", key, json!({"sku": sku, "quantity": 1}))
+                .await
+                .assert_status(200);
+            app.put(&path, key, json!({"quantity": 3})).await.assert_status(200);
+            app.delete(&path, key).await.assert_status(200);
+        }
+    });
+    join_all(cycles).await;
+    let emptied = app.get("/v1/customers/fresh/cart", &keys[0]).await;
+    assert_eq!(emptied.body["lines"], json!([]), "{}", emptied.body);
+    assert_eq!(emptied.body["version"], 9 + 48);
+
     let stale = app
         .send(
             Method::POST,
