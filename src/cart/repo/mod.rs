@@ -8,6 +8,7 @@ mod in_one;
 
 use super::CartRef;
 use super::model::{CartAction, CartChange, CartStatus, Intent};
+use crate::db::kept::Kept;
 use crate::db::schema::{cart_changes, cart_lines, carts};
 use crate::db::{AnyConnection, DbError, timestamp};
 use crate::types::{CartId, Currency, CustomerId, ReservationId, SkuId};
@@ -196,20 +197,21 @@ pub fn insert(
     Ok(match if_open {
         // DO NOTHING instead of a unique violation: no savepoint is needed
         // to carry on (on PostgreSQL it waits for a concurrent insert to settle).
-        IfOpen::Keep => crate::per_backend!(conn, |c| diesel::insert_into(carts::table)
-            .values(row)
-            .on_conflict_do_nothing()
-            .returning(CART_ROW)
-            .get_result(c)
-            .optional()),
-        IfOpen::Bump => crate::per_backend!(conn, |c| diesel::insert_into(carts::table)
-            .values(row)
-            .on_conflict(carts::open_for)
-            .do_update()
-            .set(bumped!(change, channel, now))
-            .returning(CART_ROW)
-            .get_result(c)
-            .optional()),
+        IfOpen::Keep => crate::per_backend!(conn, |c| Kept(
+            diesel::insert_into(carts::table).values(row).on_conflict_do_nothing().returning(CART_ROW)
+        )
+        .get_result(c)
+        .optional()),
+        IfOpen::Bump => crate::per_backend!(conn, |c| Kept(
+            diesel::insert_into(carts::table)
+                .values(row)
+                .on_conflict(carts::open_for)
+                .do_update()
+                .set(bumped!(change, channel, now))
+                .returning(CART_ROW)
+        )
+        .get_result(c)
+        .optional()),
     }?)
 }
 
@@ -235,7 +237,7 @@ pub fn bump(
         bump = bump.filter(carts::version.eq(seen));
     }
     // The row as bumped: the edit needs no second read of it.
-    Ok(bump.returning(CART_ROW).get_result(conn).optional()?)
+    Ok(Kept(bump.returning(CART_ROW)).get_result(conn).optional()?)
 }
 
 pub fn set_currency(conn: &mut AnyConnection, id: &CartId, currency: Option<Currency>) -> Result<(), DbError> {
@@ -387,14 +389,16 @@ pub fn write(
                 cart_lines::updated_channel.eq(channel),
                 cart_lines::updated_at.eq(at),
             );
-            crate::per_backend!(&mut *conn, |c| diesel::insert_into(cart_lines::table)
-                .values(row)
-                .on_conflict((cart_lines::cart_id, cart_lines::sku_id))
-                .do_update()
-                .set(summed)
-                .returning(LINE_ROW)
-                .get_result(c)
-                .optional())?
+            crate::per_backend!(&mut *conn, |c| Kept(
+                diesel::insert_into(cart_lines::table)
+                    .values(row)
+                    .on_conflict((cart_lines::cart_id, cart_lines::sku_id))
+                    .do_update()
+                    .set(summed)
+                    .returning(LINE_ROW)
+            )
+            .get_result(c)
+            .optional())?
         }
         Some(LineWrite::Set(sku, quantity)) => diesel::update(cart_lines::table.find((cart, *sku)))
             .set((
@@ -449,7 +453,7 @@ pub fn record(
         .collect();
     // The multi-backend connection cannot batch; each backend's own can.
     match rows.as_slice() {
-        [one] => diesel::insert_into(cart_changes::table).values(*one).execute(conn)?,
+        [one] => Kept(diesel::insert_into(cart_changes::table).values(*one)).execute(conn)?,
         many => crate::per_backend!(conn, |c| diesel::insert_into(cart_changes::table).values(many).execute(c))?,
     };
     Ok(())
