@@ -1,13 +1,17 @@
-//! Hand-written PostgreSQL statements that the prepared-statement cache keeps.
+//! Statements that the prepared-statement cache keeps although diesel
+//! would not.
 //!
 //! Diesel marks every `sql_query` uncacheable, since its text could be
-//! anything: PostgreSQL then parses, analyses and plans it on every call.
-//! The one-statement writes (a hold with its levels, ledger rows and
-//! events; a cart line with its change record) are data-modifying CTEs,
-//! the most expensive statements to plan, and run on every cart edit and
-//! hold. Their text varies only with the number of rows, so a call site
-//! has a few shapes, and the connection keeps each, prepared once (a call
-//! site with unbounded shapes keeps only its small ones).
+//! anything, and so are statements whose SQL varies with optional parts
+//! (an upsert's changes, a bump's optional columns): the database then
+//! parses (and PostgreSQL plans) them on every call. The one-statement
+//! writes on PostgreSQL (a hold with its levels, ledger rows and events; a
+//! cart line with its change record) are data-modifying CTEs, the most
+//! expensive statements to plan, and the cart's own writes run on every
+//! edit on both backends. Their text varies only with the number of rows
+//! or which optional parts are set, so a call site has a few shapes, and
+//! the connection keeps each, prepared once, under its text (a call site
+//! with unbounded shapes keeps only its small ones).
 
 use diesel::RunQueryDsl;
 use diesel::backend::Backend;
