@@ -234,14 +234,15 @@ fn bump(
     first_use: bool,
 ) -> Result<(repo::CartRow, bool), CartError> {
     let channel = e.actor.channel.as_str();
-    let created = |customer, id| NewCart { id, customer: Some(customer), token: None, version: 2 };
+    // A cart its first edit creates: the edit is version 2, the creation 1.
+    let by_first_edit = |customer, id| NewCart { id, customer: Some(customer), token: None, version: 2 };
     // Without If-Match, one statement finds the customer's cart or creates it.
     if first_use
         && let CartRef::OpenFor(customer) = cart
         && e.expected_version.is_none()
     {
         let id = CartId::generate();
-        let taken = repo::insert(conn, &created(customer, &id), row, channel, e.now, IfOpen::Bump)?;
+        let taken = repo::insert(conn, &by_first_edit(customer, &id), row, channel, e.now, IfOpen::Bump)?;
         let taken = taken.ok_or_else(|| CartError::Db(DbError::Corrupt("an upsert of a cart wrote no row".into())))?;
         let new = taken.id == id;
         return Ok((taken, new));
@@ -255,7 +256,7 @@ fn bump(
         && let CartRef::OpenFor(customer) = cart
         && e.expected_version == Some(1)
         && let Some(inserted) =
-            repo::insert(conn, &created(customer, &CartId::generate()), row, channel, e.now, IfOpen::Keep)?
+            repo::insert(conn, &by_first_edit(customer, &CartId::generate()), row, channel, e.now, IfOpen::Keep)?
     {
         return Ok((inserted, true));
     }
