@@ -3,11 +3,15 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::kept::Kept;
 use super::schema::idempotency_keys as keys;
 use super::{AnyConnection, DbError};
 
+// None is NULL, not DEFAULT: one SQL text whatever is set, which the
+// prepared-statement cache keeps (an insert naming DEFAULT is prepared anew
+// every time).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = keys)]
+#[diesel(table_name = keys, treat_none_as_default_value = false)]
 pub struct StoredAnswer {
     pub caller_id: String,
     pub idempotency_key: String,
@@ -38,14 +42,19 @@ pub fn load(conn: &mut AnyConnection, caller_id: &str, key: &str) -> Result<Stor
 
 /// Records the answer to a claimed key, in the same transaction as the work.
 pub fn complete(conn: &mut AnyConnection, answer: &StoredAnswer) -> Result<(), DbError> {
-    diesel::update(keys::table.find((&answer.caller_id, &answer.idempotency_key)))
-        .set((
-            keys::response_status.eq(answer.response_status),
-            keys::response_body.eq(&answer.response_body),
-            keys::response_etag.eq(&answer.response_etag),
-            keys::response_location.eq(&answer.response_location),
-        ))
-        .execute(conn)?;
+    // Kept, and so read back: see `db::kept` for why an UPDATE is kept
+    // prepared only when its rows are loaded.
+    Kept(
+        diesel::update(keys::table.find((&answer.caller_id, &answer.idempotency_key)))
+            .set((
+                keys::response_status.eq(answer.response_status),
+                keys::response_body.eq(&answer.response_body),
+                keys::response_etag.eq(&answer.response_etag),
+                keys::response_location.eq(&answer.response_location),
+            ))
+            .returning(keys::response_status),
+    )
+    .get_result::<i32>(conn)?;
     Ok(())
 }
 

@@ -11,7 +11,15 @@
 //! edit on both backends. Their text varies only with the number of rows
 //! or which optional parts are set, so a call site has a few shapes, and
 //! the connection keeps each, prepared once, under its text (a call site
-//! with unbounded shapes keeps only its small ones).
+//! with unbounded shapes keeps only its small ones). Diesel never keeps an
+//! UPDATE either, however fixed its text: the guarded level update and the
+//! idempotent answer's update run on every write.
+//!
+//! Only a statement that is loaded (`load`, `get_result`) is kept.
+//! `execute` hands the connection a reference to it, and diesel asks a
+//! reference whether it may be cached by walking the statement inside,
+//! never asking `Kept`: so a kept UPDATE returns a column, and
+//! [`super::together::Together`] answers with a row.
 
 use diesel::RunQueryDsl;
 use diesel::backend::Backend;

@@ -13,8 +13,11 @@ use crate::types::{
     ReservationId, ReturnId, SkuId,
 };
 
+// None is NULL, not DEFAULT: one SQL text whatever is set, which the
+// prepared-statement cache keeps (an insert naming DEFAULT is prepared anew
+// every time).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = orders)]
+#[diesel(table_name = orders, treat_none_as_default_value = false)]
 pub struct OrderRow {
     pub id: OrderId,
     pub number: String,
@@ -46,8 +49,11 @@ pub struct OrderRow {
     pub channels: Option<String>,
 }
 
+// None is NULL, not DEFAULT: one SQL text whatever is set, which the
+// prepared-statement cache keeps (an insert naming DEFAULT is prepared anew
+// every time).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = fulfilments)]
+#[diesel(table_name = fulfilments, treat_none_as_default_value = false)]
 pub struct Fulfilment {
     pub id: FulfilmentId,
     pub order_id: OrderId,

@@ -453,7 +453,7 @@ pub fn record(
         .collect();
     // The multi-backend connection cannot batch; each backend's own can.
     match rows.as_slice() {
-        [one] => Kept(diesel::insert_into(cart_changes::table).values(*one)).execute(conn)?,
+        [one] => diesel::insert_into(cart_changes::table).values(*one).execute(conn)?,
         many => crate::per_backend!(conn, |c| diesel::insert_into(cart_changes::table).values(many).execute(c))?,
     };
     Ok(())

@@ -16,6 +16,7 @@ use self::reservations::insert_reservations;
 pub use self::reservations::*;
 use super::model::{Level, Movement, MovementKind, ReservationRow};
 use crate::access::Principal;
+use crate::db::kept::Kept;
 use crate::db::schema::{stock_levels as sl, stock_movements as sm};
 use crate::db::{AnyConnection, DbError, one_of, timestamp};
 use crate::events::{self, NewEvent};
@@ -204,20 +205,22 @@ fn update_level(
     entries: &[Entry<'_>],
 ) -> Result<Option<Level>, DbError> {
     let (on_hand_delta, reserved_delta, at) = totals(entries);
-    Ok(diesel::update(sl::table.find((sku, location)))
-        .filter((sl::on_hand - sl::reserved - sl::safety_stock).ge(guard.available))
-        .filter((sl::on_hand - sl::reserved).ge(guard.unreserved))
-        .filter(sl::reserved.ge(guard.reserved))
-        .filter(sl::on_hand.ge(guard.on_hand))
-        .filter(sl::on_hand.le(guard.on_hand_max))
-        .set((
-            sl::on_hand.eq(sl::on_hand + on_hand_delta),
-            sl::reserved.eq(sl::reserved + reserved_delta),
-            sl::updated_at.eq(at),
-        ))
-        .returning(LEVEL)
-        .get_result(conn)
-        .optional()?)
+    Ok(Kept(
+        diesel::update(sl::table.find((sku, location)))
+            .filter((sl::on_hand - sl::reserved - sl::safety_stock).ge(guard.available))
+            .filter((sl::on_hand - sl::reserved).ge(guard.unreserved))
+            .filter(sl::reserved.ge(guard.reserved))
+            .filter(sl::on_hand.ge(guard.on_hand))
+            .filter(sl::on_hand.le(guard.on_hand_max))
+            .set((
+                sl::on_hand.eq(sl::on_hand + on_hand_delta),
+                sl::reserved.eq(sl::reserved + reserved_delta),
+                sl::updated_at.eq(at),
+            ))
+            .returning(LEVEL),
+    )
+    .get_result(conn)
+    .optional()?)
 }
 
 /// The ledger rows (one per entry) and the outbox events (one per level) of

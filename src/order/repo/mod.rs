@@ -183,9 +183,9 @@ pub fn insert_placed(
         statements.push(Box::new(diesel::insert_into(order_lines::table).values(lines)));
     }
     statements.push(Box::new(diesel::insert_into(order_audit::table).values(&audit)));
-    match lines.len() <= KEPT_LINES {
-        true => Kept(Together(statements)).execute(pg)?,
-        false => Together(statements).execute(pg)?,
+    let _ran: i32 = match lines.len() <= KEPT_LINES {
+        true => Kept(Together(statements)).get_result(pg)?,
+        false => Together(statements).get_result(pg)?,
     };
     Ok(())
 }
@@ -368,8 +368,9 @@ pub struct Audit<'a> {
 }
 
 /// An audit row as stored: the entry, by whom, through which channel, when.
+/// None is NULL, not DEFAULT, so its insert is one SQL text, kept prepared.
 #[derive(Insertable)]
-#[diesel(table_name = order_audit)]
+#[diesel(table_name = order_audit, treat_none_as_default_value = false)]
 struct AuditRow<'a> {
     order_id: &'a OrderId,
     fulfilment_id: Option<&'a FulfilmentId>,
