@@ -4,8 +4,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::NewHold;
+use crate::db::kept::Kept;
 use crate::db::schema::{reservation_lines as rl, reservations as r};
-use crate::db::{AnyConnection, DbError};
+use crate::db::{AnyConnection, DbError, one_of};
 use crate::inventory::model::{ReservationRow, ReservationStatus};
 use crate::per_backend;
 use crate::types::{LocationId, ReservationId, SkuId};
@@ -65,15 +66,17 @@ pub fn end_reservation(
     let target =
         r::table.find(id).filter(r::status.eq(ReservationStatus::Active.as_str())).filter(r::version.eq(version));
     let set = (r::status.eq(to.as_str()), r::updated_at.eq(at), r::version.eq(r::version + 1));
+    // Kept: diesel prepares every UPDATE anew, and this one ends every
+    // release, commit and expiry.
     Ok(match when {
-        When::Unexpired => diesel::update(target.filter(r::expires_at.is_null().or(r::expires_at.gt(at))))
-            .set(set)
-            .returning(r::version)
-            .get_result(conn)
-            .optional()?,
-        When::Due => diesel::update(target.filter(r::expires_at.le(at)))
-            .set(set)
-            .returning(r::version)
+        When::Unexpired => Kept(
+            diesel::update(target.filter(r::expires_at.is_null().or(r::expires_at.gt(at))))
+                .set(set)
+                .returning(r::version),
+        )
+        .get_result(conn)
+        .optional()?,
+        When::Due => Kept(diesel::update(target.filter(r::expires_at.le(at))).set(set).returning(r::version))
             .get_result(conn)
             .optional()?,
     })
@@ -88,14 +91,17 @@ pub fn end_reservations(
     to: ReservationStatus,
     at: NaiveDateTime,
 ) -> Result<Vec<(ReservationId, i32)>, DbError> {
-    Ok(diesel::update(
-        r::table
-            .filter(r::id.eq_any(ids))
-            .filter(r::status.eq(ReservationStatus::Active.as_str()))
-            .filter(r::expires_at.is_null().or(r::expires_at.gt(at))),
+    // Kept, with the ids padded (`one_of`) so that its shapes stay few.
+    Ok(Kept(
+        diesel::update(
+            r::table
+                .filter(one_of(r::id, ids))
+                .filter(r::status.eq(ReservationStatus::Active.as_str()))
+                .filter(r::expires_at.is_null().or(r::expires_at.gt(at))),
+        )
+        .set((r::status.eq(to.as_str()), r::updated_at.eq(at), r::version.eq(r::version + 1)))
+        .returning((r::id, r::version)),
     )
-    .set((r::status.eq(to.as_str()), r::updated_at.eq(at), r::version.eq(r::version + 1)))
-    .returning((r::id, r::version))
     .load(conn)?)
 }
 
