@@ -7,8 +7,10 @@ use crate::db::schema::customers;
 use crate::db::{AnyConnection, DbError};
 use crate::types::CustomerId;
 
+// None is NULL, not DEFAULT: one SQL text, kept prepared (every marketplace
+// order's buyer and every sign-up is an insert).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = customers)]
+#[diesel(table_name = customers, treat_none_as_default_value = false)]
 pub struct Customer {
     pub id: CustomerId,
     pub external_ref: String,

@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::model::{ConnectorKind, Listing, Marketplace, MarketplaceInput, OutboundRow, PushLogEntry, StockRow};
+use crate::db::kept::Kept;
 use crate::db::schema::{
     marketplace_deliveries as md, marketplace_listings as ml, marketplace_outbound as mo, marketplace_push_log as log,
     marketplace_stock as ms, marketplaces as m,
@@ -320,24 +321,29 @@ pub fn lock_stock_row(
     );
     let created =
         per_backend!(conn, |c| diesel::insert_into(ms::table).values(fresh).on_conflict_do_nothing().execute(c))?;
-    let row = diesel::update(ms::table.find((marketplace, sku)))
-        .set(ms::updated_at.eq(ms::updated_at))
-        .returning(STOCK_ROW)
-        .get_result(conn)?;
+    // Kept (as the other per-order UPDATEs here): diesel prepares every
+    // UPDATE anew, and these run for each stock change and order.
+    let row = Kept(
+        diesel::update(ms::table.find((marketplace, sku))).set(ms::updated_at.eq(ms::updated_at)).returning(STOCK_ROW),
+    )
+    .get_result(conn)?;
     Ok((row, created == 1))
 }
 
 /// Sets what a locked sync row wants and when it is next due.
 pub fn set_stock_row(conn: &mut AnyConnection, row: &StockRow) -> Result<(), DbError> {
-    diesel::update(ms::table.find((&row.marketplace_id, &row.sku_id)))
-        .set((
-            ms::quantity.eq(row.quantity),
-            ms::status.eq(&row.status),
-            ms::attempts.eq(row.attempts),
-            ms::next_attempt_at.eq(row.next_attempt_at),
-            ms::updated_at.eq(row.updated_at),
-        ))
-        .execute(conn)?;
+    Kept(
+        diesel::update(ms::table.find((&row.marketplace_id, &row.sku_id)))
+            .set((
+                ms::quantity.eq(row.quantity),
+                ms::status.eq(&row.status),
+                ms::attempts.eq(row.attempts),
+                ms::next_attempt_at.eq(row.next_attempt_at),
+                ms::updated_at.eq(row.updated_at),
+            ))
+            .returning(ms::sku_id),
+    )
+    .get_result::<SkuId>(conn)?;
     Ok(())
 }
 
@@ -619,7 +625,8 @@ pub fn note_delivery_order(
     delivery: &str,
     order: &OrderId,
 ) -> Result<(), DbError> {
-    diesel::update(md::table.find((marketplace, delivery))).set(md::order_id.eq(order)).execute(conn)?;
+    Kept(diesel::update(md::table.find((marketplace, delivery))).set(md::order_id.eq(order)).returning(md::order_id))
+        .get_result::<Option<OrderId>>(conn)?;
     Ok(())
 }
 
