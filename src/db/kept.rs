@@ -26,6 +26,12 @@ use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::result::QueryResult;
 
+/// Most rows (levels and holds, lines) of a call site whose text varies
+/// with their number that it keeps prepared: carts, most orders and the
+/// holds of a hot level combined fit, and a rarer, bigger statement is
+/// planned each time rather than kept for the connection's life.
+pub const MOST_ROWS: usize = 16;
+
 /// `query`, kept prepared by the connection under its text.
 pub struct Kept<Q>(pub Q);
 

@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 
 use super::{Entry, Guard, NewHold, STOCK_CHANGED, totals};
-use crate::db::kept::Kept;
+use crate::db::kept::{self, Kept};
 use crate::db::{DbError, timestamp};
 use crate::inventory::model::Level;
 use crate::types::{LocationId, SkuId};
@@ -17,9 +17,6 @@ struct Applied {
     #[diesel(embed)]
     level: Level,
 }
-
-/// Most levels and holds together of a statement kept prepared.
-const KEPT_ROWS: usize = 16;
 
 /// One level's guarded update, with its ledger entries.
 pub(super) type LevelUpdate<'a> = (&'a SkuId, Guard, &'a [Entry<'a>]);
@@ -174,10 +171,7 @@ pub(super) fn apply_in_one(
     for ((row, _), (sku, quantity)) in holds.iter().flat_map(|hold| hold.1.iter().map(move |line| (hold, line))) {
         query = query.bind::<Text, _>(&row.id).bind::<Text, _>(sku).bind::<Integer, _>(*quantity);
     }
-    // Shapes of a few levels and holds (carts, most orders, the holds of a
-    // hot level combined) are kept prepared; a rarer, bigger one is planned
-    // each time rather than kept for the connection's life.
-    let applied: Vec<Applied> = match updates.len() + holds.len() <= KEPT_ROWS {
+    let applied: Vec<Applied> = match updates.len() + holds.len() <= kept::MOST_ROWS {
         true => Kept(query).load(conn)?,
         false => query.load(conn)?,
     };

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use diesel::query_builder::QueryFragment;
 
 use super::model::{Amounts, AuditEntry, Fulfilment, Order, OrderLine, OrderRow, RefundRow, ReturnLine, ReturnRow};
-use crate::db::kept::Kept;
+use crate::db::kept::{self, Kept};
 use crate::db::schema::{
     delivery_slots as ds, fulfilments, order_audit, order_lines, order_refunds, orders, return_lines, returns,
 };
@@ -161,7 +161,7 @@ pub fn insert_fulfilment(conn: &mut AnyConnection, fulfilment: &Fulfilment) -> R
 /// A fulfilment just placed: its row, its lines and the audit entry of its
 /// placing, in one statement on PostgreSQL ([`Together`]; the lines and
 /// the entry reference the fulfilment written beside them). Statements of
-/// up to [`KEPT_LINES`] lines are kept prepared.
+/// up to [`kept::MOST_ROWS`] lines are kept prepared.
 pub fn insert_placed(
     conn: &mut AnyConnection,
     fulfilment: &Fulfilment,
@@ -183,16 +183,12 @@ pub fn insert_placed(
         statements.push(Box::new(diesel::insert_into(order_lines::table).values(lines)));
     }
     statements.push(Box::new(diesel::insert_into(order_audit::table).values(&audit)));
-    let _ran: i32 = match lines.len() <= KEPT_LINES {
+    let _ran: i32 = match lines.len() <= kept::MOST_ROWS {
         true => Kept(Together(statements)).get_result(pg)?,
         false => Together(statements).get_result(pg)?,
     };
     Ok(())
 }
-
-/// Most lines of a placed fulfilment whose statement is kept prepared: its
-/// text varies with their number, and a rare bigger one is planned each time.
-const KEPT_LINES: usize = 16;
 
 pub fn insert_line(conn: &mut AnyConnection, line: &OrderLine) -> Result<(), DbError> {
     diesel::insert_into(order_lines::table).values(line).execute(conn)?;
