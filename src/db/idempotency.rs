@@ -54,7 +54,7 @@ pub fn complete(conn: &mut AnyConnection, answer: &StoredAnswer) -> Result<(), D
             ))
             .returning(keys::response_status),
     )
-    .get_result::<i32>(conn)?;
+    .load::<i32>(conn)?;
     Ok(())
 }
 

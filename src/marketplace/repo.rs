@@ -343,7 +343,7 @@ pub fn set_stock_row(conn: &mut AnyConnection, row: &StockRow) -> Result<(), DbE
             ))
             .returning(ms::sku_id),
     )
-    .get_result::<SkuId>(conn)?;
+    .load::<SkuId>(conn)?;
     Ok(())
 }
 
@@ -626,7 +626,7 @@ pub fn note_delivery_order(
     order: &OrderId,
 ) -> Result<(), DbError> {
     Kept(diesel::update(md::table.find((marketplace, delivery))).set(md::order_id.eq(order)).returning(md::order_id))
-        .get_result::<Option<OrderId>>(conn)?;
+        .load::<Option<OrderId>>(conn)?;
     Ok(())
 }
 
