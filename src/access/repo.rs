@@ -48,7 +48,7 @@ pub fn live_by_hash(conn: &mut AnyConnection, hash: &str) -> Result<Option<ApiKe
         .filter(api_keys::secret_hash.eq(hash))
         .filter(api_keys::revoked_at.is_null())
         .select(ApiKey::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -87,7 +87,7 @@ pub fn live_session(
         .filter(staff_sessions::expires_at.gt(now))
         .filter(api_keys::revoked_at.is_null())
         .select((ApiKey::as_select(), staff_sessions::csrf_token, staff_sessions::expires_at))
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -168,7 +168,7 @@ pub fn find_location(conn: &mut AnyConnection, code: &str) -> Result<Option<Loca
         locations::table
             .filter(lower(locations::code).eq(&code))
             .select(LocationRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()?
             .map(LocationRow::into_location)
             .transpose()
@@ -368,7 +368,7 @@ pub fn find_sku(conn: &mut AnyConnection, code_or_gtin: &str) -> Result<Option<S
                 skus::table
                     .filter(skus::gtin.eq(code_or_gtin))
                     .select(SkuRow::as_select())
-                    .first(conn)
+                    .get_result(conn)
                     .optional()?
                     .map(SkuRow::into_sku)
                     .transpose()

@@ -48,12 +48,12 @@ pub fn by_ref(conn: &mut AnyConnection, external_ref: &str) -> Result<Option<Cus
     Ok(customers::table
         .filter(customers::external_ref.eq(external_ref))
         .select(Customer::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
 pub fn by_id(conn: &mut AnyConnection, id: &CustomerId) -> Result<Option<Customer>, DbError> {
-    Ok(customers::table.find(id).select(Customer::as_select()).first(conn).optional()?)
+    Ok(customers::table.find(id).select(Customer::as_select()).get_result(conn).optional()?)
 }
 
 /// Customers with this email and/or phone (at most 50).

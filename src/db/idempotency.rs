@@ -37,7 +37,7 @@ pub fn claim(conn: &mut AnyConnection, claim: &StoredAnswer) -> Result<bool, DbE
 }
 
 pub fn load(conn: &mut AnyConnection, caller_id: &str, key: &str) -> Result<StoredAnswer, DbError> {
-    Ok(keys::table.find((caller_id, key)).select(StoredAnswer::as_select()).first(conn)?)
+    Ok(keys::table.find((caller_id, key)).select(StoredAnswer::as_select()).get_result(conn)?)
 }
 
 /// Records the answer to a claimed key, in the same transaction as the work.
@@ -58,17 +58,12 @@ pub fn complete(conn: &mut AnyConnection, answer: &StoredAnswer) -> Result<(), D
     Ok(())
 }
 
-/// Forgets answers older than `before`.
 /// Whether any answer is older than `before`: a read, so that an idle purge writes nothing.
 pub fn any_before(conn: &mut AnyConnection, before: NaiveDateTime) -> Result<bool, DbError> {
-    Ok(keys::table
-        .filter(keys::created_at.lt(before))
-        .select(keys::caller_id)
-        .first::<String>(conn)
-        .optional()?
-        .is_some())
+    Ok(diesel::select(diesel::dsl::exists(keys::table.filter(keys::created_at.lt(before)))).get_result(conn)?)
 }
 
+/// Forgets answers older than `before`.
 pub fn purge(conn: &mut AnyConnection, before: NaiveDateTime) -> Result<usize, DbError> {
     Ok(diesel::delete(keys::table.filter(keys::created_at.lt(before))).execute(conn)?)
 }

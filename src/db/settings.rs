@@ -11,6 +11,6 @@ use crate::per_backend;
 pub fn claim(conn: &mut AnyConnection, name: &str, value: &str) -> Result<bool, DbError> {
     let row = (s::name.eq(name), s::value.eq(value));
     per_backend!(conn, |c| diesel::insert_into(s::table).values(row).on_conflict_do_nothing().execute(c))?;
-    let stored: String = s::table.find(name).select(s::value).first(conn)?;
+    let stored: String = s::table.find(name).select(s::value).get_result(conn)?;
     Ok(stored == value)
 }

@@ -56,7 +56,7 @@ pub fn unsequenced(conn: &mut AnyConnection, limit: i64) -> Result<Vec<i64>, DbE
 }
 
 pub fn top_seq(conn: &mut AnyConnection) -> Result<Option<i64>, DbError> {
-    Ok(events::table.select(max(events::seq)).first(conn)?)
+    Ok(events::table.select(max(events::seq)).get_result(conn)?)
 }
 
 /// Gives the unsequenced events with ids in `first..=last` `seq = id + offset`.
@@ -110,5 +110,5 @@ pub fn set_offset(conn: &mut AnyConnection, consumer: &str, seq: i64) -> Result<
 
 /// Where a consumer stands; 0 before its first run.
 pub fn offset(conn: &mut AnyConnection, consumer: &str) -> Result<i64, DbError> {
-    Ok(event_offsets::table.find(consumer).select(event_offsets::seq).first(conn).optional()?.unwrap_or(0))
+    Ok(event_offsets::table.find(consumer).select(event_offsets::seq).get_result(conn).optional()?.unwrap_or(0))
 }

@@ -72,7 +72,7 @@ fn into_marketplaces(rows: Vec<Row>) -> Result<Vec<Marketplace>, DbError> {
 
 /// A marketplace by its name or id.
 pub fn id_by_name_or_id(conn: &mut AnyConnection, name_or_id: &str) -> Result<Option<MarketplaceId>, DbError> {
-    Ok(m::table.filter(m::name.eq(name_or_id).or(m::id.eq(name_or_id))).select(m::id).first(conn).optional()?)
+    Ok(m::table.filter(m::name.eq(name_or_id).or(m::id.eq(name_or_id))).select(m::id).get_result(conn).optional()?)
 }
 
 /// The columns a marketplace's input sets, with its credentials and secret
@@ -172,7 +172,7 @@ pub fn set_secrets(
 }
 
 pub fn find(conn: &mut AnyConnection, id: &MarketplaceId) -> Result<Option<Marketplace>, DbError> {
-    m::table.find(id).select(Row::as_select()).first(conn).optional()?.map(Row::into_marketplace).transpose()
+    m::table.find(id).select(Row::as_select()).get_result(conn).optional()?.map(Row::into_marketplace).transpose()
 }
 
 pub fn by_ids(conn: &mut AnyConnection, ids: &[MarketplaceId]) -> Result<Vec<Marketplace>, DbError> {
@@ -260,7 +260,7 @@ pub fn sku_of_seller_sku(
         .filter(ml::marketplace_id.eq(marketplace))
         .filter(ml::seller_sku.eq(seller_sku))
         .select(ml::sku_id)
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -159,7 +159,7 @@ pub fn replace_promotion(
 }
 
 pub fn find_promotion(conn: &mut AnyConnection, id: &PromotionId) -> Result<Option<Promotion>, DbError> {
-    p::table.find(id).select(Row::as_select()).first(conn).optional()?.map(Row::into_promotion).transpose()
+    p::table.find(id).select(Row::as_select()).get_result(conn).optional()?.map(Row::into_promotion).transpose()
 }
 
 /// Up to `limit` promotions after the id `after`, by id.
@@ -176,7 +176,7 @@ pub fn promotion_by_code(conn: &mut AnyConnection, code: &str) -> Result<Option<
     p::table
         .filter(p::code.eq(code))
         .select(Row::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(Row::into_promotion)
         .transpose()

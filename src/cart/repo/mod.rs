@@ -81,7 +81,7 @@ const LINE_ROW: line_columns!() = line_columns!();
 
 /// A cart's row and its lines (oldest first).
 pub fn load(conn: &mut AnyConnection, id: &CartId) -> Result<Option<(CartRow, Vec<LineRow>)>, DbError> {
-    let Some(row) = carts::table.find(id).select(CartRow::as_select()).first(conn).optional()? else {
+    let Some(row) = carts::table.find(id).select(CartRow::as_select()).get_result(conn).optional()? else {
         return Ok(None);
     };
     Ok(Some((row, lines(conn, id)?)))
@@ -97,11 +97,11 @@ pub fn lines(conn: &mut AnyConnection, id: &CartId) -> Result<Vec<LineRow>, DbEr
 }
 
 pub fn open_for_customer(conn: &mut AnyConnection, customer: &CustomerId) -> Result<Option<CartId>, DbError> {
-    Ok(carts::table.filter(carts::open_for.eq(customer)).select(carts::id).first(conn).optional()?)
+    Ok(carts::table.filter(carts::open_for.eq(customer)).select(carts::id).get_result(conn).optional()?)
 }
 
 pub fn by_token(conn: &mut AnyConnection, token: &str) -> Result<Option<CartId>, DbError> {
-    Ok(carts::table.filter(carts::token.eq(token)).select(carts::id).first(conn).optional()?)
+    Ok(carts::table.filter(carts::token.eq(token)).select(carts::id).get_result(conn).optional()?)
 }
 
 diesel::define_sql_function! {

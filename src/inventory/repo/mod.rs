@@ -302,7 +302,7 @@ pub fn ensure_level(
 }
 
 pub fn find_level(conn: &mut AnyConnection, sku: &SkuId, location: &LocationId) -> Result<Option<Level>, DbError> {
-    Ok(sl::table.find((sku, location)).select(Level::as_select()).first(conn).optional()?)
+    Ok(sl::table.find((sku, location)).select(Level::as_select()).get_result(conn).optional()?)
 }
 
 /// Sets safety stock and aisle; not a ledger change, but it moves what is available.

@@ -36,7 +36,7 @@ pub(super) fn insert_reservations(conn: &mut AnyConnection, held: &[NewHold<'_>]
 }
 
 pub fn find_reservation(conn: &mut AnyConnection, id: &ReservationId) -> Result<Option<ReservationRow>, DbError> {
-    Ok(r::table.find(id).select(ReservationRow::as_select()).first(conn).optional()?)
+    Ok(r::table.find(id).select(ReservationRow::as_select()).get_result(conn).optional()?)
 }
 
 /// A reservation's lines: (SKU, quantity), by SKU id.

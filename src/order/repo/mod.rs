@@ -95,7 +95,7 @@ fn complete_all(conn: &mut AnyConnection, rows: Vec<OrderRow>) -> Result<Vec<Ord
 }
 
 pub fn load(conn: &mut AnyConnection, id: &OrderId) -> Result<Option<Order>, DbError> {
-    let Some(row) = orders::table.find(id).select(OrderRow::as_select()).first(conn).optional()? else {
+    let Some(row) = orders::table.find(id).select(OrderRow::as_select()).get_result(conn).optional()? else {
         return Ok(None);
     };
     Ok(Some(complete(conn, row)?))
@@ -110,7 +110,7 @@ pub fn find(conn: &mut AnyConnection, id_or_number: &str) -> Result<Option<Order
     let row = orders::table
         .filter(orders::id.eq(id_or_number).or(orders::number.eq(id_or_number)))
         .select(OrderRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     row.map(|r| complete(conn, r)).transpose()
 }
@@ -124,13 +124,13 @@ pub fn by_marketplace(
         .filter(orders::marketplace_id.eq(marketplace))
         .filter(orders::external_id.eq(external_id))
         .select(OrderRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     row.map(|r| complete(conn, r)).transpose()
 }
 
 pub fn fulfilment(conn: &mut AnyConnection, id: &FulfilmentId) -> Result<Option<Fulfilment>, DbError> {
-    Ok(fulfilments::table.find(id).select(Fulfilment::as_select()).first(conn).optional()?)
+    Ok(fulfilments::table.find(id).select(Fulfilment::as_select()).get_result(conn).optional()?)
 }
 
 /// Moves a fulfilment from `from` to `to`; false if it was no longer at `from`.
