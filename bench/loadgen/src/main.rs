@@ -5,6 +5,7 @@
 //! run, stops what it started, and prints (and writes) one markdown table.
 
 mod ceiling;
+mod cpu;
 mod scenarios;
 mod seed;
 
@@ -96,6 +97,8 @@ struct Row {
     statements_per_request: f64,
     /// Server CPU time (user + system, from /proc) per request, in milliseconds.
     cpu_ms_per_request: f64,
+    /// The machine's CPU per op, by who spent it.
+    cpu: cpu::PerOp,
     note: Option<String>,
 }
 
@@ -164,17 +167,6 @@ fn watch_rss(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<f64> {
         }
         peak_kb as f64 / 1024.0
     })
-}
-
-/// The server's CPU time so far (user + system), in milliseconds.
-fn cpu_ms(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> =
-        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-    let ticks: f64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<f64>().ok()).sum();
-    // Linux reports in USER_HZ, 100 per second on every mainstream kernel.
-    ticks * 10.0
 }
 
 /// The server's statement counter, read from its /metrics.
@@ -283,14 +275,15 @@ async fn bench_backend(args: &Args, backend: &'static str, rows: &mut Vec<Row>) 
         let stop = Arc::new(AtomicBool::new(false));
         let pid = server.child.id();
         let rss = watch_rss(pid, stop.clone());
-        let (statements_before, cpu_before) = (statements(&server.base).await, cpu_ms(pid));
+        let (statements_before, cpu_before) = (statements(&server.base).await, cpu::sample(pid));
         let measured =
             scenarios::run(scenario, &server.base, clients, Duration::from_secs(args.duration), shared).await;
-        let (statements_after, cpu_after) = (statements(&server.base).await, cpu_ms(pid));
+        let (statements_after, cpu_after) = (statements(&server.base).await, cpu::sample(pid));
         stop.store(true, Ordering::Relaxed);
         let peak = rss.join().unwrap_or(0.0);
         // The two scrapes of /metrics are requests too, and not the load's.
         let requests = measured.requests.max(1) as f64;
+        let cpu = cpu::per_op(cpu_before, cpu_after, measured.ops);
         let moves_stock = matches!(scenario.as_str(), "hot-sku" | "checkout" | "mixed" | "webhook" | "pos-hold");
         let oversold = if moves_stock { Some(oversold(&url).await?) } else { None };
         let seconds = measured.elapsed.as_secs_f64();
@@ -308,7 +301,8 @@ async fn bench_backend(args: &Args, backend: &'static str, rows: &mut Vec<Row>) 
             oversold,
             peak_rss_mb: peak,
             statements_per_request: (statements_after - statements_before) / requests,
-            cpu_ms_per_request: (cpu_after - cpu_before) / requests,
+            cpu_ms_per_request: cpu.server * measured.ops as f64 / requests,
+            cpu,
             note: measured.first_error,
         });
     }
@@ -453,6 +447,30 @@ fn report(args: &Args, rows: &[Row], ceilings: &[Ceiling]) -> String {
         out,
         "\nAn op is one scenario step: availability 1 request; cart 2 (add, then change or remove); checkout 5 (3 lines, fulfilment, checkout); hot-sku and pos-hold 2 (hold, release); webhook 1. Latencies are per request, successful ones; errors are counted apart."
     );
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let _ = writeln!(
+        out,
+        "\nWhere the machine's CPU went, in ms per op (from /proc). The rest is the database's processes on PostgreSQL and the kernel's own threads; SQLite runs inside the server. With the load generator on the same {cores} cores, no server could go faster than the last column: the cores divided by what an op costs outside the server.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| scenario | backend | clients | server | load generator | rest | machine busy | ops/s with a server that cost nothing |"
+    );
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|");
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.0} % | {:.0} |",
+            r.scenario,
+            r.backend,
+            r.clients,
+            r.cpu.server,
+            r.cpu.loadgen,
+            r.cpu.rest,
+            r.cpu.busy_percent,
+            r.cpu.bound_without_server(cores)
+        );
+    }
     if !ceilings.is_empty() {
         let _ = writeln!(out, "\n| backend | ceiling | clients | TPS | compared with | ours | ratio |");
         let _ = writeln!(out, "|---|---|---:|---:|---|---:|---:|");
