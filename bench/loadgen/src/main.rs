@@ -400,6 +400,16 @@ async fn main() -> Result<(), Failure> {
     Ok(())
 }
 
+/// A table with a line per row: scenario, backend and clients, then
+/// `columns` (numbers, right-aligned) as `cells` writes them.
+fn per_row(out: &mut String, rows: &[Row], columns: &[&str], cells: impl Fn(&Row) -> String) {
+    let _ = writeln!(out, "| scenario | backend | clients | {} |", columns.join(" | "));
+    let _ = writeln!(out, "|---|---|---:|{}", "---:|".repeat(columns.len()));
+    for r in rows {
+        let _ = writeln!(out, "| {} | {} | {} | {} |", r.scenario, r.backend, r.clients, cells(r));
+    }
+}
+
 /// A ceiling: backend, what was measured, its TPS, the scenario it bounds and at how many clients.
 type Ceiling = (&'static str, &'static str, f64, &'static str, usize);
 
@@ -419,18 +429,11 @@ fn report(args: &Args, rows: &[Row], ceilings: &[Ceiling]) -> String {
         args.skus,
         args.customers
     );
-    let _ = writeln!(
-        out,
-        "| scenario | backend | clients | ops/s | requests/s | p50 ms | p99 ms | p99.9 ms | errors | oversold | server peak RSS MB | statements/request | server CPU ms/request |"
-    );
-    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for r in rows {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {:.1} | {:.1} | {:.2} |",
-            r.scenario,
-            r.backend,
-            r.clients,
+    let measured = ["ops/s", "requests/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "oversold"];
+    let server = ["server peak RSS MB", "statements/request", "server CPU ms/request"];
+    per_row(&mut out, rows, &[&measured[..], &server[..]].concat(), |r| {
+        format!(
+            "{:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {:.1} | {:.1} | {:.2}",
             r.ops_per_sec,
             r.requests_per_sec,
             r.p50,
@@ -441,8 +444,8 @@ fn report(args: &Args, rows: &[Row], ceilings: &[Ceiling]) -> String {
             r.peak_rss_mb,
             r.statements_per_request,
             r.cpu_ms_per_request
-        );
-    }
+        )
+    });
     let _ = writeln!(
         out,
         "\nAn op is one scenario step: availability 1 request; cart 2 (add, then change or remove); checkout 5 (3 lines, fulfilment, checkout); hot-sku and pos-hold 2 (hold, release); webhook 1. Latencies are per request, successful ones; errors are counted apart."
@@ -452,25 +455,17 @@ fn report(args: &Args, rows: &[Row], ceilings: &[Ceiling]) -> String {
         out,
         "\nWhere the machine's CPU went, in ms per op (from /proc). The rest is the database's processes on PostgreSQL and the kernel's own threads; SQLite runs inside the server. With the load generator on the same {cores} cores, no server could go faster than the last column: the cores divided by what an op costs outside the server.\n"
     );
-    let _ = writeln!(
-        out,
-        "| scenario | backend | clients | server | load generator | rest | machine busy | ops/s with a server that cost nothing |"
-    );
-    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|");
-    for r in rows {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.0} % | {:.0} |",
-            r.scenario,
-            r.backend,
-            r.clients,
+    let split = ["server", "load generator", "rest", "machine busy", "ops/s with a server that cost nothing"];
+    per_row(&mut out, rows, &split, |r| {
+        format!(
+            "{:.2} | {:.2} | {:.2} | {:.0} % | {:.0}",
             r.cpu.server,
             r.cpu.loadgen,
             r.cpu.rest,
             r.cpu.busy_percent,
             r.cpu.bound_without_server(cores)
-        );
-    }
+        )
+    });
     if !ceilings.is_empty() {
         let _ = writeln!(out, "\n| backend | ceiling | clients | TPS | compared with | ours | ratio |");
         let _ = writeln!(out, "|---|---|---:|---:|---|---:|---:|");
