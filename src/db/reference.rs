@@ -39,10 +39,10 @@ type Entry = Arc<dyn Any + Send + Sync>;
 
 /// The one row of `reference_version`. It is reached through its key's
 /// index, in the per-request read and in the change: on PostgreSQL every
-/// change leaves a dead version of the row
-/// behind, and a scan reads every page of them until a vacuum truncates
-/// the table (94 pages and 0.18 ms a request after the bench seeded 10,000
-/// SKUs; through the index, 2 pages and 0.007 ms).
+/// change leaves a dead version of the row behind, and a scan reads every
+/// page of them until a vacuum truncates the table (94 pages and 0.18 ms a
+/// request after the bench seeded 10,000 SKUs; through the index, 2 pages
+/// and 0.007 ms).
 const THE_ROW: i32 = 1;
 
 /// One database's cache, shared by every request of this process.
