@@ -28,16 +28,8 @@ pub struct EventRow<'a> {
 
 /// Appends events in one statement.
 pub fn insert(conn: &mut AnyConnection, rows: &[EventRow<'_>]) -> Result<(), DbError> {
-    match rows {
-        [] => {}
-        // MultiBackend cannot insert several rows at once; each backend can.
-        [one] => {
-            diesel::insert_into(events::table).values(one).execute(conn)?;
-        }
-        many => {
-            per_backend!(conn, |c| diesel::insert_into(events::table).values(many).execute(c))?;
-        }
-    }
+    let rows: Vec<&EventRow<'_>> = rows.iter().collect();
+    crate::insert_rows!(conn, events::table, &rows)?;
     Ok(())
 }
 

@@ -22,7 +22,7 @@ const RANKS: &[&[&str]] = &[
 ];
 
 /// Macros exported at the crate root: `crate::per_backend!` is no module.
-const ROOT_MACROS: &[&str] = &["db_error_conversions", "per_backend", "string_schemas", "text_enum"];
+const ROOT_MACROS: &[&str] = &["db_error_conversions", "insert_rows", "per_backend", "string_schemas", "text_enum"];
 
 fn rank(module: &str) -> usize {
     RANKS.iter().position(|r| r.contains(&module)).unwrap_or_else(|| panic!("module {module} has no rank"))

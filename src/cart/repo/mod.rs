@@ -309,18 +309,17 @@ pub fn insert_line(
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
     let at = timestamp(now);
-    diesel::insert_into(cart_lines::table)
-        .values((
-            cart_lines::cart_id.eq(cart),
-            cart_lines::sku_id.eq(sku),
-            cart_lines::quantity.eq(quantity),
-            cart_lines::hold_id.eq(hold),
-            cart_lines::added_channel.eq(via.0),
-            cart_lines::updated_channel.eq(via.1),
-            cart_lines::added_at.eq(at),
-            cart_lines::updated_at.eq(at),
-        ))
-        .execute(conn)?;
+    let row = (
+        cart_lines::cart_id.eq(cart),
+        cart_lines::sku_id.eq(sku),
+        cart_lines::quantity.eq(quantity),
+        cart_lines::hold_id.eq(hold),
+        cart_lines::added_channel.eq(via.0),
+        cart_lines::updated_channel.eq(via.1),
+        cart_lines::added_at.eq(at),
+        cart_lines::updated_at.eq(at),
+    );
+    crate::insert_rows!(conn, cart_lines::table, &[row])?;
     Ok(())
 }
 
@@ -451,11 +450,7 @@ pub fn record(
             )
         })
         .collect();
-    // The multi-backend connection cannot batch; each backend's own can.
-    match rows.as_slice() {
-        [one] => diesel::insert_into(cart_changes::table).values(*one).execute(conn)?,
-        many => crate::per_backend!(conn, |c| diesel::insert_into(cart_changes::table).values(many).execute(c))?,
-    };
+    crate::insert_rows!(conn, cart_changes::table, &rows)?;
     Ok(())
 }
 

@@ -246,16 +246,7 @@ fn record(conn: &mut AnyConnection, changed: &[(&Level, &[Entry<'_>])]) -> Resul
             })
         })
         .collect();
-    match rows.as_slice() {
-        [] => {}
-        [one] => {
-            diesel::insert_into(sm::table).values(*one).execute(conn)?;
-        }
-        // The multi-backend connection cannot batch; each backend's own can.
-        many => {
-            per_backend!(conn, |c| diesel::insert_into(sm::table).values(many).execute(c))?;
-        }
-    }
+    crate::insert_rows!(conn, sm::table, &rows)?;
     let latest = changed.iter().flat_map(|(_, entries)| entries.iter().map(|(_, c)| c.now)).max();
     let Some(now) = latest else { return Ok(()) };
     events::append_all(conn, changed.iter().map(|(level, _)| stock_event(level)).collect(), now)

@@ -8,7 +8,6 @@ use crate::db::kept::Kept;
 use crate::db::schema::{reservation_lines as rl, reservations as r};
 use crate::db::{AnyConnection, DbError, one_of};
 use crate::inventory::model::{ReservationRow, ReservationStatus};
-use crate::per_backend;
 use crate::types::{LocationId, ReservationId, SkuId};
 
 /// Reservations and their lines: one statement for the rows, one for the lines.
@@ -23,15 +22,8 @@ pub(super) fn insert_reservations(conn: &mut AnyConnection, held: &[NewHold<'_>]
             lines.iter().map(|(sku, q)| (rl::reservation_id.eq(&row.id), rl::sku_id.eq(sku), rl::quantity.eq(*q)))
         })
         .collect();
-    // The multi-backend connection cannot batch; each backend's own can.
-    match rows.as_slice() {
-        [one] => diesel::insert_into(r::table).values(*one).execute(conn)?,
-        many => per_backend!(conn, |c| diesel::insert_into(r::table).values(many.to_vec()).execute(c))?,
-    };
-    match values.as_slice() {
-        [one] => diesel::insert_into(rl::table).values(*one).execute(conn)?,
-        many => per_backend!(conn, |c| diesel::insert_into(rl::table).values(many).execute(c))?,
-    };
+    crate::insert_rows!(conn, r::table, &rows)?;
+    crate::insert_rows!(conn, rl::table, &values)?;
     Ok(())
 }
 

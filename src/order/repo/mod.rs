@@ -154,7 +154,7 @@ pub fn set_status(
 }
 
 pub fn insert_fulfilment(conn: &mut AnyConnection, fulfilment: &Fulfilment) -> Result<(), DbError> {
-    diesel::insert_into(fulfilments::table).values(fulfilment).execute(conn)?;
+    crate::insert_rows!(conn, fulfilments::table, &[fulfilment])?;
     Ok(())
 }
 
@@ -174,7 +174,7 @@ pub fn insert_placed(
     let AnyConnection::Postgres(pg) = conn else {
         insert_fulfilment(conn, fulfilment)?;
         insert_lines(conn, lines)?;
-        diesel::insert_into(order_audit::table).values(&audit).execute(conn)?;
+        crate::insert_rows!(conn, order_audit::table, &[&audit])?;
         return Ok(());
     };
     let mut statements: Vec<Box<dyn QueryFragment<Pg>>> =
@@ -191,20 +191,14 @@ pub fn insert_placed(
 }
 
 pub fn insert_line(conn: &mut AnyConnection, line: &OrderLine) -> Result<(), DbError> {
-    diesel::insert_into(order_lines::table).values(line).execute(conn)?;
+    crate::insert_rows!(conn, order_lines::table, &[line])?;
     Ok(())
 }
 
-/// A fulfilment's lines in one statement (the multi-backend connection
-/// cannot batch, so each backend's own connection does).
+/// A fulfilment's lines in one statement.
 pub fn insert_lines(conn: &mut AnyConnection, lines: &[OrderLine]) -> Result<(), DbError> {
-    match lines {
-        [] => {}
-        [one] => insert_line(conn, one)?,
-        many => {
-            per_backend!(conn, |c| diesel::insert_into(order_lines::table).values(many).execute(c))?;
-        }
-    }
+    let lines: Vec<&OrderLine> = lines.iter().collect();
+    crate::insert_rows!(conn, order_lines::table, &lines)?;
     Ok(())
 }
 
@@ -402,7 +396,7 @@ pub fn audit(
     channel: &str,
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
-    diesel::insert_into(order_audit::table).values(AuditRow::new(&entry, actor, channel, now)).execute(conn)?;
+    crate::insert_rows!(conn, order_audit::table, &[&AuditRow::new(&entry, actor, channel, now)])?;
     Ok(())
 }
 
