@@ -209,3 +209,59 @@ pub fn active_by_purpose(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>,
         .select((r::purpose, diesel::dsl::count_star()))
         .load(conn)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use diesel::QueryableByName;
+    use diesel::connection::{Connection, InstrumentationEvent};
+    use diesel::r2d2::ManageConnection;
+    use diesel::sql_types::Text;
+
+    use super::*;
+    use crate::db::conn::ConnectionManager;
+    use crate::db::{DatabaseUrl, Durability, migrate};
+
+    #[derive(QueryableByName)]
+    struct Step {
+        #[diesel(sql_type = Text)]
+        detail: String,
+    }
+
+    /// SQLite's plan of [`end_reservations`] on a database without
+    /// statistics (one that never ran ANALYZE, as most never do): a batch of
+    /// releases must find its reservations by key. Planned through the
+    /// expiry index's `status`, it read every active reservation instead.
+    #[test]
+    fn a_batch_of_releases_finds_its_reservations_by_key() {
+        let path = std::env::temp_dir().join(format!("omnistock-plan-{}.db", uuid::Uuid::now_v7()));
+        let url = DatabaseUrl::Sqlite(path.display().to_string());
+        let mut conn = ConnectionManager::new(url, Durability::Normal, Default::default()).connect().unwrap();
+        migrate::run_pending(&mut conn).unwrap();
+        let statements = Arc::new(Mutex::new(Vec::new()));
+        let seen = statements.clone();
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::StartQuery { query, .. } = event {
+                seen.lock().unwrap().push(query.to_string());
+            }
+        });
+        // Eight ids or more: the batch size from which SQLite chose the index.
+        for count in [1, 8, 20] {
+            let ids: Vec<ReservationId> = (0..count).map(|_| ReservationId::generate()).collect();
+            let refs: Vec<&ReservationId> = ids.iter().collect();
+            let at = chrono::Utc::now().naive_utc();
+            assert!(end_reservations(&mut conn, &refs, ReservationStatus::Released, at).unwrap().is_empty());
+            let statement = statements.lock().unwrap().pop().unwrap();
+            let sql = statement.split(" -- binds").next().unwrap();
+            let plan: Vec<Step> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).load(&mut conn).unwrap();
+            let plan: Vec<String> = plan.into_iter().map(|s| s.detail).collect();
+            assert!(plan.iter().any(|s| s.contains("sqlite_autoindex_reservations_1")), "{count} ids: {plan:?}");
+            assert!(!plan.iter().any(|s| s.contains("reservations_expiry")), "{count} ids: {plan:?}");
+        }
+        drop(conn);
+        for suffix in ["", "-wal", "-shm"] {
+            std::fs::remove_file(format!("{}{suffix}", path.display())).ok();
+        }
+    }
+}
