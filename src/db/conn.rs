@@ -245,3 +245,28 @@ impl AnyConnection {
         }
     }
 }
+
+/// A SQLite file of a unit test's own, removed with its WAL and
+/// shared-memory files when dropped (after the connections on it).
+#[cfg(test)]
+pub struct ScratchSqlite(std::path::PathBuf);
+
+#[cfg(test)]
+impl ScratchSqlite {
+    pub fn new(name: &str) -> Self {
+        Self(std::env::temp_dir().join(format!("omnistock-{name}-{}.db", uuid::Uuid::now_v7())))
+    }
+
+    pub fn url(&self) -> DatabaseUrl {
+        DatabaseUrl::Sqlite(self.0.display().to_string())
+    }
+}
+
+#[cfg(test)]
+impl Drop for ScratchSqlite {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            std::fs::remove_file(format!("{}{suffix}", self.0.display())).ok();
+        }
+    }
+}

@@ -211,20 +211,24 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
-    use crate::db::{DatabaseUrl, Durability};
+    use crate::db::Durability;
+    use crate::db::conn::ScratchSqlite;
 
-    fn writer(capacity: usize) -> (Writer, std::path::PathBuf) {
-        let path = std::env::temp_dir().join(format!("omnistock-writer-{}.db", uuid::Uuid::new_v4()));
-        let url = DatabaseUrl::Sqlite(path.display().to_string());
-        let manager = ConnectionManager::new(url, Durability::Full, Default::default());
-        (Writer::start(manager, capacity, Arc::default()).unwrap(), path)
+    /// A writer on a file of its own. Bound as `let (_file, writer)`, the
+    /// writer is dropped first (a pattern's bindings drop last to first),
+    /// and its file after it.
+    fn writer(capacity: usize) -> (ScratchSqlite, Writer) {
+        let file = ScratchSqlite::new("writer");
+        let manager = ConnectionManager::new(file.url(), Durability::Full, Default::default());
+        let writer = Writer::start(manager, capacity, Arc::default()).unwrap();
+        (file, writer)
     }
 
     /// Work queued alone runs in its own transaction (depth 1), work queued
     /// together in savepoints of one (depth 2).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn work_queued_together_shares_a_transaction_and_alone_needs_no_savepoint() {
-        let (writer, path) = writer(16);
+        let (_file, writer) = writer(16);
         let (started, on_start) = std::sync::mpsc::channel::<()>();
         let (release, released) = std::sync::mpsc::channel::<()>();
         let depth = |c: &mut AnyConnection| {
@@ -253,15 +257,11 @@ mod tests {
             ran.push(work.await.unwrap());
         }
         assert_eq!(ran, [1, 2, 2, 2]);
-        drop(writer);
-        for suffix in ["", "-wal", "-shm"] {
-            std::fs::remove_file(format!("{}{suffix}", path.display())).ok();
-        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_queue_answers_busy_at_once() {
-        let (writer, path) = writer(1);
+        let (_file, writer) = writer(1);
         let writer = Arc::new(writer);
         let (started, on_start) = std::sync::mpsc::channel::<()>();
         let (release, released) = std::sync::mpsc::channel::<()>();
@@ -290,16 +290,12 @@ mod tests {
         release.send(()).unwrap();
         assert_eq!(busy.await.unwrap().unwrap(), 1);
         assert_eq!(queued.await.unwrap(), 2);
-        drop(writer);
-        for suffix in ["", "-wal", "-shm"] {
-            std::fs::remove_file(format!("{}{suffix}", path.display())).ok();
-        }
     }
 
     #[tokio::test]
     async fn one_failing_transaction_of_a_batch_rolls_back_alone() {
         use diesel::connection::SimpleConnection;
-        let (writer, path) = writer(16);
+        let (_file, writer) = writer(16);
         writer
             .run(|c| c.batch_execute("CREATE TABLE t (n INTEGER NOT NULL CHECK (n > 0))").map_err(DbError::from))
             .await
@@ -320,9 +316,5 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(count, 3);
-        drop(writer);
-        for suffix in ["", "-wal", "-shm"] {
-            std::fs::remove_file(format!("{}{suffix}", path.display())).ok();
-        }
     }
 }

@@ -220,8 +220,8 @@ mod tests {
     use diesel::sql_types::Text;
 
     use super::*;
-    use crate::db::conn::ConnectionManager;
-    use crate::db::{DatabaseUrl, Durability, migrate};
+    use crate::db::conn::{ConnectionManager, ScratchSqlite};
+    use crate::db::{Durability, migrate};
 
     #[derive(QueryableByName)]
     struct Step {
@@ -235,9 +235,8 @@ mod tests {
     /// expiry index's `status`, it read every active reservation instead.
     #[test]
     fn a_batch_of_releases_finds_its_reservations_by_key() {
-        let path = std::env::temp_dir().join(format!("omnistock-plan-{}.db", uuid::Uuid::now_v7()));
-        let url = DatabaseUrl::Sqlite(path.display().to_string());
-        let mut conn = ConnectionManager::new(url, Durability::Normal, Default::default()).connect().unwrap();
+        let file = ScratchSqlite::new("plan");
+        let mut conn = ConnectionManager::new(file.url(), Durability::Normal, Default::default()).connect().unwrap();
         migrate::run_pending(&mut conn).unwrap();
         let statements = Arc::new(Mutex::new(Vec::new()));
         let seen = statements.clone();
@@ -258,10 +257,6 @@ mod tests {
             let plan: Vec<String> = plan.into_iter().map(|s| s.detail).collect();
             assert!(plan.iter().any(|s| s.contains("sqlite_autoindex_reservations_1")), "{count} ids: {plan:?}");
             assert!(!plan.iter().any(|s| s.contains("reservations_expiry")), "{count} ids: {plan:?}");
-        }
-        drop(conn);
-        for suffix in ["", "-wal", "-shm"] {
-            std::fs::remove_file(format!("{}{suffix}", path.display())).ok();
         }
     }
 }
