@@ -194,10 +194,32 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
+        self.on_reader(move |conn, cache| reference::scope(cache, || f(conn))).await
+    }
+
+    /// A read that trusts the reference cache until one of its statements
+    /// says otherwise ([`reference::optimistic`]): for reads whose statements
+    /// carry the token, one statement fewer; `f` runs again when the cache
+    /// was stale, so it must not have effects.
+    pub async fn read_optimistic<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: Fn(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        self.on_reader(move |conn, cache| reference::optimistic(cache, conn, f)).await
+    }
+
+    async fn on_reader<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut AnyConnection, &Arc<reference::Cache>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
         let (pool, cache) = (self.pool.clone(), self.reference.clone());
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().map_err(DbError::from)?;
-            let result = reference::scope(&cache, || f(&mut conn));
+            let result = f(&mut conn, &cache);
             if result.is_err() && conn.batch_execute("SELECT 1").is_err() {
                 // The connection itself is gone (the database restarted, the
                 // network dropped): marking it broken makes the pool discard it,

@@ -9,6 +9,12 @@
 //! CLI, or a transaction that failed to commit) has since changed, at the
 //! cost of one small read per request instead of one per lookup.
 //!
+//! The hottest reads (availability, a cart) spare even that statement: an
+//! [`optimistic`] read uses the cache under the token it holds, and a
+//! statement it runs anyway brings the token along ([`token_column`],
+//! [`carried`]). The answer stands only if that token is the one assumed;
+//! otherwise the read runs again, reading the token first.
+//!
 //! A few facts never change once they exist (a customer's id by its
 //! reference); [`lasting`] keeps those without the token, so finding one
 //! costs no statement at all.
@@ -99,10 +105,27 @@ impl Bounded {
 /// What the running request knows of the cache.
 struct Scope {
     cache: Arc<Cache>,
-    /// The token read by this request, once it has looked something up.
+    /// The token this request uses the cache under, once it has looked something up.
     token: Option<String>,
+    trust: Trust,
     /// This request changed reference data: it reads the database from now on.
     changed: bool,
+}
+
+/// How the running request came by its token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trust {
+    /// Read from the database before the first lookup.
+    Read,
+    /// An optimistic read before its first lookup: it takes the cache's own token.
+    MayAssume,
+    /// Taken from the cache; no statement has carried the token yet.
+    Assumed,
+    /// Every statement that carried the token carried the one assumed.
+    Confirmed,
+    /// A statement carried another token: reference data changed, the
+    /// answer may rest on what the cache held before.
+    Contradicted,
 }
 
 thread_local! {
@@ -111,7 +134,71 @@ thread_local! {
 
 /// Runs `work` with `cache` as the running request's cache.
 pub fn scope<T>(cache: &Arc<Cache>, work: impl FnOnce() -> T) -> T {
-    let outer = SCOPE.with(|s| s.replace(Some(Scope { cache: cache.clone(), token: None, changed: false })));
+    enter(cache, Trust::Read, work)
+}
+
+/// Runs a read with `cache` as its cache, optimistically: the cache is used
+/// under the token it was filled under, without reading the token first.
+/// A statement of the read that carries the token confirms it; if none did,
+/// one read of the token at the end does. The token only ever changes to a
+/// new random value, so finding the assumed one after the lookups means the
+/// cache was current when they were made. A token that differs throws the
+/// answer away and runs `work` again, reading the token first.
+pub fn optimistic<T, E: From<DbError>>(
+    cache: &Arc<Cache>,
+    conn: &mut AnyConnection,
+    work: impl Fn(&mut AnyConnection) -> Result<T, E>,
+) -> Result<T, E> {
+    let (result, trust, assumed) = enter(cache, Trust::MayAssume, || {
+        let result = work(conn);
+        let (trust, token) =
+            SCOPE.with(|s| s.borrow().as_ref().map_or((Trust::Read, None), |scope| (scope.trust, scope.token.clone())));
+        (result, trust, token)
+    });
+    let stands = match trust {
+        Trust::Read | Trust::MayAssume | Trust::Confirmed => true,
+        Trust::Assumed => assumed.is_some_and(|assumed| read_token(conn).is_ok_and(|now| now == assumed)),
+        Trust::Contradicted => false,
+    };
+    match stands {
+        true => result,
+        false => scope(cache, || work(conn)),
+    }
+}
+
+/// Tells the running request the token a statement read beside its rows
+/// (see [`token_column`]): an optimistic read learns whether the token it
+/// assumed is still the one in the database.
+pub fn carried(token: &str) {
+    SCOPE.with(|s| {
+        if let Some(scope) = s.borrow_mut().as_mut()
+            && matches!(scope.trust, Trust::Assumed | Trust::Confirmed)
+        {
+            scope.trust = match scope.token.as_deref() == Some(token) {
+                true => Trust::Confirmed,
+                false => Trust::Contradicted,
+            };
+        }
+    });
+}
+
+/// What [`token_column`] is to diesel.
+pub type TokenColumn = diesel::dsl::SingleValue<
+    diesel::dsl::Select<diesel::dsl::Find<reference_version::table, i32>, reference_version::token>,
+>;
+
+/// The token, as a column any query can select beside its own (an indexed
+/// read of one row, once per statement), to hand to [`carried`].
+pub fn token_column() -> TokenColumn {
+    reference_version::table.find(THE_ROW).select(reference_version::token).single_value()
+}
+
+fn read_token(conn: &mut AnyConnection) -> Result<String, DbError> {
+    Ok(reference_version::table.find(THE_ROW).select(reference_version::token).get_result(conn)?)
+}
+
+fn enter<T>(cache: &Arc<Cache>, trust: Trust, work: impl FnOnce() -> T) -> T {
+    let outer = SCOPE.with(|s| s.replace(Some(Scope { cache: cache.clone(), token: None, trust, changed: false })));
     // Restored even if `work` unwinds, so a pooled thread never keeps another request's scope.
     struct Restore(Option<Scope>);
     impl Drop for Restore {
@@ -128,19 +215,26 @@ pub fn scope<T>(cache: &Arc<Cache>, work: impl FnOnce() -> T) -> T {
 /// token on first use; None when there is no cache to use.
 fn usable(conn: &mut AnyConnection) -> Result<Option<(Arc<Cache>, String)>, DbError> {
     let current = SCOPE.with(|s| {
-        s.borrow().as_ref().filter(|scope| !scope.changed).map(|scope| (scope.cache.clone(), scope.token.clone()))
+        s.borrow()
+            .as_ref()
+            .filter(|scope| !scope.changed)
+            .map(|scope| (scope.cache.clone(), scope.token.clone(), scope.trust))
     });
-    let Some((cache, token)) = current else { return Ok(None) };
-    let token = match token {
-        Some(token) => token,
-        None => {
-            let token: String =
-                reference_version::table.find(THE_ROW).select(reference_version::token).get_result(conn)?;
-            SCOPE.with(|s| {
-                if let Some(scope) = s.borrow_mut().as_mut() {
-                    scope.token = Some(token.clone());
-                }
-            });
+    let Some((cache, token, trust)) = current else { return Ok(None) };
+    let assumed = match (&token, trust) {
+        (None, Trust::MayAssume) => cache.lock().token.clone(),
+        _ => None,
+    };
+    let token = match (token, assumed) {
+        (Some(token), _) => token,
+        (None, Some(assumed)) => {
+            set_token(assumed.clone(), Trust::Assumed);
+            assumed
+        }
+        // A cache never filled, or a request that reads the token first.
+        (None, None) => {
+            let token = read_token(conn)?;
+            set_token(token.clone(), Trust::Read);
             let mut state = cache.lock();
             if state.token.as_deref() != Some(token.as_str()) {
                 state.kept = Bounded::default();
@@ -150,6 +244,15 @@ fn usable(conn: &mut AnyConnection) -> Result<Option<(Arc<Cache>, String)>, DbEr
         }
     };
     Ok(Some((cache, token)))
+}
+
+fn set_token(token: String, trust: Trust) {
+    SCOPE.with(|s| {
+        if let Some(scope) = s.borrow_mut().as_mut() {
+            scope.token = Some(token);
+            scope.trust = trust;
+        }
+    });
 }
 
 /// A panic while holding a lock leaves a map, never a torn value.
@@ -292,7 +395,56 @@ pub fn changed(conn: &mut AnyConnection) -> Result<(), DbError> {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+
+    use diesel::connection::SimpleConnection;
+    use diesel::r2d2::ManageConnection;
+
     use super::*;
+    use crate::db::Durability;
+    use crate::db::conn::{ConnectionManager, ScratchSqlite};
+    use crate::db::migrate;
+
+    /// An optimistic read trusts the cache as long as the token it assumed
+    /// is the one in the database, whether a statement of the read carried
+    /// it or it is read at the end; otherwise the read runs again.
+    #[test]
+    fn an_optimistic_read_is_built_again_when_its_cache_was_stale() {
+        let file = ScratchSqlite::new("optimistic");
+        let mut conn = ConnectionManager::new(file.url(), Durability::Normal, Default::default()).connect().unwrap();
+        migrate::run_pending(&mut conn).unwrap();
+        conn.batch_execute("CREATE TABLE fact (v INTEGER NOT NULL); INSERT INTO fact VALUES (1)").unwrap();
+        let change = |conn: &mut AnyConnection, v: i32| {
+            conn.batch_execute(&format!("UPDATE fact SET v = {v}")).unwrap();
+            changed(conn).unwrap();
+        };
+        let cache = Arc::new(Cache::default());
+        let runs = Cell::new(0);
+        // A cached fact, and (with `carry`) a statement that carries the token.
+        let read = |conn: &mut AnyConnection, carry: bool| {
+            let runs = &runs;
+            let value = optimistic(&cache, conn, move |conn| {
+                runs.set(runs.get() + 1);
+                let v: i32 = cached(conn, "fact", |c| {
+                    diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("(SELECT v FROM fact)"))
+                        .get_result(c)
+                        .map_err(DbError::from)
+                })?;
+                if carry && let Some(token) = diesel::select(token_column()).get_result::<Option<String>>(conn)? {
+                    carried(&token);
+                }
+                Ok::<_, DbError>(v)
+            });
+            (value.unwrap(), runs.replace(0))
+        };
+        assert_eq!(read(&mut conn, true), (1, 1), "an empty cache: the token is read first");
+        assert_eq!(read(&mut conn, true), (1, 1), "confirmed by the statement");
+        change(&mut conn, 2);
+        assert_eq!(read(&mut conn, true), (2, 2), "contradicted by the statement: built again");
+        assert_eq!(read(&mut conn, false), (2, 1), "confirmed by the token read at the end");
+        change(&mut conn, 3);
+        assert_eq!(read(&mut conn, false), (3, 2), "contradicted by the token read at the end");
+    }
 
     #[test]
     fn entries_serve_only_the_token_they_were_read_under() {

@@ -68,7 +68,7 @@ pub async fn get_availability(ctx: Data<Context>, caller: Caller, req: HttpReque
         (None, None) => None,
         _ => return Err(ApiError::field("/lat", "lat and lon go together")),
     };
-    let availability = ctx.db.read(move |conn| inventory::availability(conn, &query.sku, near)).await?;
+    let availability = ctx.db.read_optimistic(move |conn| inventory::availability(conn, &query.sku, near)).await?;
     Ok(Reply::ok(&AvailabilityResponse::from(availability)))
 }
 

@@ -148,7 +148,7 @@ async fn run(
         let (caller, owner, config) = (caller.clone(), owner.clone(), config.clone());
         let found = ctx
             .db
-            .read(move |conn| {
+            .read_optimistic(move |conn| {
                 let Some((id, customer_ref)) = existing(conn, &owner)? else { return Ok(None) };
                 let read = Editor { actor: &caller, now, expected_version: None, config: &config };
                 let cart = cart::load(conn, &id)?;

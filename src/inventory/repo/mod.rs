@@ -18,7 +18,7 @@ use super::model::{Level, Movement, MovementKind, ReservationRow};
 use crate::access::Principal;
 use crate::db::kept::Kept;
 use crate::db::schema::{stock_levels as sl, stock_movements as sm};
-use crate::db::{AnyConnection, DbError, one_of, timestamp};
+use crate::db::{AnyConnection, DbError, one_of, reference, timestamp};
 use crate::events::{self, NewEvent};
 use crate::per_backend;
 use crate::types::{LocationId, SkuId};
@@ -334,8 +334,17 @@ pub struct Counts {
 }
 
 /// The counts of the levels of these SKUs: one indexed query, as [`levels_of`].
+/// Its rows carry the reference token, so that an optimistic read (an
+/// availability, a cart) needs no statement of its own to trust its cache.
 pub fn counts_of(conn: &mut AnyConnection, skus: &[SkuId]) -> Result<Vec<Counts>, DbError> {
-    Ok(sl::table.filter(one_of(sl::sku_id, skus)).select(Counts::as_select()).load(conn)?)
+    let rows: Vec<(Counts, Option<String>)> = sl::table
+        .filter(one_of(sl::sku_id, skus))
+        .select((Counts::as_select(), reference::token_column()))
+        .load(conn)?;
+    if let Some((_, Some(token))) = rows.first() {
+        reference::carried(token);
+    }
+    Ok(rows.into_iter().map(|(counts, _)| counts).collect())
 }
 
 /// Levels at one location, by SKU id, after `after` (a page).
