@@ -166,6 +166,12 @@ pub fn optimistic<T, E: From<DbError>>(
     }
 }
 
+/// Whether the running request is an optimistic read whose token a
+/// statement could confirm: only then is the token worth selecting.
+pub fn confirming() -> bool {
+    SCOPE.with(|s| s.borrow().as_ref().is_some_and(|scope| matches!(scope.trust, Trust::Assumed | Trust::Confirmed)))
+}
+
 /// Tells the running request the token a statement read beside its rows
 /// (see [`token_column`]): an optimistic read learns whether the token it
 /// assumed is still the one in the database.

@@ -334,13 +334,16 @@ pub struct Counts {
 }
 
 /// The counts of the levels of these SKUs: one indexed query, as [`levels_of`].
-/// Its rows carry the reference token, so that an optimistic read (an
-/// availability, a cart) needs no statement of its own to trust its cache.
+/// In an optimistic read (an availability, a cart) its rows carry the
+/// reference token, so the read needs no statement of its own to trust its
+/// cache; elsewhere (every write) they do not.
 pub fn counts_of(conn: &mut AnyConnection, skus: &[SkuId]) -> Result<Vec<Counts>, DbError> {
-    let rows: Vec<(Counts, Option<String>)> = sl::table
-        .filter(one_of(sl::sku_id, skus))
-        .select((Counts::as_select(), reference::token_column()))
-        .load(conn)?;
+    let levels = sl::table.filter(one_of(sl::sku_id, skus));
+    if !reference::confirming() {
+        return Ok(levels.select(Counts::as_select()).load(conn)?);
+    }
+    let rows: Vec<(Counts, Option<String>)> =
+        levels.select((Counts::as_select(), reference::token_column())).load(conn)?;
     if let Some((_, Some(token))) = rows.first() {
         reference::carried(token);
     }
