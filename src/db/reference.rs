@@ -11,8 +11,8 @@
 //!
 //! The hottest reads (availability, a cart) spare even that statement: an
 //! [`optimistic`] read uses the cache under the token it holds, and a
-//! statement it runs anyway brings the token along ([`token_column`],
-//! [`carried`]). The answer stands only if that token is the one assumed;
+//! statement it runs anyway checks the token along ([`still_assumed`],
+//! [`carried`]). The answer stands only if the token is the one assumed;
 //! otherwise the read runs again, reading the token first.
 //!
 //! A few facts never change once they exist (a customer's id by its
@@ -166,37 +166,43 @@ pub fn optimistic<T, E: From<DbError>>(
     }
 }
 
-/// Whether the running request is an optimistic read whose token a
-/// statement could confirm: only then is the token worth selecting.
-pub fn confirming() -> bool {
-    SCOPE.with(|s| s.borrow().as_ref().is_some_and(|scope| matches!(scope.trust, Trust::Assumed | Trust::Confirmed)))
+/// In an optimistic read that has assumed its token, a column any query can
+/// select beside its own: whether the token is still the one assumed (an
+/// indexed probe of one row, once per statement), to hand to [`carried`].
+/// None elsewhere (every write), where it would confirm nothing. `EXISTS`
+/// rather than a scalar subquery, whose bound `LIMIT` would have SQLite
+/// prepare the whole statement again on every call (see `db::kept`).
+pub fn still_assumed() -> Option<StillAssumed> {
+    let assumed = SCOPE.with(|s| {
+        s.borrow()
+            .as_ref()
+            .filter(|scope| matches!(scope.trust, Trust::Assumed | Trust::Confirmed))
+            .and_then(|scope| scope.token.clone())
+    })?;
+    Some(diesel::dsl::exists(reference_version::table.find(THE_ROW).filter(reference_version::token.eq(assumed))))
 }
 
-/// Tells the running request the token a statement read beside its rows
-/// (see [`token_column`]): an optimistic read learns whether the token it
-/// assumed is still the one in the database.
-pub fn carried(token: &str) {
+/// What [`still_assumed`] is to diesel.
+pub type StillAssumed = diesel::dsl::exists<
+    diesel::dsl::Filter<
+        diesel::dsl::Find<reference_version::table, i32>,
+        diesel::dsl::Eq<reference_version::token, String>,
+    >,
+>;
+
+/// Tells the running request what a statement found of [`still_assumed`]:
+/// an optimistic read learns whether its cache is still current.
+pub fn carried(still: bool) {
     SCOPE.with(|s| {
         if let Some(scope) = s.borrow_mut().as_mut()
             && matches!(scope.trust, Trust::Assumed | Trust::Confirmed)
         {
-            scope.trust = match scope.token.as_deref() == Some(token) {
+            scope.trust = match still {
                 true => Trust::Confirmed,
                 false => Trust::Contradicted,
             };
         }
     });
-}
-
-/// What [`token_column`] is to diesel.
-pub type TokenColumn = diesel::dsl::SingleValue<
-    diesel::dsl::Select<diesel::dsl::Find<reference_version::table, i32>, reference_version::token>,
->;
-
-/// The token, as a column any query can select beside its own (an indexed
-/// read of one row, once per statement), to hand to [`carried`].
-pub fn token_column() -> TokenColumn {
-    reference_version::table.find(THE_ROW).select(reference_version::token).single_value()
 }
 
 fn read_token(conn: &mut AnyConnection) -> Result<String, DbError> {
@@ -436,8 +442,8 @@ mod tests {
                         .get_result(c)
                         .map_err(DbError::from)
                 })?;
-                if carry && let Some(token) = diesel::select(token_column()).get_result::<Option<String>>(conn)? {
-                    carried(&token);
+                if carry && let Some(still) = still_assumed() {
+                    carried(diesel::select(still).get_result(conn)?);
                 }
                 Ok::<_, DbError>(v)
             });

@@ -334,18 +334,17 @@ pub struct Counts {
 }
 
 /// The counts of the levels of these SKUs: one indexed query, as [`levels_of`].
-/// In an optimistic read (an availability, a cart) its rows carry the
-/// reference token, so the read needs no statement of its own to trust its
-/// cache; elsewhere (every write) they do not.
+/// In an optimistic read (an availability, a cart) its rows say whether the
+/// reference token is still the one assumed, so the read needs no statement
+/// of its own to trust its cache.
 pub fn counts_of(conn: &mut AnyConnection, skus: &[SkuId]) -> Result<Vec<Counts>, DbError> {
     let levels = sl::table.filter(one_of(sl::sku_id, skus));
-    if !reference::confirming() {
+    let Some(still_assumed) = reference::still_assumed() else {
         return Ok(levels.select(Counts::as_select()).load(conn)?);
-    }
-    let rows: Vec<(Counts, Option<String>)> =
-        levels.select((Counts::as_select(), reference::token_column())).load(conn)?;
-    if let Some((_, Some(token))) = rows.first() {
-        reference::carried(token);
+    };
+    let rows: Vec<(Counts, bool)> = levels.select((Counts::as_select(), still_assumed)).load(conn)?;
+    if let Some((_, still)) = rows.first() {
+        reference::carried(*still);
     }
     Ok(rows.into_iter().map(|(counts, _)| counts).collect())
 }
