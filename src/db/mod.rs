@@ -199,7 +199,7 @@ impl Db {
 
     /// A read that trusts the reference cache until one of its statements
     /// says otherwise ([`reference::optimistic`]): for reads whose statements
-    /// carry the token, one statement fewer; `f` runs again when the cache
+    /// check the token, one statement fewer; `f` runs again when the cache
     /// was stale, so it must not have effects.
     pub async fn read_optimistic<T, E, F>(&self, f: F) -> Result<T, E>
     where

@@ -12,7 +12,7 @@
 //! The hottest reads (availability, a cart) spare even that statement: an
 //! [`optimistic`] read uses the cache under the token it holds, and a
 //! statement it runs anyway checks the token along ([`still_assumed`],
-//! [`carried`]). The answer stands only if the token is the one assumed;
+//! [`checked`]). The answer stands only if the token is the one assumed;
 //! otherwise the read runs again, reading the token first.
 //!
 //! A few facts never change once they exist (a customer's id by its
@@ -119,11 +119,11 @@ enum Trust {
     Read,
     /// An optimistic read before its first lookup: it takes the cache's own token.
     MayAssume,
-    /// Taken from the cache; no statement has carried the token yet.
+    /// Taken from the cache; no statement has checked the token yet.
     Assumed,
-    /// Every statement that carried the token carried the one assumed.
+    /// Every statement that checked the token found the one assumed.
     Confirmed,
-    /// A statement carried another token: reference data changed, the
+    /// A statement found another token: reference data changed, the
     /// answer may rest on what the cache held before.
     Contradicted,
 }
@@ -139,7 +139,7 @@ pub fn scope<T>(cache: &Arc<Cache>, work: impl FnOnce() -> T) -> T {
 
 /// Runs a read with `cache` as its cache, optimistically: the cache is used
 /// under the token it was filled under, without reading the token first.
-/// A statement of the read that carries the token confirms it; if none did,
+/// A statement of the read that checks the token confirms it; if none did,
 /// one read of the token at the end does. The token only ever changes to a
 /// new random value, so finding the assumed one after the lookups means the
 /// cache was current when they were made. A token that differs throws the
@@ -168,7 +168,7 @@ pub fn optimistic<T, E: From<DbError>>(
 
 /// In an optimistic read that has assumed its token, a column any query can
 /// select beside its own: whether the token is still the one assumed (an
-/// indexed probe of one row, once per statement), to hand to [`carried`].
+/// indexed probe of one row, once per statement), to hand to [`checked`].
 /// None elsewhere (every write), where it would confirm nothing. `EXISTS`
 /// rather than a scalar subquery, whose bound `LIMIT` would have SQLite
 /// prepare the whole statement again on every call (see `db::kept`).
@@ -192,7 +192,7 @@ pub type StillAssumed = diesel::dsl::exists<
 
 /// Tells the running request what a statement found of [`still_assumed`]:
 /// an optimistic read learns whether its cache is still current.
-pub fn carried(still: bool) {
+pub fn checked(still: bool) {
     SCOPE.with(|s| {
         if let Some(scope) = s.borrow_mut().as_mut()
             && matches!(scope.trust, Trust::Assumed | Trust::Confirmed)
@@ -418,7 +418,7 @@ mod tests {
     use crate::db::migrate;
 
     /// An optimistic read trusts the cache as long as the token it assumed
-    /// is the one in the database, whether a statement of the read carried
+    /// is the one in the database, whether a statement of the read checked
     /// it or it is read at the end; otherwise the read runs again.
     #[test]
     fn an_optimistic_read_is_built_again_when_its_cache_was_stale() {
@@ -432,8 +432,8 @@ mod tests {
         };
         let cache = Arc::new(Cache::default());
         let runs = Cell::new(0);
-        // A cached fact, and (with `carry`) a statement that carries the token.
-        let read = |conn: &mut AnyConnection, carry: bool| {
+        // A cached fact, and (with `check`) a statement that checks the token.
+        let read = |conn: &mut AnyConnection, check: bool| {
             let runs = &runs;
             let value = optimistic(&cache, conn, move |conn| {
                 runs.set(runs.get() + 1);
@@ -442,8 +442,8 @@ mod tests {
                         .get_result(c)
                         .map_err(DbError::from)
                 })?;
-                if carry && let Some(still) = still_assumed() {
-                    carried(diesel::select(still).get_result(conn)?);
+                if check && let Some(still) = still_assumed() {
+                    checked(diesel::select(still).get_result(conn)?);
                 }
                 Ok::<_, DbError>(v)
             });

@@ -344,7 +344,7 @@ pub fn counts_of(conn: &mut AnyConnection, skus: &[SkuId]) -> Result<Vec<Counts>
     };
     let rows: Vec<(Counts, bool)> = levels.select((Counts::as_select(), still_assumed)).load(conn)?;
     if let Some((_, still)) = rows.first() {
-        reference::carried(*still);
+        reference::checked(*still);
     }
     Ok(rows.into_iter().map(|(counts, _)| counts).collect())
 }
