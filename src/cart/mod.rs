@@ -85,8 +85,16 @@ pub struct Editor<'a> {
 }
 
 pub fn load(conn: &mut AnyConnection, id: &CartId) -> Result<Cart, CartError> {
-    let (row, stored) = repo::load(conn, id)?.ok_or_else(|| CartError::NotFound(id.to_string()))?;
+    let (row, stored) =
+        repo::load(conn, &CartRef::Id(id.clone()))?.ok_or_else(|| CartError::NotFound(id.to_string()))?;
     assemble(conn, row, stored)
+}
+
+/// The customer's open cart, if there is one: read by the customer, without
+/// looking its id up first.
+pub fn open_of(conn: &mut AnyConnection, customer: &CustomerId) -> Result<Option<Cart>, CartError> {
+    let found = repo::load(conn, &CartRef::OpenFor(customer.clone()))?;
+    found.map(|(row, stored)| assemble(conn, row, stored)).transpose()
 }
 
 /// A cart from its row and lines, with the lines' SKUs read.

@@ -30,8 +30,8 @@ crate::backend_tests!(
     holds_of_several_levels_race_in_any_line_order,
 );
 
-/// A customer's journey: availability, three cart lines, pickup, checkout;
-/// the statements each request cost.
+/// A customer's journey: availability, three cart lines, pickup, a look at
+/// the cart, checkout; the statements each request cost.
 async fn shop(app: &TestApp, web: &str, customer: &str) -> Vec<u64> {
     let mut spent = Vec::new();
     let (answer, n) = counted(app, app.get("/v1/availability?sku=A", web)).await;
@@ -46,6 +46,9 @@ async fn shop(app: &TestApp, web: &str, customer: &str) -> Vec<u64> {
     let pickup = json!({"method": "pickup", "location": "S1"});
     let (cart, n) = counted(app, app.put(&format!("/v1/customers/{customer}/cart/fulfilment"), web, pickup)).await;
     cart.assert_status(200);
+    spent.push(n);
+    let (read, n) = counted(app, app.get(&format!("/v1/customers/{customer}/cart"), web)).await;
+    assert_eq!(read.body, cart.body);
     spent.push(n);
     let version = cart.body["version"].as_i64().unwrap();
     let total = cart.body["totals"]["total"]["amount"].as_str().unwrap().to_owned();
@@ -88,6 +91,7 @@ async fn each_hot_request_stays_within_its_statement_budget(app: TestApp) {
         ("cart add, 2nd line", per_backend(6, 8)),
         ("cart add, 3rd line", per_backend(6, 8)),
         ("choose pickup", per_backend(6, 7)),
+        ("cart read", 3),
         ("checkout, 3 lines, pickup", per_backend(13, 21)),
     ];
     let mut spent: Vec<_> =

@@ -80,11 +80,16 @@ macro_rules! line_columns {
 const LINE_ROW: line_columns!() = line_columns!();
 
 /// A cart's row and its lines (oldest first).
-pub fn load(conn: &mut AnyConnection, id: &CartId) -> Result<Option<(CartRow, Vec<LineRow>)>, DbError> {
-    let Some(row) = carts::table.find(id).select(CartRow::as_select()).get_result(conn).optional()? else {
-        return Ok(None);
+pub fn load(conn: &mut AnyConnection, cart: &CartRef) -> Result<Option<(CartRow, Vec<LineRow>)>, DbError> {
+    let row = match cart {
+        CartRef::Id(id) => carts::table.find(id).select(CartRow::as_select()).get_result(conn),
+        CartRef::OpenFor(customer) => {
+            carts::table.filter(carts::open_for.eq(customer)).select(CartRow::as_select()).get_result(conn)
+        }
     };
-    Ok(Some((row, lines(conn, id)?)))
+    let Some(row) = row.optional()? else { return Ok(None) };
+    let lines = lines(conn, &row.id)?;
+    Ok(Some((row, lines)))
 }
 
 /// A cart's lines, in the order they were added (then by SKU id).

@@ -73,13 +73,13 @@ pub fn resolve(conn: &mut AnyConnection, owner: &Owner) -> Result<(CartRef, Opti
 }
 
 /// The cart of `owner` if it has one yet, and the customer's reference.
-fn existing(conn: &mut AnyConnection, owner: &Owner) -> Result<Option<(CartId, Option<String>)>, ApiError> {
+fn existing(conn: &mut AnyConnection, owner: &Owner) -> Result<Option<(Cart, Option<String>)>, ApiError> {
     match owner {
         Owner::Customer(reference) => {
             let customer = customer::id_of(conn, reference)?;
-            Ok(cart::open_cart_id(conn, &customer)?.map(|id| (id, Some(reference.clone()))))
+            Ok(cart::open_of(conn, &customer)?.map(|cart| (cart, Some(reference.clone()))))
         }
-        Owner::Token(token) => Ok(Some((cart::id_by_token(conn, token)?, None))),
+        Owner::Token(token) => Ok(Some((cart::by_token(conn, token)?, None))),
     }
 }
 
@@ -149,9 +149,8 @@ async fn run(
         let found = ctx
             .db
             .read_optimistic(move |conn| {
-                let Some((id, customer_ref)) = existing(conn, &owner)? else { return Ok(None) };
+                let Some((cart, customer_ref)) = existing(conn, &owner)? else { return Ok(None) };
                 let read = Editor { actor: &caller, now, expected_version: None, config: &config };
-                let cart = cart::load(conn, &id)?;
                 cart_reply(conn, cart, customer_ref, &read).map(Some)
             })
             .await?;

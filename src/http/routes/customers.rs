@@ -27,16 +27,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
 
 /// The customer with their open cart and latest orders, across channels.
 pub fn customer_view(conn: &mut AnyConnection, customer: &Customer) -> Result<CustomerResponse, ApiError> {
-    let open_cart = match cart::open_cart_id(conn, &customer.id)? {
-        Some(id) => {
-            let cart = cart::load(conn, &id)?;
-            (cart.status == CartStatus::Open).then(|| CartSummary {
-                lines: cart.lines.len(),
-                units: cart.lines.iter().map(|l| l.quantity).sum(),
-                version: cart.version,
-                updated_at: utc(cart.updated_at),
-            })
-        }
+    let open_cart = match cart::open_of(conn, &customer.id)? {
+        Some(cart) => (cart.status == CartStatus::Open).then(|| CartSummary {
+            lines: cart.lines.len(),
+            units: cart.lines.iter().map(|l| l.quantity).sum(),
+            version: cart.version,
+            updated_at: utc(cart.updated_at),
+        }),
         None => None,
     };
     Ok(CustomerResponse::new(customer, open_cart, super::orders::recent_for(conn, &customer.id)?))

@@ -193,10 +193,7 @@ pub async fn customers(ctx: Data<Context>, signed: Signed, query: QueryString<Qu
             match searched {
                 Some(Ok((email, phone))) => {
                     for c in customer::search(conn, email.as_deref(), phone.as_deref())? {
-                        let open = match cart::open_cart_id(conn, &c.id)? {
-                            Some(id) => Some(cart::load(conn, &id)?).filter(|cart| cart.status == CartStatus::Open),
-                            None => None,
-                        };
+                        let open = cart::open_of(conn, &c.id)?.filter(|cart| cart.status == CartStatus::Open);
                         let trail = match &open {
                             Some(open) => cart::history(conn, &open.id, &PageRequest { limit: 20, after: None })?.items,
                             None => Vec::new(),
