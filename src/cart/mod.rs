@@ -91,7 +91,9 @@ pub fn load(conn: &mut AnyConnection, id: &CartId) -> Result<Cart, CartError> {
 }
 
 /// The customer's open cart, if there is one: read by the customer, without
-/// looking its id up first.
+/// looking its id up first. Found by `open_for`, it is open (a CHECK sets
+/// that column exactly while the cart is open), even when a checkout
+/// commits alongside: there is no second read for it to slip between.
 pub fn open_of(conn: &mut AnyConnection, customer: &CustomerId) -> Result<Option<Cart>, CartError> {
     let found = repo::load(conn, &CartRef::OpenFor(customer.clone()))?;
     found.map(|(row, stored)| assemble(conn, row, stored)).transpose()

@@ -79,7 +79,7 @@ macro_rules! line_columns {
 }
 const LINE_ROW: line_columns!() = line_columns!();
 
-/// A cart's row and its lines (oldest first).
+/// A cart's row, by id or as its customer's open cart, and its lines (oldest first).
 pub fn load(conn: &mut AnyConnection, cart: &CartRef) -> Result<Option<(CartRow, Vec<LineRow>)>, DbError> {
     let row = match cart {
         CartRef::Id(id) => carts::table.find(id).select(CartRow::as_select()).get_result(conn),

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::cart::{self, CartStatus};
+use crate::cart;
 use crate::context::Context;
 use crate::customer::{self, Customer};
 use crate::db::AnyConnection;
@@ -27,15 +27,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
 
 /// The customer with their open cart and latest orders, across channels.
 pub fn customer_view(conn: &mut AnyConnection, customer: &Customer) -> Result<CustomerResponse, ApiError> {
-    let open_cart = match cart::open_of(conn, &customer.id)? {
-        Some(cart) => (cart.status == CartStatus::Open).then(|| CartSummary {
-            lines: cart.lines.len(),
-            units: cart.lines.iter().map(|l| l.quantity).sum(),
-            version: cart.version,
-            updated_at: utc(cart.updated_at),
-        }),
-        None => None,
-    };
+    let open_cart = cart::open_of(conn, &customer.id)?.map(|cart| CartSummary {
+        lines: cart.lines.len(),
+        units: cart.lines.iter().map(|l| l.quantity).sum(),
+        version: cart.version,
+        updated_at: utc(cart.updated_at),
+    });
     Ok(CustomerResponse::new(customer, open_cart, super::orders::recent_for(conn, &customer.id)?))
 }
 

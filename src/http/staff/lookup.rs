@@ -7,7 +7,7 @@ use maud::html;
 
 use super::pickups::store_query;
 use super::{Page, Query, Signed, field, link, render, see_other, store_of, view};
-use crate::cart::{self, CartStatus};
+use crate::cart;
 use crate::catalog;
 use crate::context::Context;
 use crate::customer;
@@ -193,7 +193,7 @@ pub async fn customers(ctx: Data<Context>, signed: Signed, query: QueryString<Qu
             match searched {
                 Some(Ok((email, phone))) => {
                     for c in customer::search(conn, email.as_deref(), phone.as_deref())? {
-                        let open = cart::open_of(conn, &c.id)?.filter(|cart| cart.status == CartStatus::Open);
+                        let open = cart::open_of(conn, &c.id)?;
                         let trail = match &open {
                             Some(open) => cart::history(conn, &open.id, &PageRequest { limit: 20, after: None })?.items,
                             None => Vec::new(),
