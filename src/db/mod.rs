@@ -23,6 +23,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 pub use conn::{AnyConnection, DatabaseUrl, Durability, StatementCounter};
 pub use in_list::one_of;
+pub use writer::THREAD_NAME as WRITER_THREAD;
 
 /// Errors of the storage layer. Domains wrap it; `http::errors` maps it once.
 #[derive(Debug, thiserror::Error)]

@@ -29,6 +29,9 @@ use super::{DbError, reference};
 /// under load, few enough that the first caller of a batch does not wait long.
 const MAX_BATCH: usize = 64;
 
+/// The writer thread's name, by which `scripts/bench` finds its CPU time.
+pub const THREAD_NAME: &str = "sqlite-writer";
+
 /// What the writer calls once the batch's commit is known.
 type Finish = Box<dyn FnOnce(Result<(), DbError>) + Send>;
 
@@ -89,7 +92,7 @@ impl Writer {
         let mut conn = manager.connect().map_err(|e| format!("cannot open the SQLite writer: {e}"))?;
         let (queue, jobs) = mpsc::sync_channel::<Box<dyn Work>>(capacity);
         std::thread::Builder::new()
-            .name("sqlite-writer".into())
+            .name(THREAD_NAME.into())
             .spawn(move || {
                 while let Ok(first) = jobs.recv() {
                     let mut batch = vec![first];

@@ -453,16 +453,24 @@ fn report(args: &Args, rows: &[Row], ceilings: &[Ceiling]) -> String {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let _ = writeln!(
         out,
-        "\nWhere the machine's CPU went, in ms per op (from /proc). The rest is the database's processes on PostgreSQL and the kernel's own threads; SQLite runs inside the server. With the load generator on the same {cores} cores, no server could go faster than the last column: the cores divided by what an op costs outside the server.\n"
+        "\nWhere the machine's CPU went, in ms per op (from /proc). The rest is the database's processes on PostgreSQL and the kernel's own threads; SQLite runs inside the server, and all its writes run on one writer thread of it: near 100 %, that thread is the limit. With the load generator on the same {cores} cores, no server could go faster than the last column: the cores divided by what an op costs outside the server.\n"
     );
-    let split = ["server", "load generator", "rest", "machine busy", "ops/s with a server that cost nothing"];
+    let split = [
+        "server",
+        "load generator",
+        "rest",
+        "machine busy",
+        "SQLite writer busy",
+        "ops/s with a server that cost nothing",
+    ];
     per_row(&mut out, rows, &split, |r| {
         format!(
-            "{:.2} | {:.2} | {:.2} | {:.0} % | {:.0}",
+            "{:.2} | {:.2} | {:.2} | {:.0} % | {} | {:.0}",
             r.cpu.server,
             r.cpu.loadgen,
             r.cpu.rest,
             r.cpu.busy_percent,
+            r.cpu.writer_busy_percent.map(|w| format!("{w:.0} %")).unwrap_or_else(|| "–".into()),
             r.cpu.bound_without_server(cores)
         )
     });
